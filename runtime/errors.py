@@ -1,0 +1,167 @@
+"""Errors raised by the runtime.
+
+Every exception the runtime raises on purpose derives from :class:`VrbError`::
+
+    VrbError
+    +-- ConfigurationError (ValueError)    bad step/workflow options, durations, store URLs
+    +-- RegistrationError (ValueError)     two different definitions under one name
+    +-- StepFailed                         a step failed for good (retries exhausted)
+    +-- NonRetryableError                  raised by a step to skip its remaining retries
+    +-- SignalTimeout (TimeoutError)       a signal wait ran out
+    +-- WorkflowFailed                     a run ended failed or cancelled (client side)
+    +-- RunNotFound (LookupError)          no run with that id
+    +-- RunFinished                        the run already ended
+    +-- NondeterminismError                replay diverged from the recorded history
+    +-- CircuitBreakerTripped              a run hit one of its limits
+        +-- MaxEventsExceeded              ... ``max_events``
+        +-- ExecutionTimeout               ... ``execution_timeout``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CircuitBreakerTripped",
+    "ConfigurationError",
+    "ExecutionTimeout",
+    "MaxEventsExceeded",
+    "NonRetryableError",
+    "NondeterminismError",
+    "RegistrationError",
+    "RunFinished",
+    "RunNotFound",
+    "SignalTimeout",
+    "StepFailed",
+    "VrbError",
+    "WorkflowFailed",
+]
+
+
+class VrbError(Exception):
+    """Root of every error the runtime raises on purpose."""
+
+
+class ConfigurationError(VrbError, ValueError):
+    """An option, duration or URL given to the runtime is not valid."""
+
+
+class RegistrationError(VrbError, ValueError):
+    """Two different steps or workflows were registered under the same name."""
+
+
+class StepFailed(VrbError):
+    """A step failed for good: its retries are exhausted or it raised NonRetryableError.
+
+    Raised into the workflow body after the saga has compensated completed steps,
+    so the body may catch it and return a result of its own.
+
+    Attributes:
+        step: The name of the step that failed.
+        cause: The error of its last attempt.
+        compensated: Names of the steps whose rollbacks ran, in the order they ran.
+    """
+
+    def __init__(
+        self, step: str, cause: BaseException | None = None, compensated: list[str] | None = None
+    ) -> None:
+        self.step = step
+        self.cause = cause
+        self.compensated: list[str] = list(compensated or [])
+        detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
+        super().__init__(f"step {step!r} failed{detail}")
+
+
+class NonRetryableError(VrbError):
+    """Raise inside a step to fail it at once, skipping any remaining retries."""
+
+
+class SignalTimeout(VrbError, TimeoutError):
+    """A ``wait_for_signal`` with a timeout ran out before the signal arrived.
+
+    Attributes:
+        signal: The name of the signal that was awaited.
+        timeout: The timeout in seconds.
+    """
+
+    def __init__(self, signal: str, timeout: float) -> None:
+        self.signal = signal
+        self.timeout = timeout
+        super().__init__(f"signal {signal!r} did not arrive within {timeout:g}s")
+
+
+class WorkflowFailed(VrbError):
+    """A run ended ``failed`` or ``cancelled``; raised by ``Client.workflow.result``.
+
+    Attributes:
+        run_id: The run that failed.
+        status: ``"failed"`` or ``"cancelled"``.
+        error: The recorded error as ``{"type": ..., "message": ...}``.
+    """
+
+    def __init__(self, run_id: str, status: str, error: dict[str, Any] | None) -> None:
+        self.run_id = run_id
+        self.status = status
+        self.error: dict[str, Any] = dict(error or {})
+        kind = self.error.get("type", "Error")
+        message = self.error.get("message", "")
+        super().__init__(f"run {run_id} ended {status}: {kind}: {message}".rstrip(": "))
+
+
+class RunNotFound(VrbError, LookupError):
+    """No run has this id in the store."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no run with id {run_id!r}")
+
+
+class RunFinished(VrbError):
+    """The run already ended, so it takes no more signals or cancellation."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(f"run {run_id} already ended ({status})")
+
+
+class NondeterminismError(VrbError):
+    """Replaying a run diverged from its recorded history; the run is parked.
+
+    Attributes:
+        run_id: The run whose replay diverged.
+        step: The step key where the walk and the log disagree.
+        expected: What the graph walk wanted to do there.
+        recorded: What the history recorded there.
+    """
+
+    def __init__(self, run_id: str, step: str, expected: str, recorded: str) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.expected = expected
+        self.recorded = recorded
+        super().__init__(
+            f"run {run_id} diverged from its history at {step}: the graph expects "
+            f"{expected}, the history recorded {recorded}; the run is parked until its "
+            "original graph version is deployed"
+        )
+
+
+class CircuitBreakerTripped(VrbError):
+    """A run hit one of its circuit breakers and was stopped after compensation."""
+
+
+class MaxEventsExceeded(CircuitBreakerTripped):
+    """The run's event log reached its ``max_events`` limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the run reached its limit of {limit} events (max_events)")
+
+
+class ExecutionTimeout(CircuitBreakerTripped):
+    """The run ran longer than its ``execution_timeout``, waits included."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        super().__init__(f"the run exceeded its execution timeout of {limit:g}s")
