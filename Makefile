@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean render-deps
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -26,7 +26,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict vrb_compile runtime
 
-unit: $(STAMP)
+# The mermaid renderer the diagram tests load into headless Chromium (pinned by the lock file).
+MERMAID := tools/mermaid/node_modules/mermaid/dist/mermaid.min.js
+$(MERMAID): tools/mermaid/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tools/mermaid --no-audit --no-fund --silent; \
+	else echo "npm not found: Mermaid rendering tests will skip (and fail under CI=true)"; fi
+
+render-deps: $(MERMAID)
+
+unit: $(STAMP) render-deps
 	$(BIN)/python -m pytest -n auto -q
 
 test: lint typecheck unit
