@@ -91,7 +91,13 @@ def render_mermaid(diagrams: list[str]) -> list[dict[str, Any]]:
         payload = json.dumps(diagrams).replace("</", "<\\/")
         page.write_text(_PAGE.format(script=MERMAID_JS.as_uri(), diagrams=payload))
         proc = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp}/profile", "--dump-dom", page.as_uri()],
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp}/profile",
+                "--dump-dom",
+                page.as_uri(),
+            ],
             capture_output=True,
             text=True,
             timeout=120,
@@ -115,5 +121,7 @@ def render_dot(source: str, fmt: str = "svg") -> str:
     proc = subprocess.run(
         [dot, f"-T{fmt}"], input=source, capture_output=True, text=True, timeout=60, check=False
     )
-    assert proc.returncode == 0 and not proc.stderr.strip(), f"dot rejected the graph: {proc.stderr}"
+    assert proc.returncode == 0 and not proc.stderr.strip(), (
+        f"dot rejected the graph: {proc.stderr}"
+    )
     return proc.stdout
