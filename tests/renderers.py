@@ -121,7 +121,6 @@ def render_dot(source: str, fmt: str = "svg") -> str:
     proc = subprocess.run(
         [dot, f"-T{fmt}"], input=source, capture_output=True, text=True, timeout=60, check=False
     )
-    assert proc.returncode == 0 and not proc.stderr.strip(), (
-        f"dot rejected the graph: {proc.stderr}"
-    )
+    assert proc.returncode == 0, f"dot rejected the graph: {proc.stderr}"
+    assert not proc.stderr.strip(), f"dot rejected the graph: {proc.stderr}"
     return proc.stdout

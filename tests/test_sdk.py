@@ -72,7 +72,7 @@ def test_two_different_functions_under_one_step_name_are_refused() -> None:
 
     step("test-sdk-dup", one)
     step("test-sdk-dup", one)  # the same definition again (a re-import) is fine
-    with pytest.raises(RegistrationError, match="test-sdk-dup.*already registered"):
+    with pytest.raises(RegistrationError, match=r"test-sdk-dup.*already registered"):
         step("test-sdk-dup", two)
 
 
@@ -147,7 +147,7 @@ def test_local_signals_are_buffered_fifo_per_name_and_time_out() -> None:
         backend.send_signal("go", 2)
         first = await ctx.wait_for_signal("go")
         second = await ctx.wait_for_signal("go")
-        with pytest.raises(SignalTimeout, match="'go' did not arrive within 0.01s"):
+        with pytest.raises(SignalTimeout, match=r"'go' did not arrive within 0\.01s"):
             await ctx.wait_for_signal("go", timeout=0.01)
         return [first, second]
 
