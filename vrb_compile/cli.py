@@ -1,0 +1,410 @@
+"""The ``vrb-compile`` command line: arguments, rendering, exit statuses; nothing else.
+
+Subcommands (one ``_add_<name>`` function builds each parser, one ``run_<name>``
+function runs it; add a command by appending its builder to :data:`SUBCOMMANDS`)::
+
+    vrb-compile check PATH... [--format text|json|sarif|github] [--select C,..] [--ignore C,..]
+                              [--config FILE | --no-config] [--no-cache] [--jobs N] [--output FILE]
+    vrb-compile rules [--format text|json]
+    vrb-compile explain CODE
+    vrb-compile --version
+
+Exit statuses:
+
+* ``0``: no errors (warnings alone give 0);
+* ``1``: ``check`` found errors;
+* ``2``: usage error, a path that does not exist, a bad configuration, an
+  unknown rule code, a file that cannot be written; one line on stderr,
+  ``vrb-compile: error: <message>``;
+* ``3``: an internal error (a bug in vrb-compile): one line asking for a bug
+  report. Set ``VRB_COMPILE_DEBUG=1`` to see the traceback instead.
+* ``130``: interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from .api import CheckConfig, CheckResult, check_paths
+from .config import (
+    CACHE_DIR_NAME,
+    FileConfig,
+    find_config,
+    load_config_file,
+    parse_code_list,
+)
+from .diagnostics import Diagnostic
+from .errors import PathNotFound, UsageError, VrbCompileError
+from .report import (
+    FORMATS,
+    render_github,
+    render_json,
+    render_sarif,
+    render_text,
+)
+from .rules.base import RuleInfo
+from .rules.registry import RULES, get_rule
+
+__all__ = ["EXIT_ERRORS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "SUBCOMMANDS", "main"]
+
+PROG = "vrb-compile"
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+_BUG_URL = "https://github.com/vrb-workflows/vrb-workflows/issues"
+
+Handler = Callable[[argparse.Namespace], int]
+SubparserAdder = Callable[["argparse._SubParsersAction[_Parser]"], None]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("vrb-workflows")
+    except metadata.PackageNotFoundError:  # running from a checkout that is not installed
+        return "0.1.0"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage dump) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _add_check(subparsers: argparse._SubParsersAction[_Parser]) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="report nondeterministic or unsupported code in workflow bodies",
+        description="Check workflow modules and report diagnostics. PATH is a file or a "
+        "package directory (searched recursively). Exit status: 0 no errors, 1 errors, "
+        "2 usage error or missing path.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
+    parser.add_argument(
+        "--format", choices=FORMATS, default="text", help="output format (default: text)"
+    )
+    parser.add_argument(
+        "--select",
+        metavar="CODES",
+        help="comma-separated code prefixes to report (replaces the configuration's select)",
+    )
+    parser.add_argument(
+        "--ignore",
+        metavar="CODES",
+        help="comma-separated code prefixes to skip (replaces the configuration's ignore)",
+    )
+    config = parser.add_mutually_exclusive_group()
+    config.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read the configuration from FILE (a pyproject.toml, or a TOML file with the keys "
+        "at top level) instead of searching for pyproject.toml",
+    )
+    config.add_argument("--no-config", action="store_true", help="ignore every configuration file")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"neither read nor write the result cache ({CACHE_DIR_NAME} under the config root)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes (default: one per CPU; 1 checks in this process)",
+    )
+    parser.add_argument(
+        "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
+    )
+    parser.set_defaults(handler=run_check)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _file_config(args: argparse.Namespace, known: Sequence[str]) -> FileConfig:
+    if args.no_config:
+        return FileConfig(root=Path.cwd())
+    if args.config is not None:
+        return load_config_file(Path(args.config), known)
+    found = find_config()
+    return FileConfig(root=Path.cwd()) if found is None else load_config_file(found, known)
+
+
+def build_check_config(args: argparse.Namespace) -> tuple[CheckConfig, FileConfig]:
+    """Merge the configuration file and the ``check`` flags into a :class:`CheckConfig`.
+
+    ``--select``/``--ignore`` replace the file's lists; exclude globs and pure
+    patterns come from the file only.
+
+    Raises:
+        ConfigError: The file or a flag is not valid.
+    """
+    known = tuple(RULES)
+    file_config = _file_config(args, known)
+    select = (
+        file_config.select
+        if args.select is None
+        else parse_code_list(args.select, known, "--select")
+    )
+    ignore = (
+        file_config.ignore
+        if args.ignore is None
+        else parse_code_list(args.ignore, known, "--ignore")
+    )
+    config = CheckConfig(
+        select=select,
+        ignore=ignore,
+        exclude=_exclude_for_cwd(file_config),
+        pure=file_config.pure,
+        cache_dir=None if args.no_cache else file_config.root / CACHE_DIR_NAME,
+        jobs=args.jobs,
+    )
+    return config, file_config
+
+
+def _exclude_for_cwd(file_config: FileConfig) -> tuple[str, ...]:
+    """Exclude globs re-anchored to the working directory.
+
+    The file's globs are relative to the config root, while the checker matches
+    paths relative to the working directory: when the two differ (running from a
+    subdirectory), a glob under the subdirectory loses that prefix and a glob
+    elsewhere is anchored at the root's absolute path.
+    """
+    cwd = Path.cwd().resolve()
+    root = file_config.root.resolve()
+    if root == cwd or not file_config.exclude:
+        return file_config.exclude
+    try:
+        prefix = cwd.relative_to(root).as_posix() + "/"
+    except ValueError:
+        prefix = None
+    globs: list[str] = []
+    for glob in file_config.exclude:
+        if prefix is not None and glob.startswith(prefix):
+            globs.append(glob[len(prefix) :])
+        globs.append(f"{root.as_posix()}/{glob}")
+    return tuple(globs)
+
+
+def _read_sources(diagnostics: Sequence[Diagnostic]) -> dict[str, str]:
+    sources: dict[str, str] = {}
+    for path in sorted({d.path for d in diagnostics}):
+        try:
+            sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue  # the report still has the location; only the excerpt is lost
+    return sources
+
+
+def _wants_color(stream: TextIO) -> bool:
+    # https://no-color.org: any non-empty NO_COLOR turns colour off.
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def render_result(result: CheckResult, fmt: str, *, color: bool) -> str:
+    """Render a check result in one of :data:`~vrb_compile.report.FORMATS`."""
+    diagnostics = result.diagnostics
+    if fmt == "json":
+        return render_json(diagnostics, files=result.files, workflows=result.workflows)
+    if fmt == "sarif":
+        return render_sarif(diagnostics, rules=RULES, version=_version(), srcroot=Path.cwd())
+    if fmt == "github":
+        return render_github(diagnostics)
+    return render_text(
+        diagnostics,
+        files=result.files,
+        workflows=result.workflows,
+        sources=_read_sources(diagnostics),
+        color=color,
+    )
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``vrb-compile check``: analyse the paths, print the report, 1 if any error."""
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise PathNotFound(path)
+    config, _ = build_check_config(args)
+    result = check_paths(args.paths, config)
+    color = args.output is None and _wants_color(sys.stdout)
+    _write(render_result(result, args.format, color=color), args.output)
+    return EXIT_ERRORS if result.errors else EXIT_OK
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _add_rules(subparsers: argparse._SubParsersAction[_Parser]) -> None:
+    parser = subparsers.add_parser(
+        "rules",
+        help="list the rule catalogue",
+        description="List every rule code with its severity and summary.",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.set_defaults(handler=run_rules)
+
+
+def _rule_dict(rule: RuleInfo) -> dict[str, str]:
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "severity": str(rule.severity),
+        "summary": rule.summary,
+        "rationale": rule.rationale,
+        "hint": rule.hint,
+    }
+
+
+def run_rules(args: argparse.Namespace) -> int:
+    """``vrb-compile rules``: the catalogue, one rule per line (or JSON)."""
+    rules = [RULES[code] for code in sorted(RULES)]
+    if args.format == "json":
+        text = json.dumps([_rule_dict(rule) for rule in rules], indent=2) + "\n"
+    else:
+        width = max((len(rule.name) for rule in rules), default=0)
+        lines = [
+            f"{rule.code}  {rule.name:<{width}}  {rule.severity!s:<7}  {rule.summary}"
+            for rule in rules
+        ]
+        text = "\n".join(lines) + "\n"
+    _write(text, None)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def _add_explain(subparsers: argparse._SubParsersAction[_Parser]) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain one rule: why it exists, a rejected and an accepted example",
+        description="Print the rationale of a rule with a bad and a good example.",
+    )
+    parser.add_argument("code", metavar="CODE", help="a rule code, e.g. VRB101")
+    parser.set_defaults(handler=run_explain)
+
+
+def _indent(block: str) -> str:
+    return "\n".join(
+        f"    {line}" if line.strip() else "" for line in block.strip("\n").splitlines()
+    )
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """``vrb-compile explain CODE``: rationale, hint, bad and good example."""
+    code = args.code.strip().upper()
+    if code not in RULES:
+        raise UsageError(
+            f"unknown rule code {args.code!r}; run 'vrb-compile rules' for the list of codes"
+        )
+    rule = get_rule(code)
+    parts = [
+        f"{rule.code} {rule.name} ({rule.severity})",
+        rule.summary,
+        f"Why:\n{_indent(rule.rationale)}",
+        f"Instead:\n{_indent(rule.hint)}",
+    ]
+    if rule.bad:
+        parts.append(f"Rejected:\n{_indent(rule.bad)}")
+    if rule.good:
+        parts.append(f"Accepted:\n{_indent(rule.good)}")
+    parts.append(f"Suppress one line with:  # vrb: ignore[{rule.code}]")
+    _write("\n\n".join(parts) + "\n", None)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- program
+
+SUBCOMMANDS: list[SubparserAdder] = [
+    _add_check,
+    _add_rules,
+    _add_explain,
+    # `build` and `graph` (lowering, H4) are added here: one _add_<name> builder each,
+    # whose parser sets `handler=run_<name>` returning an exit status.
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, every subcommand included."""
+    parser = _Parser(
+        prog=PROG,
+        description="Check and compile durable workflows written with the vrb-workflows SDK.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def _fail(message: str, status: int) -> int:
+    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.flush()
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``vrb-compile`` with ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status (see the module docstring); never raises for a user mistake.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Handler = args.handler
+        return handler(args)
+    except VrbCompileError as exc:
+        return _fail(f"error: {_one_line(str(exc))}", EXIT_USAGE)
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours; silence the final flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"error: {where}{exc.strerror or exc}", EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("VRB_COMPILE_DEBUG"):
+            raise
+        return _fail(
+            f"internal error: {type(exc).__name__}: {_one_line(str(exc))}; this is a bug in "
+            f"vrb-compile {_version()}, please report it with the command you ran at {_BUG_URL} "
+            "(VRB_COMPILE_DEBUG=1 shows the traceback)",
+            EXIT_INTERNAL,
+        )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
