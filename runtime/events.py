@@ -1,0 +1,558 @@
+"""The event log vocabulary: what a run's append-only history is made of.
+
+Every event has a per-run ``seq`` (1-based, gapless), a ``type``, a ``key`` (the
+step invocation key, WDK's correlation id; ``None`` for run-level events), a
+``payload`` whose fields depend on the type, and ``at`` (UTC). ``Event`` is the
+discriminated union of the sixteen event models, keyed on ``type``.
+
+Payloads, by type (the key column says what ``key`` holds):
+
+=========================  ========  ==============================================
+type                       key       payload
+=========================  ========  ==============================================
+run_created                None      workflow, input (JSON)
+run_started                None      worker_id, graph_hash
+step_started               step key  step, attempt
+step_completed             step key  step, output (JSON), attempt
+step_retrying              step key  step, attempt (the one that failed), error, retry_at
+step_failed                step key  step, attempt, error
+wait_created               wait key  until (None: no deadline), signal (None: a sleep)
+wait_completed             wait key  outcome ("elapsed" or "signal")
+signal_received            None      name, payload (JSON); written by ``send_signal``
+signal_consumed            wait key  name, payload (JSON), signal_seq
+rollback_completed         step key  step, output (JSON, the rollback's return value)
+rollback_failed            step key  step, error
+circuit_breaker_tripped    None      breaker ("max_events" or "execution_timeout"), limit
+run_completed              None      result (JSON)
+run_failed                 None      error
+run_cancelled              None      reason (str or None)
+=========================  ========  ==============================================
+
+``error`` is always ``{"type": ..., "message": ...}`` (:class:`ErrorInfo`).
+
+Writers build an :class:`EventDraft` from a payload model; the store gives it its
+``seq`` and ``at`` when it commits. Building a draft checks that every value is
+JSON (dicts with str keys, lists, str, int, finite float, bool, None) and raises
+:class:`NotJSONError` otherwise, so nothing non-JSON ever reaches a store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from .errors import VrbError
+
+__all__ = [
+    "EVENT_TYPES",
+    "CircuitBreakerTrippedEvent",
+    "CircuitBreakerTrippedPayload",
+    "ErrorInfo",
+    "Event",
+    "EventDraft",
+    "EventType",
+    "NotJSONError",
+    "Payload",
+    "RollbackCompletedEvent",
+    "RollbackCompletedPayload",
+    "RollbackFailedEvent",
+    "RollbackFailedPayload",
+    "RunCancelledEvent",
+    "RunCancelledPayload",
+    "RunCompletedEvent",
+    "RunCompletedPayload",
+    "RunCreatedEvent",
+    "RunCreatedPayload",
+    "RunFailedEvent",
+    "RunFailedPayload",
+    "RunStartedEvent",
+    "RunStartedPayload",
+    "SignalConsumedEvent",
+    "SignalConsumedPayload",
+    "SignalReceivedEvent",
+    "SignalReceivedPayload",
+    "StepCompletedEvent",
+    "StepCompletedPayload",
+    "StepFailedEvent",
+    "StepFailedPayload",
+    "StepRetryingEvent",
+    "StepRetryingPayload",
+    "StepStartedEvent",
+    "StepStartedPayload",
+    "WaitCompletedEvent",
+    "WaitCompletedPayload",
+    "WaitCreatedEvent",
+    "WaitCreatedPayload",
+    "dumps_json",
+    "ensure_json",
+    "parse_events",
+]
+
+EventType = Literal[
+    "run_created",
+    "run_started",
+    "step_started",
+    "step_completed",
+    "step_retrying",
+    "step_failed",
+    "wait_created",
+    "wait_completed",
+    "signal_received",
+    "signal_consumed",
+    "rollback_completed",
+    "rollback_failed",
+    "circuit_breaker_tripped",
+    "run_completed",
+    "run_failed",
+    "run_cancelled",
+]
+
+EVENT_TYPES: tuple[EventType, ...] = EventType.__args__  # type: ignore[attr-defined]
+"""Every event type, in the order of the table above."""
+
+
+# --------------------------------------------------------------------------- JSON values
+
+
+class NotJSONError(VrbError, TypeError):
+    """A value meant for the store is not a JSON value.
+
+    Attributes:
+        what: What the value is (``"step 'charge' output"``).
+        path: Where inside it the offending part sits (``"$.items[2]"``).
+        problem: What is wrong there.
+    """
+
+    def __init__(self, what: str, path: str, problem: str) -> None:
+        self.what = what
+        self.path = path
+        self.problem = problem
+        where = "" if path == "$" else f" at {path}"
+        super().__init__(
+            f"{what} is not a JSON value{where}: {problem}; use dicts with str keys, "
+            "lists, str, int, finite float, bool or None"
+        )
+
+
+def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
+    # The common scalar cases first: this runs on every step output.
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, f"{value!r} is not allowed in JSON")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return (path, f"dict key {key!r} is a {type(key).__name__}, not a str")
+            found = _find_problem(item, f"{path}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_problem(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, tuple):
+        # A tuple would come back from the store as a list, so a replayed run
+        # would see a different value than the live one did.
+        return (path, "a tuple comes back as a list after a replay, use a list")
+    return (path, f"{type(value).__name__} {_short_repr(value)}")
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def ensure_json(value: Any, what: str) -> None:
+    """Check that ``value`` is a JSON value that survives a store round trip unchanged.
+
+    Args:
+        value: The value to check.
+        what: What it is, for the message (``"workflow input"``).
+
+    Raises:
+        NotJSONError: Some part of ``value`` is not JSON; the message names where.
+    """
+    found = _find_problem(value, "$")
+    if found is not None:
+        raise NotJSONError(what, *found)
+
+
+def dumps_json(value: Any) -> str:
+    """Serialise a checked JSON value compactly (the stores' storage format)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetimes in events must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+UTCDateTime: TypeAlias = Annotated[datetime, AfterValidator(_utc)]
+JSONValue: TypeAlias = Any
+"""A JSON value; checked when a draft is built, trusted when read back from a store."""
+
+
+class ErrorInfo(BaseModel):
+    """A recorded error: the exception's type name and its message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    message: str
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> ErrorInfo:
+        """Describe ``error`` as its class name and message."""
+        return cls(type=type(error).__name__, message=str(error))
+
+
+class Payload(BaseModel):
+    """Base of the payload models; ``TYPE`` is the event type the payload belongs to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[EventType]
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ()
+    """The fields holding user values, checked to be JSON when a draft is built."""
+
+
+class RunCreatedPayload(Payload):
+    """The run was triggered: its workflow name and its input."""
+
+    TYPE: ClassVar[EventType] = "run_created"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("input",)
+    workflow: str
+    input: JSONValue
+
+
+class RunStartedPayload(Payload):
+    """A worker started the run for the first time, on this graph version."""
+
+    TYPE: ClassVar[EventType] = "run_started"
+    worker_id: str
+    graph_hash: str | None = None
+
+
+class StepStartedPayload(Payload):
+    """An attempt of a step began (written in the commit of the event before it)."""
+
+    TYPE: ClassVar[EventType] = "step_started"
+    step: str
+    attempt: int = Field(ge=1)
+
+
+class StepCompletedPayload(Payload):
+    """A step attempt succeeded; ``output`` is what replay feeds back."""
+
+    TYPE: ClassVar[EventType] = "step_completed"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("output",)
+    step: str
+    output: JSONValue = None
+    attempt: int = Field(ge=1)
+
+
+class StepRetryingPayload(Payload):
+    """Attempt ``attempt`` failed and the step will run again at ``retry_at``."""
+
+    TYPE: ClassVar[EventType] = "step_retrying"
+    step: str
+    attempt: int = Field(ge=1)
+    error: ErrorInfo
+    retry_at: UTCDateTime
+
+
+class StepFailedPayload(Payload):
+    """The step failed for good: retries exhausted or a non-retryable error."""
+
+    TYPE: ClassVar[EventType] = "step_failed"
+    step: str
+    attempt: int = Field(ge=1)
+    error: ErrorInfo
+
+
+class WaitCreatedPayload(Payload):
+    """The run began a durable wait: a sleep (``signal`` None) or a signal wait."""
+
+    TYPE: ClassVar[EventType] = "wait_created"
+    until: UTCDateTime | None = None
+    signal: str | None = None
+
+
+class WaitCompletedPayload(Payload):
+    """A wait ended: its deadline passed (``elapsed``) or its signal came (``signal``)."""
+
+    TYPE: ClassVar[EventType] = "wait_completed"
+    outcome: Literal["elapsed", "signal"] = "elapsed"
+
+
+class SignalReceivedPayload(Payload):
+    """A signal arrived and was buffered; the event's ``seq`` identifies the signal."""
+
+    TYPE: ClassVar[EventType] = "signal_received"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("payload",)
+    name: str
+    payload: JSONValue = None
+
+
+class SignalConsumedPayload(Payload):
+    """A wait took the signal recorded at ``signal_seq`` (FIFO per name)."""
+
+    TYPE: ClassVar[EventType] = "signal_consumed"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("payload",)
+    name: str
+    payload: JSONValue = None
+    signal_seq: int = Field(ge=1)
+
+
+class RollbackCompletedPayload(Payload):
+    """The rollback of the step with this event's key ran; it never runs again."""
+
+    TYPE: ClassVar[EventType] = "rollback_completed"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("output",)
+    step: str
+    output: JSONValue = None
+
+
+class RollbackFailedPayload(Payload):
+    """The rollback of the step with this event's key raised; the saga went on."""
+
+    TYPE: ClassVar[EventType] = "rollback_failed"
+    step: str
+    error: ErrorInfo
+
+
+class CircuitBreakerTrippedPayload(Payload):
+    """The run hit ``max_events`` or ``execution_timeout`` (``limit``: events or seconds)."""
+
+    TYPE: ClassVar[EventType] = "circuit_breaker_tripped"
+    breaker: Literal["max_events", "execution_timeout"]
+    limit: float
+
+
+class RunCompletedPayload(Payload):
+    """The workflow body returned ``result``."""
+
+    TYPE: ClassVar[EventType] = "run_completed"
+    JSON_FIELDS: ClassVar[tuple[str, ...]] = ("result",)
+    result: JSONValue = None
+
+
+class RunFailedPayload(Payload):
+    """The run ended failed with ``error``."""
+
+    TYPE: ClassVar[EventType] = "run_failed"
+    error: ErrorInfo
+
+
+class RunCancelledPayload(Payload):
+    """The run ended cancelled, after compensation."""
+
+    TYPE: ClassVar[EventType] = "run_cancelled"
+    reason: str | None = None
+
+
+# --------------------------------------------------------------------------- events
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: int = Field(ge=1)
+    key: str | None = None
+    at: UTCDateTime
+
+
+class RunCreatedEvent(_EventBase):
+    """See :class:`RunCreatedPayload`."""
+
+    type: Literal["run_created"] = "run_created"
+    payload: RunCreatedPayload
+
+
+class RunStartedEvent(_EventBase):
+    """See :class:`RunStartedPayload`."""
+
+    type: Literal["run_started"] = "run_started"
+    payload: RunStartedPayload
+
+
+class StepStartedEvent(_EventBase):
+    """See :class:`StepStartedPayload`."""
+
+    type: Literal["step_started"] = "step_started"
+    payload: StepStartedPayload
+
+
+class StepCompletedEvent(_EventBase):
+    """See :class:`StepCompletedPayload`."""
+
+    type: Literal["step_completed"] = "step_completed"
+    payload: StepCompletedPayload
+
+
+class StepRetryingEvent(_EventBase):
+    """See :class:`StepRetryingPayload`."""
+
+    type: Literal["step_retrying"] = "step_retrying"
+    payload: StepRetryingPayload
+
+
+class StepFailedEvent(_EventBase):
+    """See :class:`StepFailedPayload`."""
+
+    type: Literal["step_failed"] = "step_failed"
+    payload: StepFailedPayload
+
+
+class WaitCreatedEvent(_EventBase):
+    """See :class:`WaitCreatedPayload`."""
+
+    type: Literal["wait_created"] = "wait_created"
+    payload: WaitCreatedPayload
+
+
+class WaitCompletedEvent(_EventBase):
+    """See :class:`WaitCompletedPayload`."""
+
+    type: Literal["wait_completed"] = "wait_completed"
+    payload: WaitCompletedPayload
+
+
+class SignalReceivedEvent(_EventBase):
+    """See :class:`SignalReceivedPayload`."""
+
+    type: Literal["signal_received"] = "signal_received"
+    payload: SignalReceivedPayload
+
+
+class SignalConsumedEvent(_EventBase):
+    """See :class:`SignalConsumedPayload`."""
+
+    type: Literal["signal_consumed"] = "signal_consumed"
+    payload: SignalConsumedPayload
+
+
+class RollbackCompletedEvent(_EventBase):
+    """See :class:`RollbackCompletedPayload`."""
+
+    type: Literal["rollback_completed"] = "rollback_completed"
+    payload: RollbackCompletedPayload
+
+
+class RollbackFailedEvent(_EventBase):
+    """See :class:`RollbackFailedPayload`."""
+
+    type: Literal["rollback_failed"] = "rollback_failed"
+    payload: RollbackFailedPayload
+
+
+class CircuitBreakerTrippedEvent(_EventBase):
+    """See :class:`CircuitBreakerTrippedPayload`."""
+
+    type: Literal["circuit_breaker_tripped"] = "circuit_breaker_tripped"
+    payload: CircuitBreakerTrippedPayload
+
+
+class RunCompletedEvent(_EventBase):
+    """See :class:`RunCompletedPayload`."""
+
+    type: Literal["run_completed"] = "run_completed"
+    payload: RunCompletedPayload
+
+
+class RunFailedEvent(_EventBase):
+    """See :class:`RunFailedPayload`."""
+
+    type: Literal["run_failed"] = "run_failed"
+    payload: RunFailedPayload
+
+
+class RunCancelledEvent(_EventBase):
+    """See :class:`RunCancelledPayload`."""
+
+    type: Literal["run_cancelled"] = "run_cancelled"
+    payload: RunCancelledPayload
+
+
+Event = Annotated[
+    RunCreatedEvent
+    | RunStartedEvent
+    | StepStartedEvent
+    | StepCompletedEvent
+    | StepRetryingEvent
+    | StepFailedEvent
+    | WaitCreatedEvent
+    | WaitCompletedEvent
+    | SignalReceivedEvent
+    | SignalConsumedEvent
+    | RollbackCompletedEvent
+    | RollbackFailedEvent
+    | CircuitBreakerTrippedEvent
+    | RunCompletedEvent
+    | RunFailedEvent
+    | RunCancelledEvent,
+    Field(discriminator="type"),
+]
+"""One stored event; ``event.type`` tells which model it is."""
+
+_EVENTS: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+
+def parse_events(data: list[dict[str, Any]] | str | bytes) -> list[Event]:
+    """Build events from stored rows: dicts, or one JSON array (the faster path).
+
+    Args:
+        data: Dicts with ``seq``, ``type``, ``key``, ``payload``, ``at``, or their
+            JSON array as text.
+    """
+    if isinstance(data, str | bytes):
+        return _EVENTS.validate_json(data)
+    return _EVENTS.validate_python(data)
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event not yet stored: the store assigns ``seq`` and ``at`` when it commits.
+
+    Building one checks that the payload is JSON all the way down, so a bad
+    value is refused before any store is touched.
+
+    Attributes:
+        payload: The typed payload; its class decides the event type.
+        key: The step invocation key, or ``None`` for run-level events.
+        payload_json: The payload serialised for storage.
+    """
+
+    payload: Payload
+    key: str | None = None
+    payload_json: str = ""
+
+    def __post_init__(self) -> None:
+        payload = self.payload
+        if not isinstance(payload, Payload):
+            raise TypeError(f"an EventDraft needs a payload model, not {type(payload).__name__}")
+        for field in payload.JSON_FIELDS:
+            step = getattr(payload, "step", None)
+            of_step = "" if step is None else f" of step {step!r}"
+            ensure_json(getattr(payload, field), f"{payload.TYPE} {field}{of_step}")
+        object.__setattr__(self, "payload_json", payload.model_dump_json())
+
+    @property
+    def type(self) -> EventType:
+        """The event type, decided by the payload model."""
+        return self.payload.TYPE

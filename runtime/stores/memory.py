@@ -1,0 +1,444 @@
+"""The in-memory store: the reference implementation of the store protocol.
+
+Single process, nothing survives it. Every method runs under one lock without
+awaiting in between, which makes each one a transaction. Values are kept as
+JSON text, as a database would keep them, so callers never share mutable
+objects with the store and round trips behave exactly as in SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..errors import ConfigurationError, RunFinished, RunNotFound
+from ..events import (
+    ErrorInfo,
+    Event,
+    EventDraft,
+    RunCreatedPayload,
+    SignalReceivedPayload,
+)
+from ._codec import EventRow, decode_events
+from ._notify import Notifier
+from .base import (
+    TERMINAL_STATUSES,
+    AppendResult,
+    Claim,
+    ClaimReason,
+    Clock,
+    Lease,
+    LeaseLost,
+    Renewal,
+    RunIdConflict,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    RunUpdate,
+    Signal,
+    SignalConflict,
+    WorkflowStats,
+    check_claim_args,
+    check_list_args,
+    check_run_args,
+    check_signal_args,
+    decode_cursor,
+    encode_cursor,
+    stats_from_counts,
+    system_clock,
+    to_us,
+)
+
+__all__ = ["MemoryStore"]
+
+
+_REASONS: dict[str, ClaimReason] = {
+    "pending": "new",
+    "waiting": "resumed",
+    "running": "recovered",
+}
+
+
+@dataclass
+class _Run:
+    run_id: str
+    workflow_name: str
+    graph_hash: str | None
+    input_json: str
+    created_at: datetime
+    updated_at: datetime
+    status: RunStatus = "pending"
+    result_json: str = "null"
+    error: ErrorInfo | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    due_at: datetime | None = None
+    wake_at: datetime | None = None
+    wait_signals: tuple[str, ...] = ()
+    cancel_requested: bool = False
+    lease_owner: str | None = None
+    lease_epoch: int = 0
+    lease_expires_at: datetime | None = None
+    lease_timeout: float = 30.0
+    recoveries: int = 0
+    events: list[EventRow] = field(default_factory=list)
+    # seq -> (name, payload_json, sent_at, consumed)
+    signals: dict[int, list[Any]] = field(default_factory=dict)
+
+    def record(self) -> RunRecord:
+        return RunRecord(
+            run_id=self.run_id,
+            workflow_name=self.workflow_name,
+            graph_hash=self.graph_hash,
+            input=json.loads(self.input_json),
+            status=self.status,
+            result=json.loads(self.result_json),
+            error=self.error,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            wake_at=self.wake_at,
+            wait_signals=self.wait_signals,
+            cancel_requested=self.cancel_requested,
+            lease_owner=self.lease_owner,
+            lease_epoch=self.lease_epoch,
+            lease_expires_at=self.lease_expires_at,
+            recoveries=self.recoveries,
+            last_seq=len(self.events),
+        )
+
+    def add_event(self, draft: EventDraft, now: datetime) -> int:
+        seq = len(self.events) + 1
+        self.events.append((seq, draft.type, draft.key, draft.payload_json, now.isoformat()))
+        return seq
+
+
+class MemoryStore:
+    """A store kept in this process's memory (``memory://``).
+
+    Args:
+        clock: The store's notion of now; tests pass a manual clock.
+    """
+
+    def __init__(self, *, clock: Clock = system_clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._notifier = Notifier()
+        self._closed = False
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    def _get(self, run_id: str) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise RunNotFound(run_id)
+        return run
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError("this memory store is closed; open a new one")
+
+    def _fenced(self, lease: Lease) -> _Run:
+        run = self._runs.get(lease.run_id)
+        if run is None:
+            reason = "the run does not exist"
+        elif run.status != "running":
+            reason = f"the run is {run.status}"
+        elif run.lease_epoch != lease.epoch or run.lease_owner != lease.worker_id:
+            reason = f"worker {run.lease_owner!r} took it over (epoch {run.lease_epoch})"
+        else:
+            return run
+        raise LeaseLost(lease.run_id, lease.worker_id, lease.epoch, reason)
+
+    # ----------------------------------------------------------------- runs
+
+    async def create_run(
+        self, run_id: str, workflow_name: str, input: Any, *, graph_hash: str | None = None
+    ) -> tuple[RunRecord, bool]:
+        """See :meth:`runtime.stores.Store.create_run`."""
+        check_run_args(run_id, workflow_name, input)
+        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
+        with self._lock:
+            self._check_open()
+            existing = self._runs.get(run_id)
+            if existing is not None:
+                if existing.workflow_name != workflow_name:
+                    raise RunIdConflict(run_id, workflow_name, existing.workflow_name)
+                return existing.record(), False
+            now = self._now()
+            run = _Run(
+                run_id=run_id,
+                workflow_name=workflow_name,
+                graph_hash=graph_hash,
+                input_json=json.dumps(input),
+                created_at=now,
+                updated_at=now,
+                due_at=now,
+            )
+            run.add_event(draft, now)
+            self._runs[run_id] = run
+            record = run.record()
+        self._notifier.notify()
+        return record, True
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """See :meth:`runtime.stores.Store.get_run`."""
+        with self._lock:
+            self._check_open()
+            return self._get(run_id).record()
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """See :meth:`runtime.stores.Store.list_runs`."""
+        check_list_args(status, limit)
+        after = decode_cursor(cursor) if cursor is not None else None
+        with self._lock:
+            self._check_open()
+            chosen = [
+                run
+                for run in self._runs.values()
+                if (workflow_name is None or run.workflow_name == workflow_name)
+                and (status is None or run.status == status)
+                and (after is None or (to_us(run.created_at), run.run_id) < after)
+            ]
+            chosen.sort(key=lambda run: (run.created_at, run.run_id), reverse=True)
+            page = chosen[: limit + 1]
+            records = [run.record() for run in page[:limit]]
+        next_cursor = None
+        if len(page) > limit:
+            last = records[-1]
+            next_cursor = encode_cursor(to_us(last.created_at), last.run_id)
+        return RunPage(runs=records, next_cursor=next_cursor)
+
+    async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
+        """See :meth:`runtime.stores.Store.workflow_stats`."""
+        counts: dict[str, int] = {}
+        finished = 0
+        total_us = 0.0
+        with self._lock:
+            self._check_open()
+            for run in self._runs.values():
+                if workflow_name is not None and run.workflow_name != workflow_name:
+                    continue
+                counts[run.status] = counts.get(run.status, 0) + 1
+                if run.finished_at is not None:
+                    finished += 1
+                    total_us += to_us(run.finished_at) - to_us(run.created_at)
+        return stats_from_counts(counts, finished, total_us)
+
+    # ----------------------------------------------------------------- leases
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        workflow_names: Sequence[str] | None = None,
+        lease_timeout: float = 30.0,
+        limit: int = 1,
+    ) -> list[Claim]:
+        """See :meth:`runtime.stores.Store.claim`."""
+        check_claim_args(worker_id, lease_timeout, limit)
+        names = None if workflow_names is None else set(workflow_names)
+        claims: list[Claim] = []
+        with self._lock:
+            self._check_open()
+            now = self._now()
+            due = [
+                run
+                for run in self._runs.values()
+                if run.due_at is not None
+                and run.due_at <= now
+                and (names is None or run.workflow_name in names)
+            ]
+            due.sort(key=lambda run: (run.due_at or now, run.run_id))
+            for run in due[:limit]:
+                reason = _REASONS[run.status]
+                if reason == "recovered":
+                    run.recoveries += 1
+                expires = now + timedelta(seconds=lease_timeout)
+                run.status = "running"
+                run.started_at = run.started_at or now
+                run.lease_owner = worker_id
+                run.lease_epoch += 1
+                run.lease_expires_at = expires
+                run.lease_timeout = float(lease_timeout)
+                run.due_at = expires
+                run.wake_at = None
+                run.wait_signals = ()
+                run.updated_at = now
+                lease = Lease(run.run_id, worker_id, run.lease_epoch, expires)
+                claims.append(Claim(run=run.record(), lease=lease, reason=reason))
+        return claims
+
+    async def renew_lease(self, lease: Lease) -> Renewal:
+        """See :meth:`runtime.stores.Store.renew_lease`."""
+        with self._lock:
+            self._check_open()
+            run = self._fenced(lease)
+            now = self._now()
+            run.lease_expires_at = run.due_at = now + timedelta(seconds=run.lease_timeout)
+            run.updated_at = now
+            renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, run.lease_expires_at)
+            return Renewal(lease=renewed, cancel_requested=run.cancel_requested)
+
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        wake_at: datetime | None = None,
+        wait_signals: Sequence[str] = (),
+    ) -> None:
+        """See :meth:`runtime.stores.Store.release`."""
+        update = RunUpdate(
+            status="waiting", wake_at=wake_at or self._now(), wait_signals=tuple(wait_signals)
+        )
+        await self.append(lease, [], update=update)
+
+    # ----------------------------------------------------------------- events
+
+    async def append(
+        self,
+        lease: Lease,
+        events: Sequence[EventDraft],
+        *,
+        update: RunUpdate | None = None,
+        consume_signals: Sequence[int] = (),
+    ) -> AppendResult:
+        """See :meth:`runtime.stores.Store.append`."""
+        wakes = False
+        with self._lock:
+            self._check_open()
+            run = self._fenced(lease)
+            for seq in consume_signals:
+                signal = run.signals.get(seq)
+                if signal is None or signal[3]:
+                    raise SignalConflict(lease.run_id, seq)
+            # Every check has passed: from here on nothing can fail, so the
+            # whole append lands or none of it does.
+            now = self._now()
+            first = len(run.events) + 1
+            for draft in events:
+                run.add_event(draft, now)
+            for seq in consume_signals:
+                run.signals[seq][3] = True
+            run.updated_at = now
+            new_lease: Lease | None = None
+            if update is not None and update.graph_hash is not None:
+                run.graph_hash = update.graph_hash
+            if update is None or update.status is None:
+                run.lease_expires_at = run.due_at = now + timedelta(seconds=run.lease_timeout)
+                new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, run.lease_expires_at)
+            else:
+                run.lease_owner = None
+                run.lease_expires_at = None
+                run.status = update.status
+                if update.status == "waiting":
+                    run.wake_at = update.wake_at
+                    run.wait_signals = update.wait_signals
+                    run.due_at = update.wake_at
+                    buffered = any(
+                        not consumed and name in update.wait_signals
+                        for name, _, _, consumed in run.signals.values()
+                    )
+                    if buffered or run.cancel_requested:
+                        run.due_at = now
+                    wakes = run.due_at is not None and run.due_at <= now
+                else:
+                    run.due_at = None
+                    run.finished_at = now
+                    run.result_json = json.dumps(update.result)
+                    run.error = update.error
+            result = AppendResult(
+                last_seq=first + len(events) - 1,
+                lease=new_lease,
+                cancel_requested=run.cancel_requested,
+            )
+        if wakes:
+            self._notifier.notify()
+        return result
+
+    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+        """See :meth:`runtime.stores.Store.history`."""
+        with self._lock:
+            self._check_open()
+            rows = self._get(run_id).events[max(after_seq, 0) :]
+        return decode_events(rows)
+
+    # ----------------------------------------------------------------- signals
+
+    async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
+        """See :meth:`runtime.stores.Store.send_signal`."""
+        check_signal_args(name, payload)
+        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        with self._lock:
+            self._check_open()
+            run = self._get(run_id)
+            if run.status in TERMINAL_STATUSES:
+                raise RunFinished(run_id, run.status)
+            now = self._now()
+            seq = run.add_event(draft, now)
+            run.signals[seq] = [name, json.dumps(payload), now, False]
+            run.updated_at = now
+            wakes = run.status == "waiting" and name in run.wait_signals
+            if wakes:
+                run.due_at = now
+        if wakes:
+            self._notifier.notify()
+        return Signal(
+            run_id=run_id, seq=seq, name=name, payload=json.loads(json.dumps(payload)), sent_at=now
+        )
+
+    async def next_signal(self, run_id: str, name: str) -> Signal | None:
+        """See :meth:`runtime.stores.Store.next_signal`."""
+        with self._lock:
+            self._check_open()
+            run = self._get(run_id)
+            for seq in sorted(run.signals):
+                signal_name, payload_json, sent_at, consumed = run.signals[seq]
+                if signal_name == name and not consumed:
+                    return Signal(run_id, seq, name, json.loads(payload_json), sent_at)
+        return None
+
+    async def request_cancel(self, run_id: str) -> RunRecord:
+        """See :meth:`runtime.stores.Store.request_cancel`."""
+        with self._lock:
+            self._check_open()
+            run = self._get(run_id)
+            if run.status in TERMINAL_STATUSES:
+                raise RunFinished(run_id, run.status)
+            now = self._now()
+            run.cancel_requested = True
+            run.updated_at = now
+            wakes = run.status == "waiting"
+            if wakes:
+                run.due_at = now
+            record = run.record()
+        if wakes:
+            self._notifier.notify()
+        return record
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """See :meth:`runtime.stores.Store.wait_for_work`."""
+        await self._notifier.wait(timeout)
+
+    async def close(self) -> None:
+        """Forget nothing, but refuse further use (matching the other stores)."""
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return f"<MemoryStore runs={len(self._runs)}>"

@@ -1,0 +1,778 @@
+"""The SQLite store (``sqlite:///path.db``): the embedded default.
+
+Several worker processes and clients may share one database file. Each store
+owns one connection, used only by its own thread, so the async API never blocks
+the event loop and one process never interleaves two transactions on one
+connection. Writes start with ``BEGIN IMMEDIATE``: the write lock is taken
+up front, so two processes never both read a run and then race to update it
+(and never deadlock upgrading a read lock); the loser waits up to
+``busy_timeout``. Idle claims look for due runs with a plain read first and
+only take the write lock when there is something to claim.
+
+Durability: WAL journal with ``synchronous=FULL`` by default, so a commit that
+returned survives a power cut or an OS crash. ``?synchronous=normal`` in the
+URL is the opt-in for speed: in WAL mode a commit then survives a crash of any
+process (the crash model of workers being killed) but the last commits may be
+lost if the machine itself goes down.
+
+Times are stored as integer microseconds since the epoch (event times as ISO
+text, since they are only ever read back into events). The schema version is
+kept in ``PRAGMA user_version`` and the file is marked as a vrb database by
+``PRAGMA application_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from ..errors import ConfigurationError, RunFinished, RunNotFound
+from ..events import (
+    ErrorInfo,
+    Event,
+    EventDraft,
+    RunCreatedPayload,
+    SignalReceivedPayload,
+)
+from ._codec import decode_events
+from ._notify import Notifier, notifier_for
+from .base import (
+    TERMINAL_STATUSES,
+    AppendResult,
+    Claim,
+    ClaimReason,
+    Clock,
+    Lease,
+    LeaseLost,
+    Renewal,
+    RunIdConflict,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    RunUpdate,
+    SchemaVersionError,
+    Signal,
+    SignalConflict,
+    StoreError,
+    WorkflowStats,
+    check_claim_args,
+    check_list_args,
+    check_run_args,
+    check_signal_args,
+    decode_cursor,
+    encode_cursor,
+    from_us,
+    stats_from_counts,
+    system_clock,
+    to_us,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+_APPLICATION_ID = 0x56524231  # "VRB1": marks the file as a vrb-workflows database
+
+_SCHEMA = """
+CREATE TABLE runs (
+    run_id           TEXT PRIMARY KEY,
+    workflow_name    TEXT NOT NULL,
+    graph_hash       TEXT,
+    input            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    result           TEXT NOT NULL DEFAULT 'null',
+    error            TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    due_at           INTEGER,
+    wake_at          INTEGER,
+    wait_signals     TEXT NOT NULL DEFAULT '[]',
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    lease_owner      TEXT,
+    lease_epoch      INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at INTEGER,
+    lease_timeout_us INTEGER NOT NULL DEFAULT 30000000,
+    recoveries       INTEGER NOT NULL DEFAULT 0,
+    last_seq         INTEGER NOT NULL DEFAULT 0
+);
+-- claim: one range scan over the runs that can become due
+CREATE INDEX runs_due ON runs (due_at, run_id) WHERE due_at IS NOT NULL;
+-- list_runs, newest first, unfiltered / by workflow / by status
+CREATE INDEX runs_created ON runs (created_at, run_id);
+CREATE INDEX runs_workflow_created ON runs (workflow_name, created_at, run_id);
+CREATE INDEX runs_status_created ON runs (status, created_at, run_id);
+-- workflow_stats
+CREATE INDEX runs_workflow_status ON runs (workflow_name, status);
+
+CREATE TABLE events (
+    run_id  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    type    TEXT NOT NULL,
+    key     TEXT,
+    payload TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE signals (
+    run_id   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    payload  TEXT NOT NULL,
+    sent_at  INTEGER NOT NULL,
+    consumed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX signals_pending ON signals (run_id, name, seq) WHERE consumed = 0;
+"""
+
+_RUN_COLUMNS = (
+    "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
+    "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
+    "lease_owner, lease_epoch, lease_expires_at, recoveries, last_seq"
+)
+
+
+_REASONS: dict[str, ClaimReason] = {
+    "pending": "new",
+    "waiting": "resumed",
+    "running": "recovered",
+}
+
+
+def _opt_dt(us: int | None) -> datetime | None:
+    return None if us is None else from_us(us)
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        workflow_name=row[1],
+        graph_hash=row[2],
+        input=json.loads(row[3]),
+        status=row[4],
+        result=json.loads(row[5]),
+        error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
+        created_at=from_us(row[7]),
+        updated_at=from_us(row[8]),
+        started_at=_opt_dt(row[9]),
+        finished_at=_opt_dt(row[10]),
+        wake_at=_opt_dt(row[11]),
+        wait_signals=tuple(json.loads(row[12])),
+        cancel_requested=bool(row[13]),
+        lease_owner=row[14],
+        lease_epoch=row[15],
+        lease_expires_at=_opt_dt(row[16]),
+        recoveries=row[17],
+        last_seq=row[18],
+    )
+
+
+class SQLiteStore:
+    """A store in one SQLite file, shareable by several processes.
+
+    Args:
+        path: The database file (created if missing), or ``":memory:"`` for a
+            private in-memory database.
+        synchronous: ``"full"`` (default: durable against power loss) or
+            ``"normal"`` (durable against process crashes only; faster).
+        busy_timeout: Milliseconds to wait for another process's write lock.
+        clock: The store's notion of now; tests pass a manual clock.
+
+    Raises:
+        StoreError: The file cannot be opened or is not a database.
+        SchemaVersionError: The file belongs to a newer vrb-workflows, or to
+            another application.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["full", "normal"] = "full",
+        busy_timeout: int = 5000,
+        clock: Clock = system_clock,
+    ) -> None:
+        if synchronous not in ("full", "normal"):
+            raise ConfigurationError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
+        self._path = str(path)
+        self._synchronous = synchronous
+        self._busy_timeout = busy_timeout
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vrb-sqlite")
+        in_memory = self._path == ":memory:"
+        self._notifier = Notifier() if in_memory else notifier_for(str(Path(self._path).resolve()))
+        try:
+            self._executor.submit(self._open).result()
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            raise
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _open(self) -> None:
+        try:
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, timeout=self._busy_timeout / 1000
+            )
+        except sqlite3.Error as error:
+            raise StoreError(
+                f"cannot open SQLite database {self._path!r}: {error}; "
+                "check that its directory exists and is writable"
+            ) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout)}")
+            if self._path != ":memory:":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+            self._conn = conn
+            self._ensure_schema(conn)
+        except sqlite3.DatabaseError as error:
+            conn.close()
+            self._conn = None
+            raise StoreError(f"cannot use {self._path!r} as a SQLite database: {error}") from None
+        except BaseException:
+            conn.close()
+            self._conn = None
+            raise
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        app_id, version = self._header(conn)
+        if app_id == _APPLICATION_ID and version == SCHEMA_VERSION:
+            return
+        with self._transaction() as c:
+            # Re-read under the write lock: another process may have just created it.
+            app_id, version = self._header(c)
+            if app_id not in (0, _APPLICATION_ID):
+                raise SchemaVersionError(
+                    f"{self._path} belongs to another application (application_id "
+                    f"{app_id:#x}); point the store URL at a vrb-workflows database"
+                )
+            if app_id == 0:
+                (tables,) = c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                if tables:
+                    raise SchemaVersionError(
+                        f"{self._path} already holds tables that are not a vrb-workflows "
+                        "database; point the store URL at a new file"
+                    )
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version > SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"{self._path} has schema version {version}, newer than the "
+                    f"{SCHEMA_VERSION} this vrb-workflows understands; upgrade vrb-workflows"
+                )
+            # Older versions would be migrated here, inside this transaction.
+
+    @staticmethod
+    def _header(conn: sqlite3.Connection) -> tuple[int, int]:
+        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        return int(app_id), int(version)
+
+    @property
+    def _c(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ConfigurationError(f"the SQLite store on {self._path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._c
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise ConfigurationError(f"the SQLite store on {self._path} is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"SQLite database {self._path}: {error}") from error
+
+    def _now(self) -> tuple[datetime, int]:
+        now = self._clock()
+        return now, to_us(now)
+
+    def _lease_lost(self, conn: sqlite3.Connection, lease: Lease) -> LeaseLost:
+        row = conn.execute(
+            "SELECT status, lease_owner, lease_epoch FROM runs WHERE run_id = ?", (lease.run_id,)
+        ).fetchone()
+        if row is None:
+            reason = "the run does not exist"
+        elif row[0] != "running":
+            reason = f"the run is {row[0]}"
+        else:
+            reason = f"worker {row[1]!r} took it over (epoch {row[2]})"
+        return LeaseLost(lease.run_id, lease.worker_id, lease.epoch, reason)
+
+    def _select_run(self, conn: sqlite3.Connection, run_id: str) -> RunRecord:
+        row = conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return _record(row)
+
+    # ----------------------------------------------------------------- runs
+
+    async def create_run(
+        self, run_id: str, workflow_name: str, input: Any, *, graph_hash: str | None = None
+    ) -> tuple[RunRecord, bool]:
+        """See :meth:`runtime.stores.Store.create_run`."""
+        check_run_args(run_id, workflow_name, input)
+        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
+        input_json = json.dumps(input)
+        record, created = await self._call(
+            self._create_run, run_id, workflow_name, input_json, graph_hash, draft
+        )
+        if created:
+            self._notifier.notify()
+        return record, created
+
+    def _create_run(
+        self,
+        run_id: str,
+        workflow_name: str,
+        input_json: str,
+        graph_hash: str | None,
+        draft: EventDraft,
+    ) -> tuple[RunRecord, bool]:
+        now, now_us = self._now()
+        with self._transaction() as c:
+            inserted = c.execute(
+                "INSERT INTO runs (run_id, workflow_name, graph_hash, input, status, "
+                "created_at, updated_at, due_at, last_seq) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING",
+                (run_id, workflow_name, graph_hash, input_json, now_us, now_us, now_us),
+            ).rowcount
+            if not inserted:
+                existing = self._select_run(c, run_id)
+                if existing.workflow_name != workflow_name:
+                    raise RunIdConflict(run_id, workflow_name, existing.workflow_name)
+                return existing, False
+            c.execute(
+                "INSERT INTO events VALUES (?, 1, ?, NULL, ?, ?)",
+                (run_id, draft.type, draft.payload_json, now.isoformat()),
+            )
+        return (
+            RunRecord(
+                run_id=run_id,
+                workflow_name=workflow_name,
+                graph_hash=graph_hash,
+                input=json.loads(input_json),
+                status="pending",
+                result=None,
+                error=None,
+                created_at=from_us(now_us),
+                updated_at=from_us(now_us),
+                started_at=None,
+                finished_at=None,
+                wake_at=None,
+                wait_signals=(),
+                cancel_requested=False,
+                lease_owner=None,
+                lease_epoch=0,
+                lease_expires_at=None,
+                recoveries=0,
+                last_seq=1,
+            ),
+            True,
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """See :meth:`runtime.stores.Store.get_run`."""
+        return await self._call(self._select_run_unlocked, run_id)
+
+    def _select_run_unlocked(self, run_id: str) -> RunRecord:
+        return self._select_run(self._c, run_id)
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """See :meth:`runtime.stores.Store.list_runs`."""
+        check_list_args(status, limit)
+        where: list[str] = []
+        params: list[Any] = []
+        if workflow_name is not None:
+            where.append("workflow_name = ?")
+            params.append(workflow_name)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if cursor is not None:
+            created_us, after_id = decode_cursor(cursor)
+            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
+            params += [created_us, created_us, after_id]
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
+        params.append(limit + 1)
+        rows = await self._call(self._fetchall, sql, params)
+        records = [_record(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = records[-1]
+            next_cursor = encode_cursor(to_us(last.created_at), last.run_id)
+        return RunPage(runs=records, next_cursor=next_cursor)
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._c.execute(sql, params).fetchall()
+
+    async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
+        """See :meth:`runtime.stores.Store.workflow_stats`."""
+        where, params = ("WHERE workflow_name = ?", [workflow_name]) if workflow_name else ("", [])
+        rows = await self._call(
+            self._fetchall,
+            f"SELECT status, count(*), count(finished_at), "
+            f"coalesce(sum(finished_at - created_at), 0) FROM runs {where} GROUP BY status",
+            params,
+        )
+        counts = {row[0]: row[1] for row in rows}
+        finished = sum(row[2] for row in rows)
+        total_us = float(sum(row[3] for row in rows))
+        return stats_from_counts(counts, finished, total_us)
+
+    # ----------------------------------------------------------------- leases
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        workflow_names: Sequence[str] | None = None,
+        lease_timeout: float = 30.0,
+        limit: int = 1,
+    ) -> list[Claim]:
+        """See :meth:`runtime.stores.Store.claim`."""
+        check_claim_args(worker_id, lease_timeout, limit)
+        names = None if workflow_names is None else list(workflow_names)
+        if names == []:
+            return []
+        return await self._call(self._claim, worker_id, names, lease_timeout, limit)
+
+    def _claim(
+        self, worker_id: str, names: list[str] | None, lease_timeout: float, limit: int
+    ) -> list[Claim]:
+        _, now_us = self._now()
+        sql = "SELECT run_id, status FROM runs WHERE due_at <= ?"
+        params: list[Any] = [now_us]
+        if names is not None:
+            sql += f" AND workflow_name IN ({', '.join('?' * len(names))})"
+            params += names
+        sql += " ORDER BY due_at, run_id LIMIT ?"
+        params.append(limit)
+        # An idle poll stays a read: the write lock is taken only with work in sight.
+        if not self._c.execute(sql, params).fetchone():
+            return []
+        timeout_us = round(lease_timeout * 1_000_000)
+        expires_us = now_us + timeout_us
+        expires = from_us(expires_us)
+        claims: list[Claim] = []
+        with self._transaction() as c:
+            for run_id, status in c.execute(sql, params).fetchall():
+                rows = c.execute(
+                    "UPDATE runs SET "
+                    "recoveries = recoveries + (status = 'running'), status = 'running', "
+                    "started_at = coalesce(started_at, ?), lease_owner = ?, "
+                    "lease_epoch = lease_epoch + 1, lease_expires_at = ?, lease_timeout_us = ?, "
+                    "due_at = ?, wake_at = NULL, wait_signals = '[]', updated_at = ? "
+                    f"WHERE run_id = ? RETURNING {_RUN_COLUMNS}",
+                    (now_us, worker_id, expires_us, timeout_us, expires_us, now_us, run_id),
+                ).fetchall()
+                record = _record(rows[0])
+                lease = Lease(run_id, worker_id, record.lease_epoch, expires)
+                claims.append(Claim(run=record, lease=lease, reason=_REASONS[status]))
+        return claims
+
+    async def renew_lease(self, lease: Lease) -> Renewal:
+        """See :meth:`runtime.stores.Store.renew_lease`."""
+        return await self._call(self._renew, lease)
+
+    def _renew(self, lease: Lease) -> Renewal:
+        _, now_us = self._now()
+        with self._transaction() as c:
+            rows = c.execute(
+                "UPDATE runs SET lease_expires_at = ? + lease_timeout_us, "
+                "due_at = ? + lease_timeout_us, updated_at = ? "
+                "WHERE run_id = ? AND lease_epoch = ? AND lease_owner = ? AND status = 'running' "
+                "RETURNING lease_expires_at, cancel_requested",
+                (now_us, now_us, now_us, lease.run_id, lease.epoch, lease.worker_id),
+            ).fetchall()
+            if not rows:
+                raise self._lease_lost(c, lease)
+        expires_us, cancel = rows[0]
+        renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, from_us(expires_us))
+        return Renewal(lease=renewed, cancel_requested=bool(cancel))
+
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        wake_at: datetime | None = None,
+        wait_signals: Sequence[str] = (),
+    ) -> None:
+        """See :meth:`runtime.stores.Store.release`."""
+        update = RunUpdate(
+            status="waiting", wake_at=wake_at or self._clock(), wait_signals=tuple(wait_signals)
+        )
+        await self.append(lease, [], update=update)
+
+    # ----------------------------------------------------------------- events
+
+    async def append(
+        self,
+        lease: Lease,
+        events: Sequence[EventDraft],
+        *,
+        update: RunUpdate | None = None,
+        consume_signals: Sequence[int] = (),
+    ) -> AppendResult:
+        """See :meth:`runtime.stores.Store.append`."""
+        result, wakes = await self._call(self._append, lease, events, update, consume_signals)
+        if wakes:
+            self._notifier.notify()
+        return result
+
+    def _append(
+        self,
+        lease: Lease,
+        drafts: Sequence[EventDraft],
+        update: RunUpdate | None,
+        consume: Sequence[int],
+    ) -> tuple[AppendResult, bool]:
+        now, now_us = self._now()
+        at = now.isoformat()
+        count = len(drafts)
+        graph_hash = None if update is None else update.graph_hash
+        wakes = False
+        with self._transaction() as c:
+            # The fencing check and the seq allocation are one statement.
+            rows = c.execute(
+                "UPDATE runs SET last_seq = last_seq + ?, updated_at = ?, "
+                "lease_expires_at = ? + lease_timeout_us, due_at = ? + lease_timeout_us, "
+                "graph_hash = coalesce(?, graph_hash) "
+                "WHERE run_id = ? AND lease_epoch = ? AND lease_owner = ? AND status = 'running' "
+                "RETURNING last_seq, cancel_requested, lease_expires_at",
+                (
+                    count,
+                    now_us,
+                    now_us,
+                    now_us,
+                    graph_hash,
+                    lease.run_id,
+                    lease.epoch,
+                    lease.worker_id,
+                ),
+            ).fetchall()
+            if not rows:
+                raise self._lease_lost(c, lease)
+            last_seq, cancel, expires_us = rows[0]
+            first = last_seq - count + 1
+            if drafts:
+                c.executemany(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (lease.run_id, first + i, d.type, d.key, d.payload_json, at)
+                        for i, d in enumerate(drafts)
+                    ],
+                )
+            for seq in consume:
+                consumed = c.execute(
+                    "UPDATE signals SET consumed = 1 WHERE run_id = ? AND seq = ? AND consumed = 0",
+                    (lease.run_id, seq),
+                ).rowcount
+                if consumed != 1:
+                    raise SignalConflict(lease.run_id, seq)
+            new_lease: Lease | None = Lease(
+                lease.run_id, lease.worker_id, lease.epoch, from_us(expires_us)
+            )
+            if update is not None and update.status == "waiting":
+                new_lease = None
+                due_us = None if update.wake_at is None else to_us(update.wake_at)
+                if cancel or self._signal_buffered(c, lease.run_id, update.wait_signals):
+                    due_us = now_us
+                wakes = due_us is not None and due_us <= now_us
+                c.execute(
+                    "UPDATE runs SET status = 'waiting', lease_owner = NULL, "
+                    "lease_expires_at = NULL, due_at = ?, wake_at = ?, wait_signals = ? "
+                    "WHERE run_id = ?",
+                    (
+                        due_us,
+                        None if update.wake_at is None else to_us(update.wake_at),
+                        json.dumps(list(update.wait_signals)),
+                        lease.run_id,
+                    ),
+                )
+            elif update is not None and update.status is not None:
+                new_lease = None
+                c.execute(
+                    "UPDATE runs SET status = ?, lease_owner = NULL, lease_expires_at = NULL, "
+                    "due_at = NULL, finished_at = ?, result = ?, error = ? WHERE run_id = ?",
+                    (
+                        update.status,
+                        now_us,
+                        json.dumps(update.result),
+                        None if update.error is None else update.error.model_dump_json(),
+                        lease.run_id,
+                    ),
+                )
+        return AppendResult(last_seq, new_lease, bool(cancel)), wakes
+
+    @staticmethod
+    def _signal_buffered(c: sqlite3.Connection, run_id: str, names: Sequence[str]) -> bool:
+        if not names:
+            return False
+        row = c.execute(
+            f"SELECT 1 FROM signals WHERE run_id = ? AND consumed = 0 "
+            f"AND name IN ({', '.join('?' * len(names))}) LIMIT 1",
+            (run_id, *names),
+        ).fetchone()
+        return row is not None
+
+    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+        """See :meth:`runtime.stores.Store.history`."""
+        rows = await self._call(self._history, run_id, after_seq)
+        return decode_events(rows)
+
+    def _history(self, run_id: str, after_seq: int) -> list[Any]:
+        rows = self._c.execute(
+            "SELECT seq, type, key, payload, at FROM events WHERE run_id = ? AND seq > ? "
+            "ORDER BY seq",
+            (run_id, after_seq),
+        ).fetchall()
+        if not rows:
+            self._select_run(self._c, run_id)  # raises RunNotFound for an unknown run
+        return rows
+
+    # ----------------------------------------------------------------- signals
+
+    async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
+        """See :meth:`runtime.stores.Store.send_signal`."""
+        check_signal_args(name, payload)
+        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        signal, wakes = await self._call(
+            self._send_signal, run_id, name, json.dumps(payload), draft
+        )
+        if wakes:
+            self._notifier.notify()
+        return signal
+
+    def _send_signal(
+        self, run_id: str, name: str, payload_json: str, draft: EventDraft
+    ) -> tuple[Signal, bool]:
+        now, now_us = self._now()
+        with self._transaction() as c:
+            row = c.execute(
+                "SELECT status, wait_signals FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row[0] in TERMINAL_STATUSES:
+                raise RunFinished(run_id, row[0])
+            wakes = row[0] == "waiting" and name in json.loads(row[1])
+            (seq,) = c.execute(
+                "UPDATE runs SET last_seq = last_seq + 1, updated_at = ?, "
+                "due_at = CASE WHEN ? THEN ? ELSE due_at END WHERE run_id = ? RETURNING last_seq",
+                (now_us, wakes, now_us, run_id),
+            ).fetchall()[0]
+            c.execute(
+                "INSERT INTO events VALUES (?, ?, ?, NULL, ?, ?)",
+                (run_id, seq, draft.type, draft.payload_json, now.isoformat()),
+            )
+            c.execute(
+                "INSERT INTO signals (run_id, seq, name, payload, sent_at) VALUES (?, ?, ?, ?, ?)",
+                (run_id, seq, name, payload_json, now_us),
+            )
+        signal = Signal(run_id, seq, name, json.loads(payload_json), from_us(now_us))
+        return signal, wakes
+
+    async def next_signal(self, run_id: str, name: str) -> Signal | None:
+        """See :meth:`runtime.stores.Store.next_signal`."""
+        return await self._call(self._next_signal, run_id, name)
+
+    def _next_signal(self, run_id: str, name: str) -> Signal | None:
+        row = self._c.execute(
+            "SELECT seq, payload, sent_at FROM signals "
+            "WHERE run_id = ? AND name = ? AND consumed = 0 ORDER BY seq LIMIT 1",
+            (run_id, name),
+        ).fetchone()
+        if row is None:
+            self._select_run(self._c, run_id)  # raises RunNotFound for an unknown run
+            return None
+        return Signal(run_id, row[0], name, json.loads(row[1]), from_us(row[2]))
+
+    async def request_cancel(self, run_id: str) -> RunRecord:
+        """See :meth:`runtime.stores.Store.request_cancel`."""
+        record = await self._call(self._request_cancel, run_id)
+        if record.status == "waiting":
+            self._notifier.notify()
+        return record
+
+    def _request_cancel(self, run_id: str) -> RunRecord:
+        _, now_us = self._now()
+        with self._transaction() as c:
+            rows = c.execute(
+                "UPDATE runs SET cancel_requested = 1, updated_at = ?, "
+                "due_at = CASE WHEN status = 'waiting' THEN ? ELSE due_at END "
+                "WHERE run_id = ? AND status IN ('pending', 'running', 'waiting') "
+                f"RETURNING {_RUN_COLUMNS}",
+                (now_us, now_us, run_id),
+            ).fetchall()
+            if not rows:
+                existing = self._select_run(c, run_id)  # RunNotFound if unknown
+                raise RunFinished(run_id, existing.status)
+        return _record(rows[0])
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """See :meth:`runtime.stores.Store.wait_for_work`.
+
+        Only writes made in this process wake the waiter; other processes'
+        writes are found by the worker's next poll.
+        """
+        await self._notifier.wait(timeout)
+
+    async def close(self) -> None:
+        """Close the connection and stop the store's thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close_connection)
+        self._executor.shutdown(wait=True)
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {self._path}>"
