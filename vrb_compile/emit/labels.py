@@ -1,0 +1,136 @@
+"""What each node says in a drawing, shared by every renderer (plain text, unescaped)."""
+
+from __future__ import annotations
+
+from ..ir.models import (
+    Argument,
+    BranchNode,
+    CallNode,
+    CodeNode,
+    ExceptNode,
+    Graph,
+    LoopNode,
+    MapNode,
+    Node,
+    ParallelNode,
+    RaiseNode,
+    ReturnNode,
+    RollbackNode,
+    SignalNode,
+    SleepNode,
+    StepNode,
+)
+
+__all__ = ["EDGE_LABELS", "label_lines", "shorten"]
+
+MAX_WIDTH = 48
+MAX_CODE_LINES = 3
+
+#: Edge kinds drawn with a label (``next`` edges are drawn bare).
+EDGE_LABELS = {
+    "true": "true",
+    "false": "false",
+    "loop": "loop",
+    "exit": "exit",
+    "error": "error",
+    "compensate": "compensate",
+}
+
+
+def shorten(text: str, width: int = MAX_WIDTH) -> str:
+    """One line of at most ``width`` characters (whitespace runs collapsed)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if value >= size and value % size == 0:
+            return f"{int(value // size)}{unit}"
+    return f"{value:g}s"
+
+
+def _args(args: tuple[Argument, ...]) -> str:
+    parts = []
+    for arg in args:
+        prefix = f"{arg.keyword}=" if arg.keyword else arg.star
+        parts.append(prefix + arg.expr)
+    return ", ".join(parts)
+
+
+def _assign(target: str | None, text: str) -> str:
+    return f"{target} = {text}" if target else text
+
+
+def _into(text: str, target: str | None) -> str:
+    return f"{text} → {target}" if target else text
+
+
+def _options(graph: Graph, step: str) -> str:
+    ref = graph.step_ref(step)
+    parts = []
+    if ref.retries:
+        parts.append(f"retries {ref.retries}")
+    if ref.timeout is not None:
+        parts.append(f"timeout {_seconds(ref.timeout)}")
+    if ref.rollback_ref:
+        parts.append("rollback")
+    return " · ".join(parts)
+
+
+def label_lines(graph: Graph, node: Node) -> list[str]:
+    """The lines of text that label ``node`` (first line: what it is)."""
+    lines: list[str]
+    if isinstance(node, StepNode):
+        lines = [node.step, shorten(_into(f"({_args(node.args)})", node.target))]
+        options = _options(graph, node.step)
+        if options:
+            lines.append(options)
+    elif isinstance(node, CodeNode):
+        code = node.code.splitlines()
+        lines = [shorten(line) for line in code[:MAX_CODE_LINES]]
+        if len(code) > MAX_CODE_LINES:
+            lines.append(f"… {len(code) - MAX_CODE_LINES} more lines")
+    elif isinstance(node, BranchNode):
+        lines = [shorten(f"if {node.test}")]
+    elif isinstance(node, LoopNode):
+        header = f"for {node.target} in {node.iter}" if node.loop == "for" else f"while {node.test}"
+        lines = [shorten(header)]
+    elif isinstance(node, SleepNode):
+        lines = [shorten(f"sleep {node.duration}")]
+    elif isinstance(node, SignalNode):
+        lines = ["wait for signal", shorten(_into(node.signal, node.target))]
+        if node.timeout is not None:
+            lines.append(shorten(f"timeout {node.timeout}"))
+    elif isinstance(node, ParallelNode):
+        lines = ["parallel", *(shorten(f"{b.step}({_args(b.args)})") for b in node.branches)]
+        lines += [shorten(f"→ {node.target}")] if node.target else []
+    elif isinstance(node, MapNode):
+        lines = [
+            f"map {node.step}",
+            shorten(f"({_args(node.args)}) for {node.item} in {node.iter}"),
+        ]
+        lines += [shorten(f"→ {node.target}")] if node.target else []
+        options = _options(graph, node.step)
+        if options:
+            lines.append(options)
+    elif isinstance(node, CallNode):
+        lines = [
+            shorten(_assign(node.target, f"{node.helper}({_args(node.args)})")),
+            "inlined helper",
+        ]
+    elif isinstance(node, RaiseNode):
+        lines = [shorten("raise" if node.exc is None else f"raise {node.exc}")]
+    elif isinstance(node, ReturnNode):
+        lines = [shorten("return" if node.value is None else f"return {node.value}")]
+    elif isinstance(node, ExceptNode):
+        text = "except" if node.type is None else f"except {node.type}"
+        lines = [shorten(text + (f" as {node.name}" if node.name else ""))]
+    elif isinstance(node, RollbackNode):
+        lines = [f"rollback {node.step}", shorten(node.rollback_ref)]
+    elif node.kind == "start":
+        params = ", ".join(p.name for p in graph.params)
+        lines = [shorten(f"start({params})")]
+    else:
+        lines = ["end"]
+    return lines
