@@ -5,6 +5,8 @@ function runs it; add a command by appending its builder to :data:`SUBCOMMANDS`)
 
     vrb-compile check PATH... [--format text|json|sarif|github] [--select C,..] [--ignore C,..]
                               [--config FILE | --no-config] [--no-cache] [--jobs N] [--output FILE]
+    vrb-compile build PATH... --out DIR [--config FILE | --no-config] [--no-cache]
+    vrb-compile graph PATH... [--workflow NAME] --format mermaid|dot|json|html [-o FILE]
     vrb-compile rules [--format text|json]
     vrb-compile explain CODE
     vrb-compile --version
@@ -12,7 +14,7 @@ function runs it; add a command by appending its builder to :data:`SUBCOMMANDS`)
 Exit statuses:
 
 * ``0``: no errors (warnings alone give 0);
-* ``1``: ``check`` found errors;
+* ``1``: ``check`` (or the check ``build``/``graph`` run first) found errors;
 * ``2``: usage error, a path that does not exist, a bad configuration, an
   unknown rule code, a file that cannot be written; one line on stderr,
   ``vrb-compile: error: <message>``;
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .api import CheckConfig, CheckResult, check_paths
+from .build import build_paths, compile_paths, select_graph
 from .config import (
     CACHE_DIR_NAME,
     FileConfig,
@@ -41,6 +44,8 @@ from .config import (
     parse_code_list,
 )
 from .diagnostics import Diagnostic
+from .emit import FORMATS as GRAPH_FORMATS
+from .emit import render
 from .errors import PathNotFound, UsageError, VrbCompileError
 from .report import (
     FORMATS,
@@ -342,14 +347,100 @@ def run_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- build, graph
+
+
+def _add_compile_options(parser: argparse.ArgumentParser) -> None:
+    config = parser.add_mutually_exclusive_group()
+    config.add_argument("--config", metavar="FILE", help="read the configuration from FILE")
+    config.add_argument("--no-config", action="store_true", help="ignore every configuration file")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.set_defaults(select=None, ignore=None, jobs=None)
+
+
+def _add_build(subparsers: argparse._SubParsersAction[_Parser]) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="check, then write each workflow's step graph and a manifest",
+        description="Check the paths; if there is no error, write DIR/<workflow>.graph.json, "
+        "DIR/manifest.json and DIR/versions/<workflow>/<hash>.graph.json (kept forever). "
+        "Exit status: 0 built, 1 check errors (nothing written), 2 usage error.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the build directory")
+    _add_compile_options(parser)
+    parser.set_defaults(handler=run_build)
+
+
+def _report_errors(result: CheckResult) -> int:
+    """Print the check's report to stderr when it has errors; the exit status."""
+    if not result.errors:
+        return EXIT_OK
+    sys.stderr.write(render_result(result, "text", color=_wants_color(sys.stderr)))
+    sys.stderr.write(f"{PROG}: the check found errors: nothing was compiled\n")
+    return EXIT_ERRORS
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """``vrb-compile build``: check, lower, write the graphs; 1 if the check has errors."""
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise PathNotFound(path)
+    config, _ = build_check_config(args)
+    result = build_paths(args.paths, args.out, config)
+    if result.check.errors:
+        return _report_errors(result.check)
+    lines = []
+    for built in result.built:
+        state = "new" if built.new_version else "unchanged"
+        lines.append(f"{built.name}: {built.path} (graph {built.hash[:12]}, {state})\n")
+    lines.append(f"{len(result.built)} graph(s) written to {result.out_dir}\n")
+    _write("".join(lines), None)
+    return EXIT_OK
+
+
+def _add_graph(subparsers: argparse._SubParsersAction[_Parser]) -> None:
+    parser = subparsers.add_parser(
+        "graph",
+        help="draw a workflow's step graph (Mermaid, DOT, JSON or HTML)",
+        description="Check the paths, lower the workflow and print its graph. With several "
+        "workflows in the paths, choose one with --workflow.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
+    parser.add_argument("--workflow", metavar="NAME", help="the workflow to draw")
+    parser.add_argument(
+        "--format",
+        choices=GRAPH_FORMATS,
+        default="mermaid",
+        help="output format (default: mermaid)",
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    _add_compile_options(parser)
+    parser.set_defaults(handler=run_graph)
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    """``vrb-compile graph``: render one workflow's graph; 1 if the check has errors."""
+    for path in args.paths:
+        if not os.path.exists(path):
+            raise PathNotFound(path)
+    config, _ = build_check_config(args)
+    compiled = compile_paths(args.paths, config)
+    if compiled.check.errors:
+        return _report_errors(compiled.check)
+    graph = select_graph(compiled.graphs, args.workflow)
+    _write(render(graph, args.format), args.output)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- program
 
 SUBCOMMANDS: list[SubparserAdder] = [
     _add_check,
     _add_rules,
     _add_explain,
-    # `build` and `graph` (lowering, H4) are added here: one _add_<name> builder each,
-    # whose parser sets `handler=run_<name>` returning an exit status.
+    _add_build,
+    _add_graph,
 ]
 
 

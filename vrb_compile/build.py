@@ -1,0 +1,248 @@
+"""``vrb-compile build`` and ``graph``: check, lower, validate, write the artefacts.
+
+The build directory (SPEC section 5)::
+
+    DIR/manifest.json                               workflows, their hashes, compiler version
+    DIR/<workflow>.graph.json                       the newest graph of each workflow
+    DIR/versions/<workflow>/<hash>.graph.json       every version ever built, never deleted
+
+Workers load ``versions/`` so a run continues on the graph it started with;
+new runs take the graph the manifest names. Every file is written atomically
+(temporary file + rename) and the same sources always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .api import CheckConfig, CheckResult, check_sources, is_excluded
+from .discover import discover
+from .errors import UsageError
+from .ir.models import SCHEMA_VERSION, Graph
+from .lower import lower_workflow
+from .source import load_sources
+
+__all__ = [
+    "BuildResult",
+    "BuiltGraph",
+    "CompileResult",
+    "build_paths",
+    "compile_paths",
+    "compiler_version",
+    "select_graph",
+    "write_build",
+]
+
+MANIFEST = "manifest.json"
+VERSIONS = "versions"
+
+
+def compiler_version() -> str:
+    """The installed vrb-workflows version (recorded in the manifest)."""
+    try:
+        return metadata.version("vrb-workflows")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """The check of some paths and, when it found no error, their graphs.
+
+    Attributes:
+        check: The checker's result (diagnostics, counts).
+        graphs: One graph per workflow, sorted by workflow name; empty when the
+            check found errors.
+    """
+
+    check: CheckResult
+    graphs: tuple[Graph, ...]
+
+
+@dataclass(frozen=True)
+class BuiltGraph:
+    """One workflow's graph as written.
+
+    Attributes:
+        name: The workflow name.
+        hash: The graph's content hash.
+        path: ``DIR/<workflow>.graph.json``.
+        version_path: ``DIR/versions/<workflow>/<hash>.graph.json``.
+        new_version: False when that version had been built before.
+    """
+
+    name: str
+    hash: str
+    path: Path
+    version_path: Path
+    new_version: bool
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What ``build`` did.
+
+    Attributes:
+        check: The checker's result; when it has errors nothing was written.
+        built: The graphs written, sorted by workflow name.
+        out_dir: The build directory.
+    """
+
+    check: CheckResult
+    built: tuple[BuiltGraph, ...]
+    out_dir: Path
+
+
+def compile_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    config: CheckConfig | None = None,
+    *,
+    cwd: Path | None = None,
+) -> CompileResult:
+    """Check ``paths`` and, if the check finds no error, lower every workflow.
+
+    Raises:
+        PathNotFound: A path does not exist.
+        UsageError: Two workflows share a name.
+        LoweringError: A workflow the checker accepted cannot be lowered (a bug
+            or a construct the checker does not know yet).
+    """
+    config = config or CheckConfig()
+    sources = load_sources(paths, cwd=cwd)
+    sources = [s for s in sources if not is_excluded(s.display_path, config.exclude)]
+    check = check_sources(sources, config)
+    if check.errors:
+        return CompileResult(check, ())
+    index = discover(sources)
+    graphs: dict[str, Graph] = {}
+    for info in index.workflows:
+        graph = lower_workflow(info, index)
+        previous = graphs.get(graph.workflow.name)
+        if previous is not None:
+            raise UsageError(
+                f"workflow name {graph.workflow.name!r} is defined twice "
+                f"({previous.source.path} and {graph.source.path}); rename one"
+            )
+        graphs[graph.workflow.name] = graph
+    return CompileResult(check, tuple(graphs[name] for name in sorted(graphs)))
+
+
+def select_graph(graphs: Sequence[Graph], workflow: str | None) -> Graph:
+    """The graph to draw: the one named ``workflow``, or the only one.
+
+    Raises:
+        UsageError: No workflow of that name, none at all, or several and no name.
+    """
+    names = ", ".join(graph.workflow.name for graph in graphs)
+    if workflow is not None:
+        for graph in graphs:
+            if graph.workflow.name == workflow:
+                return graph
+        raise UsageError(f"no workflow named {workflow!r} (found: {names or 'none'})")
+    if not graphs:
+        raise UsageError("no workflow found in the given paths")
+    if len(graphs) > 1:
+        raise UsageError(
+            f"{len(graphs)} workflows found ({names}); choose one with --workflow NAME"
+        )
+    return graphs[0]
+
+
+def _safe_name(name: str) -> str:
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0:") or name.startswith("."):
+        raise UsageError(
+            f"workflow name {name!r} cannot be used as a file name; use letters, digits, '-', '_'"
+        )
+    return name
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    workflows = data.get("workflows") if isinstance(data, dict) else None
+    return workflows if isinstance(workflows, dict) else {}
+
+
+def write_build(graphs: Sequence[Graph], out_dir: str | os.PathLike[str]) -> tuple[BuiltGraph, ...]:
+    """Write graphs, their versions and the manifest under ``out_dir``.
+
+    Workflows already in the manifest but not in ``graphs`` stay listed (and
+    their files stay); no version file is ever deleted.
+
+    Raises:
+        UsageError: A workflow name cannot be a file name, or ``out_dir`` is not writable.
+    """
+    out = Path(out_dir)
+    built: list[BuiltGraph] = []
+    try:
+        manifest = _read_manifest(out / MANIFEST)
+        for graph in sorted(graphs, key=lambda g: g.workflow.name):
+            name = _safe_name(graph.workflow.name)
+            text = graph.to_json()
+            path = out / f"{name}.graph.json"
+            version = out / VERSIONS / name / f"{graph.hash}.graph.json"
+            new_version = not version.exists()
+            _write_atomic(version, text)
+            _write_atomic(path, text)
+            versions = manifest.get(name, {}).get("versions", [])
+            manifest[name] = {
+                "hash": graph.hash,
+                "file": path.name,
+                "source": graph.source.path,
+                "module": graph.source.module,
+                "qualname": graph.source.qualname,
+                "versions": sorted({*versions, graph.hash}),
+            }
+            built.append(BuiltGraph(name, graph.hash, path, version, new_version))
+        document = {
+            "compiler_version": compiler_version(),
+            "schema_version": SCHEMA_VERSION,
+            "workflows": dict(sorted(manifest.items())),
+        }
+        _write_atomic(
+            out / MANIFEST,
+            json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+        )
+    except OSError as error:
+        where = error.filename or out
+        raise UsageError(f"cannot write the build to {where}: {error.strerror or error}") from None
+    return tuple(built)
+
+
+def build_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    config: CheckConfig | None = None,
+    *,
+    cwd: Path | None = None,
+) -> BuildResult:
+    """Check ``paths``; if there is no error, write every workflow's graph to ``out_dir``.
+
+    Returns:
+        The check result and what was written (nothing when the check has errors).
+    """
+    compiled = compile_paths(paths, config, cwd=cwd)
+    if compiled.check.errors:
+        return BuildResult(compiled.check, (), Path(out_dir))
+    return BuildResult(compiled.check, write_build(compiled.graphs, out_dir), Path(out_dir))
