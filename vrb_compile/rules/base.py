@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import Severity
 
-__all__ = ["RuleInfo"]
+__all__ = ["RuleInfo", "workflow_module"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +41,31 @@ class RuleInfo:
     good: str = ""
     valid: tuple[str, ...] = field(default=())
     invalid: tuple[str, ...] = field(default=())
+
+
+_PRELUDE = """\
+from runtime import step, workflow
+
+
+@step("charge")
+async def charge(amount):
+    return amount
+
+
+"""
+
+
+def workflow_module(body: str, imports: str = "", *, extra: str = "", max_events: str = "") -> str:
+    """A small workflow module for rule examples and tests.
+
+    Args:
+        body: The workflow body, indented by four spaces.
+        imports: Import lines placed at the top.
+        extra: Module-level code placed before the workflow (helpers, constants).
+        max_events: ``, max_events=100`` to set the circuit breaker.
+    """
+    return (
+        f"{imports}{_PRELUDE}{extra}"
+        f'@workflow("order"{max_events})\n'
+        f"async def order_flow(ctx, order):\n{body}"
+    )

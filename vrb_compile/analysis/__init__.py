@@ -1,0 +1,1 @@
+"""The checker's analyses: workflow bodies and helpers (engine), project-wide checks."""

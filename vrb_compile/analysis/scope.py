@@ -1,0 +1,142 @@
+"""Function-local scopes of a workflow body or helper (flow-insensitive).
+
+A name bound anywhere in the function (parameter, assignment, for/with
+target, comprehension variable, walrus, except name) is local for the whole
+function and shadows the module's symbols. Locals assigned only Name/Attribute
+chains are value aliases (``clock = time.time``); locals assigned only set
+expressions are tracked for VRB109.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from ..discover import cst_dotted
+
+__all__ = ["LocalScope", "build_scope"]
+
+_SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
+_SET_OPS = (cst.BitOr, cst.BitAnd, cst.Subtract, cst.BitXor)
+
+
+@dataclass
+class LocalScope:
+    """What the function binds locally.
+
+    Attributes:
+        names: Every locally bound name.
+        aliases: Local names assigned only dotted references, with those references.
+        sets: Local names holding a set or frozenset.
+        ctx_names: Names holding the WorkflowContext.
+    """
+
+    names: set[str] = field(default_factory=set)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    sets: set[str] = field(default_factory=set)
+    ctx_names: set[str] = field(default_factory=set)
+
+    def is_set(self, node: cst.BaseExpression, builtin_set: bool = True) -> bool:
+        """Whether ``node`` evaluates to a set (by construction)."""
+        if isinstance(node, cst.Set | cst.SetComp):
+            return True
+        if isinstance(node, cst.Name):
+            return node.value in self.sets
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _SET_OPS):
+            return self.is_set(node.left) or self.is_set(node.right)
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Name) and func.value in ("set", "frozenset"):
+                return func.value not in self.names
+            if isinstance(func, cst.Attribute) and func.attr.value in _SET_METHODS:
+                return self.is_set(func.value)
+        return False
+
+
+def _targets(node: cst.BaseExpression) -> Iterator[cst.Name]:
+    if isinstance(node, cst.Name):
+        yield node
+    elif isinstance(node, cst.Tuple | cst.List):
+        for element in node.elements:
+            yield from _targets(element.value)
+    elif isinstance(node, cst.StarredElement):
+        yield from _targets(node.value)
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, cst.FunctionDef | cst.ClassDef | cst.Lambda) and current is not node:
+            continue
+        stack.extend(reversed(current.children))
+
+
+_SET_ANNOTATIONS = ("set", "frozenset", "Set", "FrozenSet", "AbstractSet", "MutableSet")
+
+
+def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
+    """Collect the local bindings of ``fn`` (``skip_first`` drops ``self``)."""
+    scope = LocalScope()
+    params = [*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params]
+    for extra in (fn.params.star_arg, fn.params.star_kwarg):
+        if isinstance(extra, cst.Param):
+            params.append(extra)
+    for param in params:
+        scope.names.add(param.name.value)
+        if param.annotation is not None:
+            ann = param.annotation.annotation
+            if isinstance(ann, cst.Subscript):
+                ann = ann.value
+            dotted = cst_dotted(ann) or ""
+            if dotted.split(".")[-1] in _SET_ANNOTATIONS:
+                scope.sets.add(param.name.value)
+    assigned: dict[str, list[cst.BaseExpression | None]] = {}
+    for node in _walk(fn.body):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                for name in _targets(target.target):
+                    value = node.value if isinstance(target.target, cst.Name) else None
+                    assigned.setdefault(name.value, []).append(value)
+        elif isinstance(node, cst.AnnAssign | cst.AugAssign):
+            if isinstance(node.target, cst.Name):
+                value = node.value if isinstance(node, cst.AnnAssign) else None
+                if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.BitOrAssign):
+                    continue  # s |= other keeps a set a set
+                assigned.setdefault(node.target.value, []).append(value)
+        elif isinstance(node, cst.For | cst.CompFor):
+            for name in _targets(node.target):
+                assigned.setdefault(name.value, []).append(None)
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            for name in _targets(node.asname.name):
+                assigned.setdefault(name.value, []).append(None)
+        elif isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            assigned.setdefault(node.target.value, []).append(node.value)
+        elif isinstance(node, cst.ExceptHandler) and node.name is not None:
+            if isinstance(node.name.name, cst.Name):
+                assigned.setdefault(node.name.name.value, []).append(None)
+        elif isinstance(node, cst.Global | cst.Nonlocal):
+            pass
+    scope.names.update(assigned)
+    for local, values in assigned.items():
+        chains = [cst_dotted(v) if v is not None else None for v in values]
+        if all(c is not None for c in chains):
+            scope.aliases[local] = [c for c in chains if c is not None]
+    # a set assigned from set expressions (iterate: s2 = s1 | s0)
+    changed = True
+    while changed:
+        changed = False
+        for local, values in assigned.items():
+            if local in scope.sets:
+                continue
+            if values and all(v is not None and scope.is_set(v) for v in values):
+                scope.sets.add(local)
+                changed = True
+    # a local alias of a parameter is not an alias of a global
+    for local in list(scope.aliases):
+        if any(a.split(".")[0] in scope.names for a in scope.aliases[local]):
+            del scope.aliases[local]
+    return scope

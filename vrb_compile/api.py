@@ -1,0 +1,215 @@
+"""The checker's pipeline: load -> summarise -> index -> analyse -> suppress -> filter.
+
+:func:`check_paths` is what the CLI calls; it returns results and never prints.
+
+Cost model (see :mod:`vrb_compile.source`): every file gets a cheap ``ast``
+parse (syntax check + top-level summary); only files holding a workflow (or a
+step that waits for a signal), and the helper modules their bodies reach, get
+a LibCST parse. Per-file results are cached in ``config.cache_dir`` by the
+file's hash, the shape of the whole project, the configuration and the
+compiler version; a cached result also records the hashes of the other files
+whose helpers it followed, so editing a helper invalidates its callers.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .analysis.engine import FileAnalysis, analyse_file
+from .analysis.project import project_diagnostics
+from .cache import Cache
+from .diagnostics import Diagnostic, Severity
+from .discover import ModuleSummary, ProjectIndex, summarise
+from .source import SourceFile, load_sources
+from .suppress import apply_suppressions
+
+__all__ = ["CheckConfig", "CheckResult", "check_paths", "check_sources", "load_sources"]
+
+#: Below this many files needing analysis, a process pool costs more than it saves.
+POOL_THRESHOLD = 24
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """How to run the checker.
+
+    Attributes:
+        select: Code prefixes to report (``"VRB1"``, ``"VRB101"``); empty = every rule.
+        ignore: Code prefixes never reported (wins over ``select``).
+        exclude: fnmatch globs on posix display paths and on directory names.
+        pure: Qualified-name globs treated as deterministic (``"mylib.pricing.*"``).
+        cache_dir: Where per-file results are cached; ``None`` disables the cache.
+        jobs: Worker processes; ``None`` = CPU count; 1 = in-process.
+    """
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    pure: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    jobs: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a check found.
+
+    Attributes:
+        diagnostics: Sorted by :meth:`Diagnostic.sort_key`, whatever the file order.
+        files: Files checked.
+        workflows: Workflows found.
+    """
+
+    diagnostics: tuple[Diagnostic, ...]
+    files: int
+    workflows: int
+
+    @property
+    def errors(self) -> int:
+        """How many diagnostics are errors."""
+        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        """How many diagnostics are warnings."""
+        return sum(1 for d in self.diagnostics if d.severity is Severity.WARNING)
+
+
+def is_excluded(display_path: str, patterns: Sequence[str]) -> bool:
+    """Whether ``display_path`` (or one of its directory names) matches an exclude glob."""
+    if not patterns:
+        return False
+    path = PurePosixPath(display_path)
+    for pattern in patterns:
+        if fnmatch.fnmatch(display_path, pattern):
+            return True
+        if any(fnmatch.fnmatch(part, pattern) for part in path.parent.parts):
+            return True
+    return False
+
+
+def is_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    """Prefix matching; ``ignore`` wins over ``select``; empty ``select`` selects all."""
+    if any(code.startswith(prefix) for prefix in ignore):
+        return False
+    return not select or any(code.startswith(prefix) for prefix in select)
+
+
+def check_paths(
+    paths: Sequence[str | os.PathLike[str]],
+    config: CheckConfig | None = None,
+    *,
+    cwd: Path | None = None,
+) -> CheckResult:
+    """Check every Python file under ``paths``.
+
+    Args:
+        paths: Files or package directories.
+        config: Selection, exclusion, purity globs, cache and parallelism.
+        cwd: Directory display paths are relative to (default: the working directory).
+
+    Returns:
+        The sorted diagnostics and counts.
+
+    Raises:
+        PathNotFound: A path does not exist.
+    """
+    config = config or CheckConfig()
+    sources = load_sources(paths, cwd=cwd)
+    sources = [s for s in sources if not is_excluded(s.display_path, config.exclude)]
+    return check_sources(sources, config)
+
+
+def _jobs(config: CheckConfig, work: int) -> int:
+    jobs = config.jobs if config.jobs is not None else (os.cpu_count() or 1)
+    if work < POOL_THRESHOLD:
+        return 1
+    return max(1, min(jobs, work // (POOL_THRESHOLD // 2)))
+
+
+def check_sources(sources: Sequence[SourceFile], config: CheckConfig | None = None) -> CheckResult:
+    """Check already loaded sources (see :func:`check_paths`)."""
+    config = config or CheckConfig()
+    sources = sorted(sources, key=lambda s: s.display_path)
+    cache = Cache(config.cache_dir) if config.cache_dir is not None else None
+
+    summaries: list[ModuleSummary] = []
+    for source in sources:
+        summary = cache.get_summary(source) if cache else None
+        if summary is None:
+            summary = summarise(source)
+            if cache:
+                cache.put_summary(source, summary)
+        summaries.append(summary)
+    project = ProjectIndex(summaries)
+    fingerprint = project.fingerprint()
+    by_path = {s.display_path: s for s in sources}
+
+    analyses: dict[str, FileAnalysis] = {}
+    todo: list[SourceFile] = []
+    for source, summary in zip(sources, summaries, strict=True):
+        if not summary.needs_analysis and summary.syntax_error is None:
+            continue
+        cached = cache.get_result(source, fingerprint, config.pure, by_path) if cache else None
+        if cached is not None:
+            analyses[source.display_path] = cached
+        else:
+            todo.append(source)
+
+    jobs = _jobs(config, len(todo))
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            chunks = [todo[i::jobs] for i in range(jobs)]
+            futures = [
+                pool.submit(
+                    _analyse_chunk, [s.display_path for s in chunk], sources, project, config.pure
+                )
+                for chunk in chunks
+            ]
+            for future in futures:
+                analyses.update(future.result())
+    else:
+        for source in todo:
+            analyses[source.display_path] = analyse_file(source, project, by_path, config.pure)
+    if cache:
+        for source in todo:
+            cache.put_result(source, fingerprint, config.pure, analyses[source.display_path])
+
+    diagnostics: list[Diagnostic] = []
+    seen: set[tuple[str, int, int, str]] = set()
+    for path in sorted(analyses):
+        for diag in analyses[path].diagnostics:
+            # a helper reached from two files is reported once
+            key = (diag.path, diag.line, diag.column, diag.code)
+            if key not in seen:
+                seen.add(key)
+                diagnostics.append(diag)
+    diagnostics.extend(project_diagnostics(project))
+    per_file: dict[str, list[Diagnostic]] = {}
+    for diag in diagnostics:
+        per_file.setdefault(diag.path, []).append(diag)
+    final: list[Diagnostic] = []
+    for source in sources:
+        final.extend(apply_suppressions(source, per_file.get(source.display_path, [])))
+    final = [d for d in final if is_selected(d.code, config.select, config.ignore)]
+    final.sort(key=Diagnostic.sort_key)
+    return CheckResult(
+        diagnostics=tuple(final),
+        files=len(sources),
+        workflows=sum(len(s.workflows) for s in summaries),
+    )
+
+
+def _analyse_chunk(
+    paths: Sequence[str],
+    sources: Sequence[SourceFile],
+    project: ProjectIndex,
+    pure: tuple[str, ...],
+) -> dict[str, FileAnalysis]:
+    by_path = {s.display_path: s for s in sources}
+    return {p: analyse_file(by_path[p], project, by_path, pure) for p in paths}
