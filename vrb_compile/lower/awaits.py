@@ -11,13 +11,9 @@ without changing what runs, so they are refused.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
-
 import libcst as cst
 
 __all__ = ["ConditionalAwait", "has_await", "hoist_awaits"]
-
-N = TypeVar("N", bound=cst.CSTNode)
 
 
 class ConditionalAwait(Exception):
@@ -83,8 +79,8 @@ class _Hoister(cst.CSTTransformer):
 
 
 def hoist_awaits(
-    node: N, new_temp: Callable[[], str]
-) -> tuple[N, list[tuple[cst.BaseExpression, str]]]:
+    node: cst.CSTNode, new_temp: Callable[[], str]
+) -> tuple[cst.CSTNode, list[tuple[cst.BaseExpression, str]]]:
     """Replace every ``await X`` in ``node`` by a fresh temporary name.
 
     Args:
@@ -101,5 +97,6 @@ def hoist_awaits(
     """
     hoister = _Hoister(new_temp)
     rewritten = node.visit(hoister)
-    assert isinstance(rewritten, type(node))
+    # An expression that is itself an await comes back as a Name.
+    assert isinstance(rewritten, cst.CSTNode)
     return rewritten, hoister.found
