@@ -82,7 +82,7 @@ def test_loader_refuses_another_schema_version(tmp_path: Path) -> None:
     data = json.loads(_graph(tmp_path).to_json())
     data["schema_version"] = 2
     with pytest.raises(
-        GraphLoadError, match="graph schema version 2 is not supported .* rebuild it"
+        GraphLoadError, match=r"graph schema version 2 is not supported .* rebuild it"
     ):
         load_graph(_write(tmp_path, data))
 
@@ -109,7 +109,7 @@ def test_loader_refuses_unknown_fields(tmp_path: Path) -> None:
 def test_loader_refuses_a_graph_failing_structural_validation(tmp_path: Path) -> None:
     data = json.loads(_graph(tmp_path).to_json())
     data["edges"].append({"source": "n1", "target": "n99", "kind": "next"})
-    with pytest.raises(GraphLoadError, match="invalid step graph: .*references missing node n99"):
+    with pytest.raises(GraphLoadError, match=r"invalid step graph: .*references missing node n99"):
         load_graph(_write(tmp_path, data))
 
 
@@ -117,7 +117,7 @@ def test_loader_refuses_a_hash_mismatch(tmp_path: Path) -> None:
     data = json.loads(_graph(tmp_path).to_json())
     code = next(node for node in data["nodes"] if node["kind"] == "code")
     code["code"] = "total = n + 1000"
-    with pytest.raises(GraphLoadError, match="hash mismatch: .* the file was edited or corrupted"):
+    with pytest.raises(GraphLoadError, match=r"hash mismatch: .* the file was edited or corrupted"):
         load_graph(_write(tmp_path, data))
 
 

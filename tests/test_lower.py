@@ -46,7 +46,8 @@ def test_sequence_of_steps_binds_results_and_keeps_arguments_as_source(tmp_path:
     )
     assert kinds(graph) == ["start", "step", "step", "return", "end"]
     first, second = of_kind(graph, "step")
-    assert isinstance(first, StepNode) and isinstance(second, StepNode)
+    assert isinstance(first, StepNode)
+    assert isinstance(second, StepNode)
     assert first.target is None
     assert [(arg.expr, arg.keyword, arg.star) for arg in first.args] == [
         ("order", None, ""),
@@ -54,7 +55,8 @@ def test_sequence_of_steps_binds_results_and_keeps_arguments_as_source(tmp_path:
         ('order["id"]', "key", ""),
         ("opts", None, "**"),
     ]
-    assert second.step == "b" and second.target == "x, y"
+    assert second.step == "b"
+    assert second.target == "x, y"
     assert [p.name for p in graph.params] == ["order"]
     assert graph.context_param == "ctx"
     assert [ref.name for ref in graph.steps] == ["a", "b"]
@@ -79,7 +81,8 @@ def test_pure_statements_form_one_code_node_per_basic_block(tmp_path: Path) -> N
     )
     assert kinds(graph) == ["start", "code", "step", "code", "return", "end"]
     first, second = of_kind(graph, "code")
-    assert isinstance(first, CodeNode) and isinstance(second, CodeNode)
+    assert isinstance(first, CodeNode)
+    assert isinstance(second, CodeNode)
     assert first.code == 'total = 0\ntotal += len(items)\nlabel = "big" if total > 3 else "small"'
     assert first.assigns == ("label", "total")
     assert not first.rewritten
@@ -103,7 +106,8 @@ def test_if_elif_else_lowers_to_branch_nodes_with_true_and_false_edges(tmp_path:
         """,
     )
     outer, inner = of_kind(graph, "branch")
-    assert outer.test == "n > 10" and inner.test == "n > 5"  # type: ignore[union-attr]
+    assert outer.test == "n > 10"
+    assert inner.test == "n > 5"
     assert successor(graph, outer.id, "true").step == "a"  # type: ignore[union-attr]
     assert successor(graph, outer.id, "false").id == inner.id
     assert successor(graph, inner.id, "true").step == "b"  # type: ignore[union-attr]
@@ -129,7 +133,8 @@ def test_for_loop_has_a_back_edge_an_exit_and_loop_ids_on_body_nodes(tmp_path: P
     assert isinstance(header, LoopNode)
     assert (header.loop, header.target, header.iter) == ("for", "i, item", "enumerate(items)")
     body = successor(graph, header.id, "next")
-    assert body.kind == "step" and body.loops == (header.id,)
+    assert body.kind == "step"
+    assert body.loops == (header.id,)
     assert successor(graph, body.id, "loop").id == header.id
     assert successor(graph, header.id, "exit").step == "b"  # type: ignore[union-attr]
     assert successor(graph, header.id, "exit").loops == ()
@@ -177,7 +182,9 @@ def test_while_loop_nested_in_for_tracks_both_loops(tmp_path: Path) -> None:
         """,
     )
     outer, inner = of_kind(graph, "loop")
-    assert isinstance(inner, LoopNode) and inner.loop == "while" and inner.test == "n < 3"
+    assert isinstance(inner, LoopNode)
+    assert inner.loop == "while"
+    assert inner.test == "n < 3"
     assert inner.loops == (outer.id,)
     assert step_nodes(graph)["a"].loops == (outer.id, inner.id)
     assert successor(graph, inner.id, "exit").id == outer.id
@@ -208,7 +215,8 @@ def test_try_except_has_error_edges_from_every_body_node_to_its_handler(tmp_path
         """,
     )
     first_clause, second_clause = of_kind(graph, "except")
-    assert isinstance(first_clause, ExceptNode) and isinstance(second_clause, ExceptNode)
+    assert isinstance(first_clause, ExceptNode)
+    assert isinstance(second_clause, ExceptNode)
     assert (first_clause.type, first_clause.name) == ("(Refused, KeyError)", "error")
     assert (second_clause.type, second_clause.name) == ("Exception", None)
     protected = [
@@ -219,11 +227,12 @@ def test_try_except_has_error_edges_from_every_body_node_to_its_handler(tmp_path
         assert successor(graph, node.id, "error").id == first_clause.id
     assert successor(graph, first_clause.id, "false").id == second_clause.id
     unmatched = successor(graph, second_clause.id, "false")
-    assert isinstance(unmatched, RaiseNode) and unmatched.exc is None
+    assert isinstance(unmatched, RaiseNode)
+    assert unmatched.exc is None
     # The else block is not protected by the handlers.
-    else_step = [n for n in of_kind(graph, "step") if n.args and n.args[0].expr == '"else"'][0]  # type: ignore[union-attr]
+    else_step = next(n for n in of_kind(graph, "step") if n.args and n.args[0].expr == '"else"')  # type: ignore[union-attr]
     assert not [e for e in graph.edges if e.source == else_step.id and e.kind == "error"]
-    reraise = [n for n in of_kind(graph, "raise") if n.line > second_clause.line][0]
+    reraise = next(n for n in of_kind(graph, "raise") if n.line > second_clause.line)
     assert not [e for e in graph.edges if e.source == reraise.id]
 
 
@@ -289,9 +298,11 @@ def test_sleep_and_signal_nodes_and_signals_inside_steps(tmp_path: Path) -> None
         """,
     )
     (sleep,) = of_kind(graph, "sleep")
-    assert isinstance(sleep, SleepNode) and sleep.duration == '"5m"'
+    assert isinstance(sleep, SleepNode)
+    assert sleep.duration == '"5m"'
     first, second = of_kind(graph, "signal")
-    assert isinstance(first, SignalNode) and isinstance(second, SignalNode)
+    assert isinstance(first, SignalNode)
+    assert isinstance(second, SignalNode)
     assert (first.signal, first.timeout, first.target) == ('"approval"', "3600", "decision")
     assert (second.signal, second.timeout) == ('request["channel"]', None)
     assert [(s.name, s.literal, s.where) for s in graph.signals] == [
@@ -321,7 +332,8 @@ def test_parallel_and_map_nodes(tmp_path: Path) -> None:
         ("b", ["xs[1]", "True"]),
     ]
     first, second = of_kind(graph, "map")
-    assert isinstance(first, MapNode) and isinstance(second, MapNode)
+    assert isinstance(first, MapNode)
+    assert isinstance(second, MapNode)
     assert (first.step, first.item, first.iter, first.ifs, first.target) == (
         "c",
         "x",
@@ -424,7 +436,8 @@ def test_nested_awaits_are_hoisted_in_evaluation_order(tmp_path: Path) -> None:
         ("a", "_vrb_t4"),
     ]
     code = of_kind(graph, "code")[0]
-    assert isinstance(code, CodeNode) and code.rewritten
+    assert isinstance(code, CodeNode)
+    assert code.rewritten
     assert code.code == "total = (_vrb_t1) + _vrb_t3"
     assert of_kind(graph, "branch")[0].test == "_vrb_t4"  # type: ignore[union-attr]
 
@@ -446,7 +459,8 @@ def test_saga_of_three_rollback_steps_chains_compensation_in_reverse_order(tmp_p
     assert sorted(rollbacks) == ["r1", "r2", "r3"]
     for name, node in rollbacks.items():
         assert isinstance(node, RollbackNode)
-        assert node.of == steps[name].id and node.rollback_ref == "flow:_undo"
+        assert node.of == steps[name].id
+        assert node.rollback_ref == "flow:_undo"
         assert successor(graph, steps[name].id, "compensate").id == node.id
     step_to_rollback = [
         e for e in edges_of(graph, "compensate") if e.source in {s.id for s in steps.values()}
@@ -496,7 +510,7 @@ def test_parallel_branches_each_get_a_rollback(tmp_path: Path) -> None:
         n for n in of_kind(graph, "rollback") if isinstance(n, RollbackNode) and n.of == parallel.id
     ]
     assert [(n.step, n.branch) for n in rollbacks] == [("r2", 2), ("r1", 0)]
-    r3_rollback = [n for n in of_kind(graph, "rollback") if n.step == "r3"][0]  # type: ignore[union-attr]
+    r3_rollback = next(n for n in of_kind(graph, "rollback") if n.step == "r3")  # type: ignore[union-attr]
     assert successor(graph, rollbacks[0].id, "compensate").id == rollbacks[1].id
     assert successor(graph, rollbacks[1].id, "compensate").id == r3_rollback.id
 
@@ -520,12 +534,16 @@ def test_class_style_steps_are_called_through_self(tmp_path: Path) -> None:
         """,
         header=False,
     )
-    assert graph.source.style == "class" and graph.source.qualname == "ClassFlow.run"
+    assert graph.source.style == "class"
+    assert graph.source.qualname == "ClassFlow.run"
     assert (graph.self_param, graph.context_param) == ("self", "ctx")
     assert (graph.workflow.max_events, graph.workflow.execution_timeout) == (50, 60.0)
     (node,) = of_kind(graph, "step")
-    assert isinstance(node, StepNode) and node.step == "reserve" and node.target == "reserved"
-    assert graph.steps[0].ref == "flow:ClassFlow.reserve" and graph.steps[0].retries == 2
+    assert isinstance(node, StepNode)
+    assert node.step == "reserve"
+    assert node.target == "reserved"
+    assert graph.steps[0].ref == "flow:ClassFlow.reserve"
+    assert graph.steps[0].retries == 2
 
 
 def test_functional_style_records_source_and_lines(tmp_path: Path) -> None:
