@@ -35,7 +35,10 @@ def test_invalid_example_gives_its_code(
 @pytest.mark.parametrize("code", sorted(RULES))
 def test_every_rule_documents_itself(code: str) -> None:
     rule = RULES[code]
-    assert rule.code == code and rule.summary and rule.rationale and rule.hint
+    assert rule.code == code
+    assert rule.summary
+    assert rule.rationale
+    assert rule.hint
     assert rule.invalid, "a rule without invalid examples is untested"
 
 

@@ -27,7 +27,8 @@ def test_aliased_import_is_resolved_with_exact_range(check_files: CheckFiles) ->
     )
     assert diag.message == "time.time() reads the clock; a replay would see a different value"
     assert diag.hint.startswith("use ctx.now()")
-    assert diag.workflow == "w" and diag.chain == ()
+    assert diag.workflow == "w"
+    assert diag.chain == ()
 
 
 def test_conditional_import_flags_if_any_candidate_reads_the_clock(check_files: CheckFiles) -> None:
@@ -48,7 +49,8 @@ def test_local_value_alias_is_followed(check_files: CheckFiles) -> None:
         + '@workflow("w")\nasync def flow(ctx):\n    clock = dt.datetime.now\n    return clock()\n'
     )
     [diag] = _only(check_files({"flows.py": src}))
-    assert diag.line == 13 and "datetime.datetime.now()" in diag.message
+    assert diag.line == 13
+    assert "datetime.datetime.now()" in diag.message
 
 
 def test_helper_chain_is_reported_inside_the_helper(check_files: CheckFiles) -> None:
