@@ -414,6 +414,21 @@ async def check_a_stale_lease_cannot_write_after_a_takeover(h: StoreHarness) -> 
 
 
 @conformance_check()
+async def check_the_epoch_fences_a_worker_that_reclaimed_its_own_run(h: StoreHarness) -> None:
+    store = h.open()
+    await store.create_run("r", "wf", None)
+    old = (await _claim_one(store, "w1", lease_timeout=10)).lease
+    h.clock.advance(11)
+    new = (await _claim_one(store, "w1", lease_timeout=10)).lease
+    assert (old.epoch, new.epoch) == (1, 2)
+    error = await _raises(LeaseLost, store.append(old, [_started("s", "stale")]))
+    assert "worker 'w1' took it over (epoch 2)" in str(error)
+    await _raises(LeaseLost, store.renew_lease(old))
+    assert (await store.append(new, [_started("s", "fresh")])).last_seq == 2
+    assert [e.key for e in await store.history("r")] == [None, "fresh"]
+
+
+@conformance_check()
 async def check_an_expired_lease_still_writes_until_someone_takes_over(h: StoreHarness) -> None:
     store = h.open()
     await store.create_run("r", "wf", None)
