@@ -48,7 +48,7 @@ def mermaid_escape(text: str) -> str:
     """Escape text for a double-quoted Mermaid label (entity codes, no raw HTML)."""
     out = []
     for char in text:
-        if char in '"#<>&`|{}[]()\\;':
+        if char in '"#<>&`':
             out.append(f"#{ord(char)};")
         else:
             out.append(char)
@@ -76,7 +76,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("vrb_compile.emit", "templates"),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        autoescape=lambda name: name is not None and name.endswith("html.j2"),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
