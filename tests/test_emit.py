@@ -79,7 +79,8 @@ def test_mermaid_output_is_line_by_line_well_formed(
 ) -> None:
     for graph in [nasty, *example_graphs]:
         text = render(graph, "mermaid")
-        assert text.startswith("flowchart TD\n") and text.endswith("\n")
+        assert text.startswith("flowchart TD\n")
+        assert text.endswith("\n")
         for line in text.splitlines():
             assert _MERMAID_LINE.match(line), f"{graph.workflow.name}: {line!r}"
 
@@ -135,7 +136,8 @@ def test_html_is_one_self_contained_page(nasty: Graph) -> None:
     assert page.startswith("<!doctype html>")
     urls = set(re.findall(r"https?://[^\s\"'<>]+", page))
     assert urls <= {"http://www.w3.org/2000/svg"}, urls
-    assert "<script" not in page and "&lt;script&gt;" in page
+    assert "<script" not in page
+    assert "&lt;script&gt;" in page
     assert page.count('<g class="node ') == len(nasty.nodes)
     assert "<details><summary>Mermaid source</summary>" in page
 
