@@ -11,6 +11,7 @@ without changing what runs, so they are refused.
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import libcst as cst
 
 __all__ = ["ConditionalAwait", "has_await", "hoist_awaits"]
