@@ -2,24 +2,30 @@
 
 The public API: :func:`check_paths` (what ``vrb-compile check`` runs),
 :func:`discover` (every step and workflow of some files), the
-:class:`Diagnostic` values rules produce, and the error tree of
-:mod:`vrb_compile.errors`.
+:class:`Diagnostic` values rules produce, :func:`build_paths` /
+:func:`compile_paths` (``vrb-compile build``: check, then lower to step graphs),
+the :class:`Graph` IR with :func:`load_graph` (what workers read), and the
+error tree of :mod:`vrb_compile.errors`.
 """
 
 from .api import CheckConfig, CheckResult, check_paths, check_sources
+from .build import BuildResult, build_paths, compile_paths
 from .diagnostics import Diagnostic, Severity
 from .discover import Index, StepInfo, WorkflowInfo, discover
 from .errors import ConfigError, GraphLoadError, PathNotFound, UsageError, VrbCompileError
+from .ir import Graph, load_graph
 from .rules.base import RuleInfo
 from .rules.registry import RULES, get_rule
 from .source import SourceFile, load_sources
 
 __all__ = [
     "RULES",
+    "BuildResult",
     "CheckConfig",
     "CheckResult",
     "ConfigError",
     "Diagnostic",
+    "Graph",
     "GraphLoadError",
     "Index",
     "PathNotFound",
@@ -30,10 +36,13 @@ __all__ = [
     "UsageError",
     "VrbCompileError",
     "WorkflowInfo",
+    "build_paths",
     "check_paths",
     "check_sources",
+    "compile_paths",
     "discover",
     "get_rule",
+    "load_graph",
     "load_sources",
 ]
 
