@@ -586,32 +586,39 @@ class ProjectIndex:
 # -- the LibCST-level view (for the lowering) ------------------------------
 
 
+# LibCST modules cannot be weakly referenced; the tree is kept with its index so
+# an id is never reused while its entry lives, and the memo is bounded.
+_INDEXES: dict[int, tuple[cst.Module, dict[str, tuple[cst.FunctionDef, cst.CSTNode]]]] = {}
+
+
+def function_index(tree: cst.Module) -> dict[str, tuple[cst.FunctionDef, cst.CSTNode]]:
+    """Every top-level function and class method of ``tree`` by qualname, with the
+    top-level statement holding it (built once per tree)."""
+    entry = _INDEXES.get(id(tree))
+    if entry is not None and entry[0] is tree:
+        return entry[1]
+    index: dict[str, tuple[cst.FunctionDef, cst.CSTNode]] = {}
+    for stmt in tree.body:
+        inner = _compound_bodies(stmt) if isinstance(stmt, cst.If | cst.Try) else [stmt]
+        for node in inner:
+            if isinstance(node, cst.FunctionDef):
+                # the last definition wins, as at runtime, except inside if/try
+                if node is stmt or node.name.value not in index:
+                    index[node.name.value] = (node, stmt)
+            elif isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock):
+                for item in node.body.body:
+                    if isinstance(item, cst.FunctionDef):
+                        index[f"{node.name.value}.{item.name.value}"] = (item, stmt)
+    if len(_INDEXES) > 512:
+        _INDEXES.clear()
+    _INDEXES[id(tree)] = (tree, index)
+    return index
+
+
 def find_function(tree: cst.Module, qualname: str) -> cst.FunctionDef | None:
     """The top-level function or method ``qualname`` (``f`` or ``Cls.m``) of ``tree``."""
-    parts = qualname.split(".")
-    body: Sequence[cst.CSTNode] = tree.body
-    found: cst.FunctionDef | None = None
-    for depth, part in enumerate(parts):
-        match: cst.CSTNode | None = None
-        for stmt in body:
-            if isinstance(stmt, cst.FunctionDef | cst.ClassDef) and stmt.name.value == part:
-                match = stmt  # the last definition wins, as at runtime
-            elif isinstance(stmt, cst.If | cst.Try):
-                for inner in _compound_bodies(stmt):
-                    if (
-                        isinstance(inner, cst.FunctionDef | cst.ClassDef)
-                        and inner.name.value == part
-                    ):
-                        match = match or inner
-        if match is None:
-            return None
-        if depth == len(parts) - 1:
-            found = match if isinstance(match, cst.FunctionDef) else None
-        elif isinstance(match, cst.ClassDef) and isinstance(match.body, cst.IndentedBlock):
-            body = match.body.body
-        else:
-            return None
-    return found
+    found = function_index(tree).get(qualname)
+    return found[0] if found is not None else None
 
 
 def _compound_bodies(stmt: cst.If | cst.Try) -> list[cst.CSTNode]:

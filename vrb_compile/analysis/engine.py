@@ -16,14 +16,22 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from ..diagnostics import Diagnostic
-from ..discover import ModuleSummary, ProjectIndex, StepDef, WorkflowDef, cst_dotted, find_function
+from ..discover import (
+    ModuleSummary,
+    ProjectIndex,
+    StepDef,
+    WorkflowDef,
+    cst_dotted,
+    find_function,
+    function_index,
+)
 from ..names import Target
 from ..rules.constructs import CTX_METHODS
 from ..rules.filesystem import PATH_IO_METHODS
 from ..rules.registry import CALL_TABLES, RULES
 from ..rules.state import MUTATING_METHODS
 from ..source import SourceFile, SyntaxProblem
-from .scope import LocalScope, build_scope
+from .scope import LocalScope, build_scope, kids
 
 __all__ = ["FileAnalysis", "analyse_file"]
 
@@ -265,14 +273,12 @@ class _Analyser:
         self.block(frame, fn.body)
 
     @staticmethod
-    def _top(source: SourceFile, fn: cst.CSTNode) -> cst.CSTNode:
+    def _top(source: SourceFile, fn: cst.FunctionDef) -> cst.CSTNode:
         tree = source.tree
         assert tree is not None
-        for stmt in tree.body:
-            if stmt is fn:
-                return stmt
-            if isinstance(stmt, cst.ClassDef | cst.If | cst.Try) and _contains_shallow(stmt, fn):
-                return stmt
+        for found, top in function_index(tree).values():
+            if found is fn:
+                return top
         return fn
 
     # -- statements ----------------------------------------------------------
@@ -638,7 +644,7 @@ class _Analyser:
             while comp is not None:
                 self.iteration(frame, comp.iter)
                 comp = comp.inner_for_in
-            for child in node.children:
+            for child in kids(node):
                 self.expr(frame, child)
             frame.in_comprehension -= 1
             return
@@ -649,7 +655,7 @@ class _Analyser:
                 "VRB109",
                 f"unpacking {_short(frame, node.value)} depends on the set's iteration order",
             )
-        for child in node.children:
+        for child in kids(node):
             self.expr(frame, child)
 
     def awaited_quiet(self, frame: _Frame, node: cst.Await) -> None:
@@ -974,22 +980,14 @@ def _calls_in_order(node: cst.CSTNode) -> list[cst.Call]:
     def visit(current: cst.CSTNode) -> None:
         if isinstance(current, cst.FunctionDef | cst.ClassDef | cst.Lambda):
             return
-        for child in current.children:
+        for child in kids(current):
             visit(child)
         if isinstance(current, cst.Call):
             out.append(current)
 
-    for child in node.children:
+    for child in kids(node):
         visit(child)
     return out
-
-
-def _contains_shallow(stmt: cst.CSTNode, fn: cst.CSTNode) -> bool:
-    body = getattr(stmt, "body", None)
-    block = getattr(body, "body", ())
-    return any(s is fn for s in block) or any(
-        _contains_shallow(s, fn) for s in block if isinstance(s, cst.ClassDef)
-    )
 
 
 def _is_gather_map(call: cst.Call) -> bool:

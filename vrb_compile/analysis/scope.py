@@ -9,6 +9,7 @@ expressions are tracked for VRB109.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ import libcst as cst
 
 from ..discover import cst_dotted
 
-__all__ = ["LocalScope", "build_scope"]
+__all__ = ["LocalScope", "build_scope", "kids"]
 
 _SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
 _SET_OPS = (cst.BitOr, cst.BitAnd, cst.Subtract, cst.BitXor)
@@ -72,7 +73,7 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         yield current
         if isinstance(current, cst.FunctionDef | cst.ClassDef | cst.Lambda) and current is not node:
             continue
-        stack.extend(reversed(current.children))
+        stack.extend(reversed(kids(current)))
 
 
 _SET_ANNOTATIONS = ("set", "frozenset", "Set", "FrozenSet", "AbstractSet", "MutableSet")
@@ -140,3 +141,54 @@ def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
         if any(a.split(".")[0] in scope.names for a in scope.aliases[local]):
             del scope.aliases[local]
     return scope
+
+
+_SKIP = (
+    cst.BaseParenthesizableWhitespace,
+    cst.EmptyLine,
+    cst.TrailingWhitespace,
+    cst.Comment,
+    cst.Newline,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+    cst.Comma,
+    cst.Dot,
+    cst.BaseUnaryOp,
+    cst.BaseBinaryOp,
+    cst.BaseBooleanOp,
+    cst.BaseCompOp,
+    cst.BaseAugOp,
+    cst.AssignEqual,
+    cst.Colon,
+    cst.Semicolon,
+    cst.ImportStar,
+)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def kids(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The syntactic children of ``node``, in field order, without whitespace and tokens.
+
+    LibCST's ``children`` property runs a visitor per node, which made walking
+    bodies cost as much as parsing them; reading the dataclass fields is cheap.
+    """
+    out: list[cst.CSTNode] = []
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            if not isinstance(value, _SKIP):
+                out.append(value)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                if isinstance(item, cst.CSTNode) and not isinstance(item, _SKIP):
+                    out.append(item)
+    return out
