@@ -373,7 +373,12 @@ async def check_a_live_lease_is_not_claimable_and_renewal_extends_it(h: StoreHar
     await store.create_run("r", "wf", None)
     lease = (await _claim_one(store, "w1", lease_timeout=10)).lease
     assert await store.claim("w2") == []
-    h.clock.advance(8)
+    h.clock.advance(4)
+    early = await store.append(lease, [], update=RunUpdate(graph_hash="g1"))
+    assert early.lease is not None
+    assert early.lease.expires_at == lease.expires_at, "more than half the lease was left"
+    assert (await store.get_run("r")).graph_hash == "g1"
+    h.clock.advance(4)
     renewal = await store.renew_lease(lease)
     assert renewal.lease.expires_at == h.clock() + timedelta(seconds=10)
     assert renewal.lease.epoch == lease.epoch

@@ -32,9 +32,12 @@ transaction that the run is still ``running`` with the same owner and epoch,
 and raises :class:`LeaseLost` - writing nothing - when it is not. An expired
 lease is still honoured until another worker claims the run: only a takeover
 (which increments the epoch) fences the old worker out, so a slow worker that
-nobody replaced loses nothing. Appends and renewals extend the lease by the
-``lease_timeout`` given at claim time, so a worker that commits often needs no
-separate heartbeat.
+nobody replaced loses nothing. :meth:`Store.renew_lease` extends the lease to
+``now + lease_timeout`` (the timeout given at claim time); an append does the
+same when less than half of the lease is left (so the hot path rarely rewrites
+the run's row), and returns the lease's current expiry. A worker that commits
+more often than every half lease needs no separate heartbeat; one running a
+long step must heartbeat.
 
 Transaction boundaries
 ----------------------

@@ -339,8 +339,12 @@ class MemoryStore:
             if update is not None and update.graph_hash is not None:
                 run.graph_hash = update.graph_hash
             if update is None or update.status is None:
-                run.lease_expires_at = run.due_at = now + timedelta(seconds=run.lease_timeout)
-                new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, run.lease_expires_at)
+                # As in SQLite: renew only when less than half the lease is left.
+                expires = run.lease_expires_at or now
+                if expires - now < timedelta(seconds=run.lease_timeout / 2):
+                    expires = now + timedelta(seconds=run.lease_timeout)
+                    run.lease_expires_at = run.due_at = expires
+                new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, expires)
             else:
                 run.lease_owner = None
                 run.lease_expires_at = None

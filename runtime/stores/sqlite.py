@@ -102,8 +102,7 @@ CREATE TABLE runs (
     lease_epoch      INTEGER NOT NULL DEFAULT 0,
     lease_expires_at INTEGER,
     lease_timeout_us INTEGER NOT NULL DEFAULT 30000000,
-    recoveries       INTEGER NOT NULL DEFAULT 0,
-    last_seq         INTEGER NOT NULL DEFAULT 0
+    recoveries       INTEGER NOT NULL DEFAULT 0
 );
 -- claim: one range scan over the runs that can become due
 CREATE INDEX runs_due ON runs (due_at, run_id) WHERE due_at IS NOT NULL;
@@ -139,7 +138,11 @@ CREATE INDEX signals_pending ON signals (run_id, name, seq) WHERE consumed = 0;
 _RUN_COLUMNS = (
     "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
     "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
-    "lease_owner, lease_epoch, lease_expires_at, recoveries, last_seq"
+    "lease_owner, lease_epoch, lease_expires_at, recoveries, "
+    # The log is the source of truth for the seq and the last activity: the hot
+    # path inserts events and leaves the runs row alone (see _append).
+    "(SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id), "
+    "(SELECT at FROM events AS e WHERE e.run_id = runs.run_id ORDER BY seq DESC LIMIT 1)"
 )
 
 
@@ -164,7 +167,7 @@ def _record(row: Sequence[Any]) -> RunRecord:
         result=json.loads(row[5]),
         error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
         created_at=from_us(row[7]),
-        updated_at=from_us(row[8]),
+        updated_at=max(from_us(row[8]), datetime.fromisoformat(row[19])),
         started_at=_opt_dt(row[9]),
         finished_at=_opt_dt(row[10]),
         wake_at=_opt_dt(row[11]),
@@ -363,8 +366,8 @@ class SQLiteStore:
         with self._transaction() as c:
             inserted = c.execute(
                 "INSERT INTO runs (run_id, workflow_name, graph_hash, input, status, "
-                "created_at, updated_at, due_at, last_seq) "
-                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, 1) ON CONFLICT (run_id) DO NOTHING",
+                "created_at, updated_at, due_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
                 (run_id, workflow_name, graph_hash, input_json, now_us, now_us, now_us),
             ).rowcount
             if not inserted:
@@ -573,28 +576,20 @@ class SQLiteStore:
         graph_hash = None if update is None else update.graph_hash
         wakes = False
         with self._transaction() as c:
-            # The fencing check and the seq allocation are one statement.
-            rows = c.execute(
-                "UPDATE runs SET last_seq = last_seq + ?, updated_at = ?, "
-                "lease_expires_at = ? + lease_timeout_us, due_at = ? + lease_timeout_us, "
-                "graph_hash = coalesce(?, graph_hash) "
-                "WHERE run_id = ? AND lease_epoch = ? AND lease_owner = ? AND status = 'running' "
-                "RETURNING last_seq, cancel_requested, lease_expires_at",
-                (
-                    count,
-                    now_us,
-                    now_us,
-                    now_us,
-                    graph_hash,
-                    lease.run_id,
-                    lease.epoch,
-                    lease.worker_id,
-                ),
-            ).fetchall()
-            if not rows:
+            # The hot path reads the run (the fencing check and the last seq in
+            # one statement) and inserts the events; the runs row is rewritten
+            # only when the status changes or the lease needs extending.
+            row = c.execute(
+                "SELECT lease_epoch, lease_owner, status, cancel_requested, lease_expires_at, "
+                "lease_timeout_us, (SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id) "
+                "FROM runs WHERE run_id = ?",
+                (lease.run_id,),
+            ).fetchone()
+            if row is None or (row[0], row[1], row[2]) != (lease.epoch, lease.worker_id, "running"):
                 raise self._lease_lost(c, lease)
-            last_seq, cancel, expires_us = rows[0]
-            first = last_seq - count + 1
+            _, _, _, cancel, expires_us, timeout_us, previous = row
+            first = previous + 1
+            last_seq = previous + count
             if drafts:
                 c.executemany(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
@@ -610,36 +605,53 @@ class SQLiteStore:
                 ).rowcount
                 if consumed != 1:
                     raise SignalConflict(lease.run_id, seq)
-            new_lease: Lease | None = Lease(
-                lease.run_id, lease.worker_id, lease.epoch, from_us(expires_us)
-            )
-            if update is not None and update.status == "waiting":
-                new_lease = None
+            new_lease: Lease | None = None
+            if update is None or update.status is None:
+                # Renew when less than half the lease is left: a worker that
+                # commits often needs no heartbeat, at one row write per half lease.
+                if expires_us - now_us < timeout_us // 2:
+                    expires_us = now_us + timeout_us
+                    c.execute(
+                        "UPDATE runs SET lease_expires_at = ?, due_at = ?, updated_at = ?, "
+                        "graph_hash = coalesce(?, graph_hash) WHERE run_id = ?",
+                        (expires_us, expires_us, now_us, graph_hash, lease.run_id),
+                    )
+                elif graph_hash is not None:
+                    c.execute(
+                        "UPDATE runs SET graph_hash = ?, updated_at = ? WHERE run_id = ?",
+                        (graph_hash, now_us, lease.run_id),
+                    )
+                new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, from_us(expires_us))
+            elif update.status == "waiting":
                 due_us = None if update.wake_at is None else to_us(update.wake_at)
                 if cancel or self._signal_buffered(c, lease.run_id, update.wait_signals):
                     due_us = now_us
                 wakes = due_us is not None and due_us <= now_us
                 c.execute(
                     "UPDATE runs SET status = 'waiting', lease_owner = NULL, "
-                    "lease_expires_at = NULL, due_at = ?, wake_at = ?, wait_signals = ? "
-                    "WHERE run_id = ?",
+                    "lease_expires_at = NULL, due_at = ?, wake_at = ?, wait_signals = ?, "
+                    "updated_at = ?, graph_hash = coalesce(?, graph_hash) WHERE run_id = ?",
                     (
                         due_us,
                         None if update.wake_at is None else to_us(update.wake_at),
                         json.dumps(list(update.wait_signals)),
+                        now_us,
+                        graph_hash,
                         lease.run_id,
                     ),
                 )
-            elif update is not None and update.status is not None:
-                new_lease = None
+            else:
                 c.execute(
                     "UPDATE runs SET status = ?, lease_owner = NULL, lease_expires_at = NULL, "
-                    "due_at = NULL, finished_at = ?, result = ?, error = ? WHERE run_id = ?",
+                    "due_at = NULL, finished_at = ?, updated_at = ?, result = ?, error = ?, "
+                    "graph_hash = coalesce(?, graph_hash) WHERE run_id = ?",
                     (
                         update.status,
                         now_us,
+                        now_us,
                         json.dumps(update.result),
                         None if update.error is None else update.error.model_dump_json(),
+                        graph_hash,
                         lease.run_id,
                     ),
                 )
@@ -690,18 +702,19 @@ class SQLiteStore:
         now, now_us = self._now()
         with self._transaction() as c:
             row = c.execute(
-                "SELECT status, wait_signals FROM runs WHERE run_id = ?", (run_id,)
+                "SELECT status, wait_signals, "
+                "(SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id) "
+                "FROM runs WHERE run_id = ?",
+                (run_id,),
             ).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
             if row[0] in TERMINAL_STATUSES:
                 raise RunFinished(run_id, row[0])
             wakes = row[0] == "waiting" and name in json.loads(row[1])
-            (seq,) = c.execute(
-                "UPDATE runs SET last_seq = last_seq + 1, updated_at = ?, "
-                "due_at = CASE WHEN ? THEN ? ELSE due_at END WHERE run_id = ? RETURNING last_seq",
-                (now_us, wakes, now_us, run_id),
-            ).fetchall()[0]
+            seq = row[2] + 1
+            if wakes:
+                c.execute("UPDATE runs SET due_at = ? WHERE run_id = ?", (now_us, run_id))
             c.execute(
                 "INSERT INTO events VALUES (?, ?, ?, NULL, ?, ?)",
                 (run_id, seq, draft.type, draft.payload_json, now.isoformat()),
