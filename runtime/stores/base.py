@@ -203,7 +203,7 @@ class RunRecord:
         result: The return value once ``completed``.
         error: The error once ``failed`` (and optionally ``cancelled``).
         created_at: When it was triggered.
-        updated_at: When its row last changed.
+        updated_at: When the run last changed: its status, lease, result or log.
         started_at: When it was first claimed.
         finished_at: When it reached a terminal status.
         wake_at: When a ``waiting`` run becomes due by time, if ever.
