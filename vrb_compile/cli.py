@@ -260,6 +260,12 @@ def run_check(args: argparse.Namespace) -> int:
             raise PathNotFound(path)
     config, _ = build_check_config(args)
     result = check_paths(args.paths, config)
+    if result.files == 0:
+        # Not an error (a pre-commit run may pass only excluded files), but worth saying.
+        sys.stderr.write(
+            f"{PROG}: warning: no Python files to check in {' '.join(args.paths)} "
+            "(every file is excluded, or there is none)\n"
+        )
     color = args.output is None and _wants_color(sys.stdout)
     _write(render_result(result, args.format, color=color), args.output)
     return EXIT_ERRORS if result.errors else EXIT_OK

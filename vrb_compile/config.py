@@ -21,10 +21,8 @@ in a linter's configuration must not silently turn a rule off.
 
 from __future__ import annotations
 
-import fnmatch
-import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,6 @@ __all__ = [
     "CONFIG_KEYS",
     "FileConfig",
     "find_config",
-    "is_excluded",
     "load_config_file",
     "parse_code_list",
     "validate_codes",
@@ -206,23 +203,3 @@ def parse_code_list(text: str, known_codes: Iterable[str], option: str) -> tuple
     codes = tuple(part.strip().upper() for part in text.split(",") if part.strip())
     validate_codes(codes, known_codes, "command line", option)
     return codes
-
-
-def is_excluded(path: Path, exclude: Sequence[str], root: Path) -> bool:
-    """Whether ``path`` matches one of the ``exclude`` globs.
-
-    Globs match the posix path relative to ``root`` (``examples/broken/*``
-    excludes every file below ``examples/broken``, as ``*`` crosses ``/`` in
-    fnmatch), or any of its parent directories (``build`` excludes the whole
-    tree). A path outside ``root`` is matched on its absolute posix form.
-    """
-    if not exclude:
-        return False
-    absolute = Path(os.path.abspath(path))
-    try:
-        relative = absolute.relative_to(root).as_posix()
-    except ValueError:
-        relative = absolute.as_posix()
-    parts = relative.split("/")
-    candidates = ["/".join(parts[: index + 1]) for index in range(len(parts))]
-    return any(fnmatch.fnmatchcase(candidate, glob) for glob in exclude for candidate in candidates)

@@ -115,7 +115,9 @@ def render_text(
     """
     split: dict[str, list[str]] = {}
     out: list[str] = []
-    for diagnostic in diagnostics:
+    for position, diagnostic in enumerate(diagnostics):
+        if position:
+            out.append("")  # one blank line between findings, as ruff does
         lines: list[str] | None = None
         if sources is not None and diagnostic.path in sources:
             if diagnostic.path not in split:
