@@ -5,6 +5,7 @@ class-style :class:`Workflow` / :class:`Step` decorators); ``vrb-compile``
 checks and compiles them, and workers run the compiled graphs durably.
 """
 
+from .client import Client, RunHandle, RunInfo, RunList, SyncClient
 from .context import ContextBackend, LocalBackend, StepContext, WorkflowContext
 from .durations import Backoff, Duration, parse_duration
 from .errors import (
@@ -32,10 +33,12 @@ from .sdk import (
     step,
     workflow,
 )
+from .worker import Worker
 
 __all__ = [
     "Backoff",
     "CircuitBreakerTripped",
+    "Client",
     "ConfigurationError",
     "ContextBackend",
     "Duration",
@@ -46,12 +49,17 @@ __all__ = [
     "NondeterminismError",
     "RegistrationError",
     "RunFinished",
+    "RunHandle",
+    "RunInfo",
+    "RunList",
     "RunNotFound",
     "SignalTimeout",
     "Step",
     "StepContext",
     "StepFailed",
+    "SyncClient",
     "VrbError",
+    "Worker",
     "Workflow",
     "WorkflowContext",
     "WorkflowFailed",

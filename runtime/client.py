@@ -1,0 +1,308 @@
+"""The client: trigger runs, send signals, query runs and their histories, cancel.
+
+``Client(url)`` opens the store lazily by URL (``sqlite:///vrb.db`` by default,
+overridable by ``VRB_DATABASE_URL``) or wraps a store given to it. Its async API
+lives under ``client.workflow`` and ``client.workflow_stats``; ``client.sync``
+offers the same calls for scripts, run on a private event loop thread.
+
+Run input is a JSON list of positional arguments (``trigger(name, [order])``) or
+a JSON object of keyword arguments; the graph version is pinned by the run's
+first claim, so triggering needs no graphs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from .errors import ConfigurationError, WorkflowFailed
+from .events import Event, ensure_json
+from .stores import open_store
+from .stores.base import RunRecord, RunStatus, Store, WorkflowStats
+
+__all__ = ["Client", "RunHandle", "RunInfo", "RunList", "SyncClient"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as the client reports it.
+
+    Attributes:
+        run_id: The run's id.
+        workflow_name: The workflow it runs.
+        status: ``pending``, ``running``, ``waiting``, ``completed``, ``failed`` or ``cancelled``.
+        result: The return value of a completed run.
+        error: ``{"type", "message"}`` of a failed (or cancelled) run, else ``None``.
+        graph_hash: The graph version it is pinned to (``None`` before its first claim).
+        created_at: When it was triggered.
+        updated_at: When it last changed.
+    """
+
+    run_id: str
+    workflow_name: str
+    status: RunStatus
+    result: Any
+    error: dict[str, str] | None
+    graph_hash: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: RunRecord) -> RunInfo:
+        """Build from the store's record."""
+        return cls(
+            run_id=record.run_id,
+            workflow_name=record.workflow_name,
+            status=record.status,
+            result=record.result,
+            error=None if record.error is None else record.error.model_dump(),
+            graph_hash=record.graph_hash,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class RunList:
+    """One page of runs, newest first.
+
+    Attributes:
+        items: The runs.
+        next_cursor: Pass as ``cursor`` for the next page; ``None`` on the last.
+    """
+
+    items: list[RunInfo]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    """What :meth:`WorkflowAPI.trigger` returns.
+
+    Attributes:
+        run_id: The run's id.
+        workflow_name: The workflow.
+        created: ``False`` when a run with this id already existed (idempotent trigger).
+    """
+
+    run_id: str
+    workflow_name: str
+    created: bool
+
+
+class WorkflowAPI:
+    """``client.workflow``: runs, signals, results, histories."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def trigger(self, name: str, args: Any = None, *, run_id: str | None = None) -> RunHandle:
+        """Start a run of workflow ``name``.
+
+        Args:
+            name: The registered workflow name.
+            args: A list of positional arguments or a dict of keyword arguments
+                (JSON values only); ``None`` for none.
+            run_id: Caller-chosen id; triggering again with it returns the existing run.
+
+        Raises:
+            NotJSONError: ``args`` holds something that is not JSON; nothing is stored.
+            ConfigurationError: ``args`` is neither a list nor a dict.
+            RunIdConflict: ``run_id`` belongs to a run of another workflow.
+        """
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"a workflow name must be a non-empty string, got {name!r}")
+        if args is None:
+            args = []
+        if not isinstance(args, list | dict):
+            raise ConfigurationError(
+                f"args of workflow {name!r} must be a list of positional arguments or a dict "
+                f"of keyword arguments, not {type(args).__name__}; write [value] for one argument"
+            )
+        ensure_json(args, f"args of workflow {name!r}")
+        record, created = await self._client.store.create_run(
+            run_id or uuid.uuid4().hex, name, args
+        )
+        return RunHandle(record.run_id, record.workflow_name, created)
+
+    async def send_signal(self, run_id: str, name: str, payload: Any = None) -> None:
+        """Deliver a signal; it is buffered durably until the run takes it (FIFO per name).
+
+        Raises:
+            RunNotFound: No such run.
+            RunFinished: The run has ended.
+            NotJSONError: ``payload`` is not JSON.
+        """
+        await self._client.store.send_signal(run_id, name, payload)
+
+    async def get_run(self, run_id: str) -> RunInfo:
+        """The run's current state.
+
+        Raises:
+            RunNotFound: No such run.
+        """
+        return RunInfo.from_record(await self._client.store.get_run(run_id))
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunList:
+        """Runs newest first, filtered by workflow and status."""
+        page = await self._client.store.list_runs(
+            workflow_name=workflow_name, status=status, limit=limit, cursor=cursor
+        )
+        return RunList([RunInfo.from_record(run) for run in page.runs], page.next_cursor)
+
+    async def result(self, run_id: str, timeout: float | None = None) -> Any:
+        """Wait for the run to end and return its result.
+
+        Raises:
+            WorkflowFailed: The run ended ``failed`` or ``cancelled``.
+            TimeoutError: It had not ended after ``timeout`` seconds.
+            RunNotFound: No such run.
+        """
+        delay = 0.02
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            record = await self._client.store.get_run(run_id)
+            if record.status == "completed":
+                return record.result
+            if record.status in ("failed", "cancelled"):
+                error = None if record.error is None else record.error.model_dump()
+                raise WorkflowFailed(run_id, record.status, error)
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError(
+                    f"run {run_id} is still {record.status} after {timeout:g}s; "
+                    "is a worker serving its workflow?"
+                )
+            pause = delay if deadline is None else min(delay, max(deadline - loop.time(), 0))
+            await asyncio.sleep(pause)
+            delay = min(delay * 1.5, 0.5)
+
+    async def history(self, run_id: str) -> list[Event]:
+        """The run's events in order (``seq``, ``type``, ``key``, ``payload``, ``at``).
+
+        Raises:
+            RunNotFound: No such run.
+        """
+        return await self._client.store.history(run_id)
+
+    async def cancel(self, run_id: str) -> RunInfo:
+        """Ask the run to stop at its next checkpoint; it compensates and ends ``cancelled``.
+
+        Raises:
+            RunNotFound: No such run.
+            RunFinished: The run has ended.
+        """
+        return RunInfo.from_record(await self._client.store.request_cancel(run_id))
+
+
+class StatsAPI:
+    """``client.workflow_stats``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def get(self, workflow_name: str | None = None) -> WorkflowStats:
+        """``total_runs``, ``success_rate``, ``avg_duration_ms``, ``by_status``."""
+        return await self._client.store.workflow_stats(workflow_name)
+
+
+class Client:
+    """Talks to a store: trigger runs, send signals, query, cancel.
+
+    Args:
+        url_or_store: A store URL (``memory://``, ``sqlite:///path.db`` ...), an
+            open store, or ``None`` for ``VRB_DATABASE_URL`` / ``sqlite:///vrb.db``.
+
+    Raises:
+        ConfigurationError: The URL is malformed or names an unknown backend.
+    """
+
+    def __init__(self, url_or_store: str | Store | None = None) -> None:
+        self._store = (
+            open_store(url_or_store)
+            if url_or_store is None or isinstance(url_or_store, str)
+            else url_or_store
+        )
+        self.workflow = WorkflowAPI(self)
+        self.workflow_stats = StatsAPI(self)
+        self._sync: SyncClient | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store this client talks to."""
+        return self._store
+
+    @property
+    def sync(self) -> SyncClient:
+        """The blocking facade for scripts (``client.sync.workflow.trigger(...)``)."""
+        if self._sync is None:
+            self._sync = SyncClient(self)
+        return self._sync
+
+    async def close(self) -> None:
+        """Close the store."""
+        await self._store.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="vrb-sync")
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+
+class _SyncProxy:
+    def __init__(self, target: Any, loop: _Loop) -> None:
+        self._target = target
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._target, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.run(method(*args, **kwargs))
+
+        call.__doc__ = method.__doc__
+        return call
+
+
+class SyncClient:
+    """Blocking versions of ``client.workflow`` and ``client.workflow_stats``.
+
+    The calls run on a private event loop in a daemon thread, so they work from
+    plain scripts; do not use the same store from another event loop meanwhile.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._loop = _Loop()
+        self.workflow: Any = _SyncProxy(client.workflow, self._loop)
+        self.workflow_stats: Any = _SyncProxy(client.workflow_stats, self._loop)
+        self._client = client
+
+    def close(self) -> None:
+        """Close the store and stop the private loop."""
+        self._loop.run(self._client.close())
+        self._loop.loop.call_soon_threadsafe(self._loop.loop.stop)

@@ -1,0 +1,195 @@
+"""Where a worker gets its step graphs.
+
+* From a build directory (``Worker(graphs="build/graphs")``) written by
+  ``vrb-compile build``: the manifest names each workflow's newest graph, and
+  every version under ``versions/<workflow>/`` is loaded too, so runs finish on
+  the graph they started with while new runs take the newest.
+* Without a directory, compiled in-process from the modules that registered the
+  workflows (for development): each module's file is checked and lowered.
+
+Either way the newest graph of a workflow is refused, with one line, when the
+sha256 of its source file no longer matches the module the worker imported:
+the graph describes code that is not the code that would run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from vrb_compile.build import compile_paths
+from vrb_compile.errors import VrbCompileError
+from vrb_compile.ir.loader import load_graph
+from vrb_compile.ir.models import Graph
+
+from .errors import ConfigurationError
+from .sdk import Workflow, get_workflow, registered_workflows
+
+__all__ = ["GraphLibrary", "module_file"]
+
+
+def module_file(module: str) -> Path:
+    """The source file of an importable module.
+
+    Raises:
+        ConfigurationError: It cannot be imported or has no source file.
+    """
+    try:
+        found = importlib.import_module(module)
+    except ImportError as error:
+        raise ConfigurationError(f"cannot import workflow module {module!r}: {error}") from None
+    path = getattr(found, "__file__", None)
+    if not path:
+        raise ConfigurationError(f"workflow module {module!r} has no source file to compile")
+    return Path(path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _module_of(flow: Workflow) -> str:
+    target = flow.cls if flow.cls is not None else flow.fn
+    return str(getattr(target, "__module__", ""))
+
+
+class GraphLibrary:
+    """Every graph version a worker can run, by workflow name and hash.
+
+    Args:
+        directory: A ``vrb-compile build`` output directory, or ``None`` to
+            compile registered workflows in-process.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = None if directory is None else Path(directory)
+        self._latest: dict[str, Graph] = {}
+        self._versions: dict[tuple[str, str], Graph] = {}
+        self._roots: dict[Path, Path] = {}
+
+    def names(self) -> list[str]:
+        """The workflows loaded so far."""
+        return sorted(self._latest)
+
+    def latest(self, name: str) -> Graph:
+        """The graph new runs of ``name`` start on."""
+        return self._latest[name]
+
+    def version(self, name: str, graph_hash: str) -> Graph | None:
+        """The graph ``graph_hash`` of workflow ``name``, if this worker has it."""
+        return self._versions.get((name, graph_hash))
+
+    def load(self, names: Iterable[str] = ()) -> list[str]:
+        """Load the graphs of ``names`` (all available when empty); return the names loaded.
+
+        Raises:
+            ConfigurationError: A graph is missing, corrupt, fails to compile, or
+                its source no longer matches the imported module.
+        """
+        wanted = list(names)
+        if self.directory is not None:
+            return self._load_directory(wanted)
+        return self._compile(wanted or sorted(registered_workflows()))
+
+    def add(self, graph: Graph, *, latest: bool = True) -> None:
+        """Make ``graph`` available (tests and in-process use)."""
+        self._versions[(graph.workflow.name, graph.hash)] = graph
+        if latest:
+            self._latest[graph.workflow.name] = graph
+
+    # ------------------------------------------------------------------ directory
+
+    def _load_directory(self, wanted: list[str]) -> list[str]:
+        assert self.directory is not None
+        manifest_path = self.directory / "manifest.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            workflows = manifest["workflows"]
+            if not isinstance(workflows, dict):
+                raise TypeError("workflows is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigurationError(
+                f"{manifest_path}: not a vrb-compile build manifest ({error}); "
+                "run `vrb-compile build PATH --out DIR` and pass that DIR as graphs="
+            ) from None
+        names = wanted or sorted(workflows)
+        for name in names:
+            entry = workflows.get(name)
+            if not isinstance(entry, dict):
+                raise ConfigurationError(
+                    f"workflow {name!r} is not in {manifest_path}; rebuild the graphs with it"
+                )
+            try:
+                for path in sorted((self.directory / "versions" / name).glob("*.graph.json")):
+                    graph = load_graph(path)
+                    self._versions[(name, graph.hash)] = graph
+                latest = load_graph(self.directory / str(entry.get("file")))
+            except VrbCompileError as error:
+                raise ConfigurationError(str(error)) from None
+            self._versions[(name, latest.hash)] = latest
+            self._check_source(latest)
+            self._latest[name] = latest
+        return names
+
+    # ------------------------------------------------------------------ in-process
+
+    def _compile(self, names: list[str]) -> list[str]:
+        by_file: dict[Path, list[str]] = {}
+        for name in names:
+            try:
+                flow = get_workflow(name)
+            except LookupError as error:
+                raise ConfigurationError(str(error)) from None
+            module = _module_of(flow)
+            path = module_file(module).resolve()
+            by_file.setdefault(path, []).append(name)
+            # The compiler names modules from the path relative to its cwd, so
+            # compile from the root the module was imported from.
+            self._roots[path] = _import_root(path, module)
+        for path, workflow_names in by_file.items():
+            try:
+                result = compile_paths([path], cwd=self._roots[path])
+            except VrbCompileError as error:
+                raise ConfigurationError(str(error)) from None
+            errors = [d for d in result.check.diagnostics if d.severity.value == "error"]
+            if errors:
+                first = errors[0]
+                raise ConfigurationError(
+                    f"{first.path}:{first.line}:{first.column}: {first.code} {first.message}; "
+                    f"fix it (vrb-compile check {path}) before serving its workflows"
+                    + (f" ({len(errors) - 1} more errors)" if len(errors) > 1 else "")
+                )
+            found = {graph.workflow.name: graph for graph in result.graphs}
+            for name in workflow_names:
+                if name not in found:
+                    raise ConfigurationError(
+                        f"workflow {name!r} was not found by the compiler in {path}"
+                    )
+                self.add(found[name])
+        return names
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_source(self, graph: Graph) -> None:
+        path = module_file(graph.source.module)
+        actual = _sha256(path)
+        if actual != graph.source.sha256:
+            raise ConfigurationError(
+                f"graph of workflow {graph.workflow.name!r} was built from a different "
+                f"{graph.source.path} (sha256 {graph.source.sha256[:12]}..., the imported "
+                f"module {path} has {actual[:12]}...); rebuild the graphs with vrb-compile build"
+            )
+
+
+def _import_root(path: Path, module: str) -> Path:
+    parts = module.split(".")
+    root = path.parent
+    count = len(parts) - (0 if path.stem == "__init__" else 1)
+    for _ in range(count):
+        root = root.parent
+    return root if str(root) else Path(sys.path[0] or ".")

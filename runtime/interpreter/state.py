@@ -1,0 +1,229 @@
+"""Run state the interpreter keeps: the journal (the history indexed by key) and control signals.
+
+The journal is built once from a run's history when a worker claims it; the
+walk then reads recorded outcomes from it instead of calling steps again, so a
+live run never replays per step.
+
+Step keys
+---------
+Every durable operation of a walk has a deterministic key: the node id, then
+``@`` and the iteration counter of each enclosing loop (outermost first, joined
+by ``.``), then ``#`` and the branch index inside a ``parallel`` / ``map`` node::
+
+    n3          a step outside loops
+    n7@2        the third iteration of the loop around n7
+    n9@0.4#1    branch 1 of a parallel node inside two loops
+
+A signal taken inside a step body gets ``<step key>/<signal>/<n>`` (the n-th wait
+for that name in that invocation). Keys are the events' ``key`` and the steps'
+``idempotency_key``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..events import (
+    ErrorInfo,
+    Event,
+    EventDraft,
+    RollbackCompletedEvent,
+    RollbackFailedEvent,
+    SignalConsumedEvent,
+    StepCompletedEvent,
+    StepFailedEvent,
+    StepRetryingEvent,
+    StepStartedEvent,
+    WaitCompletedEvent,
+    WaitCreatedEvent,
+)
+
+__all__ = [
+    "Cancelled",
+    "ControlFlow",
+    "Journal",
+    "StepRecord",
+    "Suspend",
+    "Tripped",
+    "step_key",
+]
+
+
+def step_key(node_id: str, counters: Sequence[int], branch: int | None = None) -> str:
+    """The deterministic key of one invocation (see the module docstring)."""
+    key = node_id
+    if counters:
+        key += "@" + ".".join(str(counter) for counter in counters)
+    if branch is not None:
+        key += f"#{branch}"
+    return key
+
+
+@dataclass
+class StepRecord:
+    """What the history holds about one step key.
+
+    Attributes:
+        step: The step name recorded in its first ``step_started``.
+        last_attempt: The highest attempt started (0 if none).
+        outcome: ``"completed"``, ``"failed"``, ``"retrying"`` or ``None`` (an
+            attempt was started and never finished: its worker died).
+        output: The output of a completed step.
+        error: The error of a failed or retrying attempt.
+        retry_at: When a retrying step may run its next attempt.
+        result_seq: The seq of the ``step_completed`` / ``step_failed`` event.
+    """
+
+    step: str
+    last_attempt: int = 0
+    outcome: str | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+    retry_at: datetime | None = None
+    result_seq: int = 0
+
+
+@dataclass
+class Journal:
+    """A run's history, indexed for the walk.
+
+    Attributes:
+        events: The history as read at claim time.
+        steps: Per step key, what happened to it.
+        waits: Per key, the ``wait_created`` event (sleeps and signal waits).
+        waits_completed: Per key, the seq of its ``wait_completed`` event.
+        consumed: Per key, the ``signal_consumed`` event.
+        rolled_back: Keys whose rollback ran (completed or failed), with the event type.
+        order: Node keys in the order the history first mentions them; the walk
+            must visit them in the same order.
+    """
+
+    events: list[Event] = field(default_factory=list)
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    waits: dict[str, WaitCreatedEvent] = field(default_factory=dict)
+    waits_completed: dict[str, int] = field(default_factory=dict)
+    consumed: dict[str, SignalConsumedEvent] = field(default_factory=dict)
+    rolled_back: dict[str, str] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    order_steps: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_history(cls, events: Sequence[Event]) -> Journal:
+        """Index ``events`` (one pass, in seq order)."""
+        journal = cls(events=list(events))
+        seen: set[str] = set()
+        for event in events:
+            key = event.key
+            if key is None:
+                continue
+            if (
+                "/" not in key
+                and key not in seen
+                and event.type
+                in (
+                    "step_started",
+                    "wait_created",
+                    "signal_consumed",
+                )
+            ):
+                seen.add(key)
+                journal.order.append(key)
+                if isinstance(event, StepStartedEvent):
+                    journal.order_steps[key] = event.payload.step
+            journal.apply(event)
+        return journal
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the index."""
+        key = event.key
+        if key is None:
+            return
+        if isinstance(event, StepStartedEvent):
+            record = self.steps.setdefault(key, StepRecord(event.payload.step))
+            record.last_attempt = max(record.last_attempt, event.payload.attempt)
+            record.outcome = None
+        elif isinstance(event, StepCompletedEvent):
+            record = self.steps.setdefault(key, StepRecord(event.payload.step))
+            record.outcome = "completed"
+            record.output = event.payload.output
+            record.result_seq = event.seq
+        elif isinstance(event, StepFailedEvent):
+            record = self.steps.setdefault(key, StepRecord(event.payload.step))
+            record.outcome = "failed"
+            record.error = event.payload.error
+            record.result_seq = event.seq
+        elif isinstance(event, StepRetryingEvent):
+            record = self.steps.setdefault(key, StepRecord(event.payload.step))
+            record.outcome = "retrying"
+            record.error = event.payload.error
+            record.retry_at = event.payload.retry_at
+            record.last_attempt = max(record.last_attempt, event.payload.attempt)
+        elif isinstance(event, WaitCreatedEvent):
+            self.waits.setdefault(key, event)
+        elif isinstance(event, WaitCompletedEvent):
+            self.waits_completed[key] = event.seq
+        elif isinstance(event, SignalConsumedEvent):
+            self.consumed[key] = event
+        elif isinstance(event, RollbackCompletedEvent | RollbackFailedEvent):
+            self.rolled_back[key] = event.type
+
+
+class ControlFlow(BaseException):
+    """Base of the interpreter's internal control signals.
+
+    They derive from ``BaseException`` so that neither a workflow body's
+    ``except Exception`` (followed through ``error`` edges) nor a step can
+    swallow them.
+    """
+
+
+class Suspend(ControlFlow):
+    """The run must give its worker back until ``wake_at`` or one of ``signals`` arrives.
+
+    Attributes:
+        events: Events to append with the suspension (``wait_created`` ...).
+        wake_at: When the run becomes due by time, or ``None``.
+        signals: Signal names that make it due.
+    """
+
+    def __init__(
+        self,
+        events: Sequence[EventDraft] = (),
+        wake_at: datetime | None = None,
+        signals: Sequence[str] = (),
+    ) -> None:
+        super().__init__("suspend")
+        self.events = list(events)
+        self.wake_at = wake_at
+        self.signals = list(signals)
+
+    @staticmethod
+    def merge(suspends: Sequence[Suspend]) -> Suspend:
+        """One suspension for several parallel branches: the earliest wake-up wins."""
+        wakes = [s.wake_at for s in suspends if s.wake_at is not None]
+        return Suspend(
+            [event for s in suspends for event in s.events],
+            min(wakes) if wakes else None,
+            sorted({name for s in suspends for name in s.signals}),
+        )
+
+
+class Cancelled(ControlFlow):
+    """Cancellation was requested: stop at this checkpoint, compensate, end cancelled."""
+
+
+class Tripped(ControlFlow):
+    """A circuit breaker tripped.
+
+    Attributes:
+        breaker: ``"max_events"`` or ``"execution_timeout"``.
+        limit: The limit hit (events or seconds).
+    """
+
+    def __init__(self, breaker: str, limit: float) -> None:
+        super().__init__(breaker)
+        self.breaker = breaker
+        self.limit = limit

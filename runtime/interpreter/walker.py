@@ -1,0 +1,467 @@
+"""The graph walker: advances a run through its step graph.
+
+The walker evaluates control flow and pure code itself and delegates every
+durable operation (a step, a sleep, a signal wait, a saga) to a :class:`Host`,
+which answers from the run's journal when the history already holds the
+outcome and performs (and records) it otherwise. The walker has no clock and
+does no I/O: given the same graph and the same host answers it takes the same
+path, which is what makes replay safe.
+
+It also checks, as it goes, that it reaches the durable operations in the order
+the history recorded them with the same step names; a divergence raises
+:class:`Diverged` (carrying a :class:`runtime.NondeterminismError`) instead of
+corrupting the run.
+"""
+
+from __future__ import annotations
+
+import random as _random
+import uuid as _uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from vrb_compile.ir.models import (
+    BranchNode,
+    CallNode,
+    CodeNode,
+    EndNode,
+    ExceptNode,
+    Graph,
+    LoopNode,
+    MapNode,
+    Node,
+    ParallelNode,
+    RaiseNode,
+    ReturnNode,
+    SignalNode,
+    SleepNode,
+    StartNode,
+    StepNode,
+)
+
+from ..context import WorkflowContext
+from ..durations import parse_duration
+from ..errors import ConfigurationError, NondeterminismError, StepFailed
+from .evaluate import assign, bind_params, call_args, evaluate, execute, module_namespace
+from .state import ControlFlow, Journal, step_key
+
+__all__ = ["BodyFailed", "Diverged", "Host", "StepCall", "StepFailure", "Walker"]
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """One step invocation the walker asks the host for."""
+
+    key: str
+    step: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class StepFailure(Exception):
+    """A step failed for good (host -> walker); the walker runs the saga, then raises StepFailed.
+
+    Attributes:
+        step: The step name.
+        cause: The error of its last attempt.
+    """
+
+    def __init__(self, step: str, cause: BaseException) -> None:
+        super().__init__(step)
+        self.step = step
+        self.cause = cause
+
+
+class Diverged(ControlFlow):
+    """The walk and the history disagree; ``error`` says where."""
+
+    def __init__(self, error: NondeterminismError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class BodyFailed(ControlFlow):
+    """An exception escaped the workflow body: the run fails with ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Host(Protocol):
+    """What performs (or replays) the durable operations of one run."""
+
+    run_id: str
+    workflow_name: str
+
+    async def checkpoint(self, keys: Sequence[str]) -> None:
+        """Raise a control signal if the run must stop before the operations ``keys``.
+
+        Operations the history already settled are replayed, never stopped.
+        """
+
+    async def run_step(self, call: StepCall) -> Any:
+        """Return the step's output; raise :class:`StepFailure` if it failed for good."""
+
+    async def run_parallel(self, calls: Sequence[StepCall]) -> list[Any]:
+        """Run calls concurrently; outputs in order, or the first :class:`StepFailure`."""
+
+    async def compensate(self, error: BaseException) -> list[str]:
+        """Run the saga; return the names of the steps whose rollbacks completed."""
+
+    async def sleep(self, key: str, seconds: float) -> None:
+        """A durable timer."""
+
+    async def wait_signal(self, key: str, name: str, timeout: float | None) -> Any:
+        """The next payload of signal ``name``; raise SignalTimeout when it runs out."""
+
+    async def prepare_now(self) -> None:
+        """Make :meth:`now` answerable at this point of the walk."""
+
+    def now(self) -> datetime:
+        """The deterministic current time at this point of the walk."""
+
+
+class _Backend:
+    """The WorkflowContext backend inside a durable run: deterministic values only."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        # Seeded by the run id and consumed in walk order, so replay draws the same values.
+        self._rng = _random.Random(f"vrb:{host.run_id}")
+
+    def _refuse(self, what: str) -> Any:
+        raise ConfigurationError(
+            f"ctx.{what} can only be awaited as a statement of the compiled workflow body; "
+            "rebuild the graph if the body changed"
+        )
+
+    async def sleep(self, seconds: float) -> None:
+        self._refuse("sleep")
+
+    async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
+        return self._refuse("wait_for_signal")
+
+    async def parallel(self, branches: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
+        return list(self._refuse("parallel"))
+
+    def now(self) -> datetime:
+        return self._host.now()
+
+    def random(self) -> float:
+        return self._rng.random()
+
+    def uuid4(self) -> _uuid.UUID:
+        return _uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+
+@dataclass
+class _Frame:
+    namespace: dict[str, Any]
+    call: CallNode | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Index:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _index(graph: Graph) -> _Index:
+    index = _Index({node.id: node for node in graph.nodes})
+    for edge in graph.edges:
+        if edge.kind != "compensate":
+            index.edges.setdefault(edge.source, {})[edge.kind] = edge.target
+    return index
+
+
+class Walker:
+    """Walks one run of a graph from its start, replaying what the journal holds.
+
+    Args:
+        graph: The graph the run is pinned to.
+        host: Performs durable operations.
+        journal: The run's history, indexed.
+        module: The module whose globals the body's namespace is built on.
+        args: Positional run arguments.
+        kwargs: Keyword run arguments.
+        instance: For a class-style workflow, the ``self`` object.
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        host: Host,
+        journal: Journal,
+        *,
+        module: str,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        instance: Any = None,
+    ) -> None:
+        self.graph = graph
+        self.host = host
+        self.journal = journal
+        self._index = _index(graph)
+        self._module = module
+        self._args = tuple(args)
+        self._kwargs = dict(kwargs or {})
+        self._instance = instance
+        self._frames: list[_Frame] = []
+        self._counters: dict[str, int] = {}
+        self._iterators: dict[str, Iterator[Any]] = {}
+        self._visited = 0
+        self._result: Any = None
+        self.context = WorkflowContext(host.run_id, host.workflow_name, _Backend(host))
+
+    # ------------------------------------------------------------------ checks
+
+    def _visit(self, key: str, step: str | None) -> None:
+        order = self.journal.order
+        index = self._visited
+        self._visited += 1
+        if index >= len(order):
+            if key in self.journal.steps or key in self.journal.waits:
+                self._diverge(key, step, f"{key} earlier in the run")
+            return
+        recorded = order[index]
+        recorded_step = self.journal.order_steps.get(recorded)
+        if recorded != key or recorded_step != step:
+            what = f"step {recorded_step!r}" if recorded_step else "a wait"
+            self._diverge(key, step, f"{what} at {recorded}")
+
+    def _diverge(self, key: str, step: str | None, recorded: str) -> None:
+        expected = f"step {step!r} at {key}" if step else f"a wait at {key}"
+        raise Diverged(NondeterminismError(self.host.run_id, key, expected, recorded))
+
+    def _finish_check(self) -> None:
+        if self._visited < len(self.journal.order):
+            recorded = self.journal.order[self._visited]
+            raise Diverged(
+                NondeterminismError(
+                    self.host.run_id,
+                    recorded,
+                    "the run to end",
+                    f"{self.journal.order_steps.get(recorded) or 'a wait'} at {recorded}",
+                )
+            )
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def _ns(self) -> dict[str, Any]:
+        return self._frames[-1].namespace
+
+    def _key(self, node: Node, branch: int | None = None) -> str:
+        return step_key(node.id, [self._counters.get(loop, 0) for loop in node.loops], branch)
+
+    async def _eval(self, source: str) -> Any:
+        if "now(" in source:
+            await self.host.prepare_now()
+        return evaluate(source, self._ns)
+
+    def _edge(self, node: Node, kind: str) -> str:
+        try:
+            return self._index.edges[node.id][kind]
+        except KeyError:
+            raise Diverged(
+                NondeterminismError(
+                    self.host.run_id,
+                    node.id,
+                    f"a {kind!r} edge from {node.id}",
+                    "none in the graph",
+                )
+            ) from None
+
+    # ------------------------------------------------------------------ the walk
+
+    async def run(self) -> Any:
+        """Walk to the end and return the workflow's result.
+
+        Raises:
+            BodyFailed: An exception escaped the body (the run fails).
+            Diverged: The walk and the history disagree.
+            ControlFlow: A suspension, cancellation or tripped breaker from the host.
+        """
+        node: Node = self._index.nodes[self.graph.entry]
+        arrived = "next"
+        while True:
+            try:
+                kind = await self._do(node, arrived)
+            except ControlFlow:
+                raise
+            except StepFailure as failure:
+                compensated = await self.host.compensate(failure.cause)
+                error: BaseException = StepFailed(failure.step, failure.cause, compensated)
+                node = self._raise_into(node, error)
+                arrived = "error"
+                continue
+            except Exception as error:
+                node = self._raise_into(node, error)
+                arrived = "error"
+                continue
+            if kind is None:
+                self._finish_check()
+                return self._result
+            node = self._index.nodes[self._edge(node, kind)]
+            arrived = kind
+
+    def _raise_into(self, node: Node, error: BaseException) -> Node:
+        while True:
+            target = self._index.edges.get(node.id, {}).get("error")
+            if target is not None:
+                self._frames[-1].error = error
+                return self._index.nodes[target]
+            frame = self._frames[-1] if self._frames else None
+            if frame is None or frame.call is None:
+                raise BodyFailed(error)
+            self._frames.pop()
+            node = frame.call
+
+    async def _do(self, node: Node, arrived: str) -> str | None:
+        if isinstance(node, CodeNode):
+            if "now(" in node.code:
+                await self.host.prepare_now()
+            execute(node.code, self._ns)
+            return "next"
+        if isinstance(node, StepNode):
+            key = self._key(node)
+            self._visit(key, node.step)
+            await self.host.checkpoint([key])
+            args, kwargs = call_args(node.args, self._ns)
+            output = await self.host.run_step(StepCall(key, node.step, args, kwargs))
+            assign(node.target, output, self._ns)
+            return "next"
+        if isinstance(node, BranchNode):
+            return "true" if await self._eval(node.test) else "false"
+        if isinstance(node, LoopNode):
+            return await self._loop(node, arrived)
+        if isinstance(node, ReturnNode):
+            value = None if node.value is None else await self._eval(node.value)
+            if node.scope is not None:
+                frame = self._frames.pop()
+                assert frame.call is not None
+                assign(frame.call.target, value, self._ns)
+            else:
+                self._result = value
+            return "next"
+        if isinstance(node, ExceptNode):
+            error = self._frames[-1].error
+            matched = True if node.type is None else isinstance(error, await self._eval(node.type))
+            if matched and node.name is not None:
+                self._ns[node.name] = error
+            return "true" if matched else "false"
+        if isinstance(node, RaiseNode):
+            raise self._exception(node)
+        if isinstance(node, SleepNode):
+            key = self._key(node)
+            self._visit(key, None)
+            await self.host.checkpoint([key])
+            seconds = parse_duration(await self._eval(node.duration), what="sleep duration")
+            await self.host.sleep(key, seconds)
+            return "next"
+        if isinstance(node, SignalNode):
+            key = self._key(node)
+            self._visit(key, None)
+            await self.host.checkpoint([key])
+            name = await self._eval(node.signal)
+            timeout = None
+            if node.timeout is not None:
+                timeout = parse_duration(await self._eval(node.timeout), what="signal timeout")
+            payload = await self.host.wait_signal(key, name, timeout)
+            assign(node.target, payload, self._ns)
+            return "next"
+        if isinstance(node, ParallelNode | MapNode):
+            calls = self._fan_out(node)
+            for call in calls:
+                self._visit(call.key, call.step)
+            await self.host.checkpoint([call.key for call in calls])
+            outputs = await self.host.run_parallel(calls)
+            assign(node.target, list(outputs), self._ns)
+            return "next"
+        if isinstance(node, CallNode):
+            args, kwargs = call_args(node.args, self._ns)
+            namespace = module_namespace(node.module)
+            bind_params(node.params, args, kwargs, namespace, what=f"helper {node.helper}()")
+            self._frames.append(_Frame(namespace, call=node))
+            return "next"
+        if isinstance(node, StartNode):
+            self._start()
+            return "next"
+        if isinstance(node, EndNode):
+            return None
+        raise Diverged(
+            NondeterminismError(
+                self.host.run_id, node.id, "a node control can reach", f"a {node.kind} node"
+            )
+        )
+
+    def _start(self) -> None:
+        namespace = module_namespace(self._module)
+        if self.graph.self_param is not None:
+            namespace[self.graph.self_param] = self._instance
+        if self.graph.context_param is not None:
+            namespace[self.graph.context_param] = self.context
+        bind_params(
+            self.graph.params,
+            self._args,
+            self._kwargs,
+            namespace,
+            what=f"workflow {self.graph.workflow.name!r}",
+        )
+        self._frames = [_Frame(namespace)]
+
+    async def _loop(self, node: LoopNode, arrived: str) -> str:
+        if arrived == "loop":
+            self._counters[node.id] = self._counters.get(node.id, 0) + 1
+        else:
+            self._counters[node.id] = 0
+            if node.loop == "for":
+                assert node.iter is not None
+                self._iterators[node.id] = iter(await self._eval(node.iter))
+        if node.loop == "for":
+            try:
+                item = next(self._iterators[node.id])
+            except StopIteration:
+                self._iterators.pop(node.id, None)
+                return "exit"
+            assign(node.target, item, self._ns)
+            return "next"
+        assert node.test is not None
+        return "next" if await self._eval(node.test) else "exit"
+
+    def _fan_out(self, node: ParallelNode | MapNode) -> list[StepCall]:
+        calls: list[StepCall] = []
+        if isinstance(node, ParallelNode):
+            for index, branch in enumerate(node.branches):
+                args, kwargs = call_args(branch.args, self._ns)
+                calls.append(StepCall(self._key(node, index), branch.step, args, kwargs))
+            return calls
+        # A comprehension's target does not leak: bind each item in a copy.
+        for item in evaluate(node.iter, self._ns):
+            scratch = dict(self._ns)
+            assign(node.item, item, scratch)
+            if all(evaluate(test, scratch) for test in node.ifs):
+                args, kwargs = call_args(node.args, scratch)
+                calls.append(StepCall(self._key(node, len(calls)), node.step, args, kwargs))
+        return calls
+
+    def _exception(self, node: RaiseNode) -> BaseException:
+        if node.exc is None:
+            error = self._frames[-1].error
+            if error is None:
+                return RuntimeError("No active exception to reraise")
+            return error
+        value = evaluate(node.exc, self._ns)
+        error = value() if isinstance(value, type) else value
+        if not isinstance(error, BaseException):
+            return TypeError("exceptions must derive from BaseException")
+        if node.cause is not None:
+            cause = evaluate(node.cause, self._ns)
+            error.__cause__ = cause() if isinstance(cause, type) else cause
+        elif self._frames[-1].error is not None:
+            error.__context__ = self._frames[-1].error
+        return error

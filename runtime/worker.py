@@ -1,0 +1,285 @@
+"""The worker: claim -> replay -> execute -> append, with leases, heartbeats and shutdown.
+
+A :class:`Worker` serves registered workflows: it claims due runs from the
+store (up to ``max_concurrency`` at once), rebuilds each from its history, and
+walks it until it completes, fails, or must wait (a sleep, a signal, a long
+retry backoff), at which point the run is given back to the store and holds no
+worker. Every claim is fenced by a lease that heartbeats renew; a worker that
+dies leaves a lease that lapses, and another worker takes the run over and
+resumes it by replay.
+
+Decisions
+---------
+* **Pinning**: a run is pinned to a graph version by its first claim (the
+  ``run_started`` event and the run's ``graph_hash``), not by ``trigger``, so a
+  client needs no graphs. A worker lacking a run's version gives it back (due
+  again after ``retry_delay``) and logs why, once per run.
+* **Non-determinism**: a walk that diverges from the history *parks* the run:
+  it stays ``waiting`` with nothing changed, due again after ``park_interval``
+  (so a worker with the right version can finish it), and the worker logs the
+  :class:`~runtime.NondeterminismError` at ERROR level.
+* **Poison runs**: a run recovered (taken over from a dead lease) more than
+  ``max_recoveries`` times ends ``failed`` with a ``PoisonRun`` error, after
+  compensation, instead of crash-looping every worker in turn.
+* **Retries**: delays up to ``inline_retry_max`` seconds are slept in-process;
+  longer ones give the run back until the retry time.
+* **Shutdown**: :meth:`Worker.stop` (and SIGTERM under :meth:`Worker.run_forever`)
+  stops claiming, lets in-flight steps finish, and gives each run back at its
+  next checkpoint, due at once for another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+from .events import ErrorInfo
+from .graphs import GraphLibrary
+from .sdk import get_workflow
+from .stores.base import Claim, Store
+from .worker_run import RunExecutor, RunSettings
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("runtime.worker")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Worker:
+    """Runs workflows durably from a store.
+
+    Args:
+        client: The :class:`~runtime.Client` whose store the worker serves.
+        graphs: A ``vrb-compile build`` output directory; ``None`` compiles the
+            registered workflows in-process (development).
+        poll_interval: Seconds between polls for due runs when idle.
+        max_concurrency: Runs executed at once.
+        heartbeat_interval: Seconds between lease renewals of an executing run.
+        retry_delay: Seconds before a run this worker cannot serve (its graph
+            version is missing) is due again.
+        lease_timeout: Seconds a claim lasts without renewal.
+        worker_id: This worker's id in leases and events (default: random).
+        max_recoveries: Takeovers after which a run is failed as poison.
+        inline_retry_max: Longest retry delay slept in-process, in seconds.
+        park_interval: Seconds before a parked (diverged) run is due again.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        graphs: str | Any | None = None,
+        poll_interval: float = 1.0,
+        max_concurrency: int = 5,
+        heartbeat_interval: float = 30,
+        retry_delay: float = 5,
+        lease_timeout: float = 30,
+        *,
+        worker_id: str | None = None,
+        max_recoveries: int = 5,
+        inline_retry_max: float = 1.0,
+        park_interval: float = 300.0,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        for name, value in (
+            ("poll_interval", poll_interval),
+            ("heartbeat_interval", heartbeat_interval),
+            ("lease_timeout", lease_timeout),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError(f"Worker {name} must be a positive number, got {value!r}")
+        if (
+            isinstance(max_concurrency, bool)
+            or not isinstance(max_concurrency, int)
+            or max_concurrency < 1
+        ):
+            raise ConfigurationError(
+                f"Worker max_concurrency must be a positive int, got {max_concurrency!r}"
+            )
+        self.client = client
+        self.library = graphs if isinstance(graphs, GraphLibrary) else GraphLibrary(graphs)
+        self.poll_interval = float(poll_interval)
+        self.max_concurrency = max_concurrency
+        self.heartbeat_interval = float(heartbeat_interval)
+        self.retry_delay = float(retry_delay)
+        self.lease_timeout = float(lease_timeout)
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self.max_recoveries = max_recoveries
+        self.park_interval = park_interval
+        self.clock = clock
+        self.settings = RunSettings(
+            worker_id=self.worker_id,
+            poll_interval=min(self.poll_interval, 0.5),
+            inline_retry_max=inline_retry_max,
+            clock=clock,
+            stopping=lambda: self._stopping,
+        )
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        self._active: dict[str, asyncio.Task[str]] = {}
+        self._names: list[str] = []
+        self._declined: set[tuple[str, str]] = set()
+        self.outcomes: list[tuple[str, str]] = []
+        """``(run_id, outcome)`` of every execution, oldest first (for logs and tests)."""
+
+    @property
+    def store(self) -> Store:
+        """The store the worker serves."""
+        return self.client.store
+
+    async def start(self, *names: str) -> None:
+        """Serve the workflows ``names`` (all registered when none) until :meth:`stop`.
+
+        Raises:
+            ConfigurationError: A workflow is unknown or its graph cannot be used.
+        """
+        self._names = self.library.load(names)
+        self._stopping = False
+        self._stopped.clear()
+        log.info("worker %s serving %s", self.worker_id, ", ".join(self._names))
+        try:
+            while not self._stopping:
+                free = self.max_concurrency - len(self._active)
+                claims: list[Claim] = []
+                if free > 0:
+                    claims = await self.store.claim(
+                        self.worker_id,
+                        workflow_names=self._names,
+                        lease_timeout=self.lease_timeout,
+                        limit=free,
+                    )
+                for claim in claims:
+                    task = asyncio.create_task(self._serve(claim))
+                    self._active[claim.run.run_id] = task
+                    task.add_done_callback(self._forget(claim.run.run_id))
+                if not claims:
+                    waiter = asyncio.create_task(self.store.wait_for_work(self.poll_interval))
+                    stopper = asyncio.create_task(self._stopped.wait())
+                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    stopper.cancel()
+        finally:
+            self._stopping = True
+            if self._active:
+                await asyncio.gather(*self._active.values(), return_exceptions=True)
+
+    def _forget(self, run_id: str) -> Callable[[asyncio.Task[str]], None]:
+        def forget(_: asyncio.Task[str]) -> None:
+            self._active.pop(run_id, None)
+
+        return forget
+
+    async def stop(self) -> None:
+        """Stop claiming; in-flight steps finish and their runs are given back at the next checkpoint."""
+        self._stopping = True
+        self._stopped.set()
+        if self._active:
+            await asyncio.gather(*list(self._active.values()), return_exceptions=True)
+
+    async def run_forever(self, *names: str) -> None:
+        """:meth:`start`, stopping gracefully on SIGTERM or SIGINT (a process's main worker)."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(self.stop()))
+        try:
+            await self.start(*names)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+    async def run_until_idle(self, *names: str, timeout: float = 30.0) -> None:
+        """Serve until no run is due, none is executing and none will be due by time soon.
+
+        For tests and scripts: it returns once a poll finds nothing to do.
+
+        Raises:
+            TimeoutError: Work was still going on after ``timeout`` seconds.
+        """
+        self._names = self.library.load(names)
+        async with asyncio.timeout(timeout):
+            while True:
+                claims = await self.store.claim(
+                    self.worker_id,
+                    workflow_names=self._names,
+                    lease_timeout=self.lease_timeout,
+                    limit=self.max_concurrency,
+                )
+                if not claims:
+                    return
+                await asyncio.gather(*(self._serve(claim) for claim in claims))
+
+    # ------------------------------------------------------------------ one run
+
+    async def _serve(self, claim: Claim) -> str:
+        run = claim.run
+        try:
+            outcome = await self._execute(claim)
+        except Exception:
+            log.exception("run %s: unexpected error in the worker", run.run_id)
+            outcome = "worker error"
+            with contextlib.suppress(Exception):
+                await self.store.release(
+                    claim.lease, wake_at=self.clock() + timedelta(seconds=self.retry_delay)
+                )
+        self.outcomes.append((run.run_id, outcome))
+        log.info("run %s (%s): %s", run.run_id, run.workflow_name, outcome)
+        return outcome
+
+    async def _execute(self, claim: Claim) -> str:
+        run = claim.run
+        graph = (
+            self.library.latest(run.workflow_name)
+            if run.graph_hash is None
+            else self.library.version(run.workflow_name, run.graph_hash)
+        )
+        if graph is None:
+            assert run.graph_hash is not None
+            if (run.run_id, run.graph_hash) not in self._declined:
+                self._declined.add((run.run_id, run.graph_hash))
+                log.warning(
+                    "run %s is pinned to graph %s of workflow %r, which this worker does not "
+                    "have; leaving it for a worker that does (deploy that version under versions/)",
+                    run.run_id,
+                    run.graph_hash[:12],
+                    run.workflow_name,
+                )
+            await self.store.release(
+                claim.lease, wake_at=self.clock() + timedelta(seconds=self.retry_delay)
+            )
+            return "declined"
+        history = await self.store.history(run.run_id)
+        executor = RunExecutor(
+            self.store, claim, graph, history, get_workflow(run.workflow_name), self.settings
+        )
+        if claim.reason == "recovered" and run.recoveries > self.max_recoveries:
+            return await self._poison(executor)
+        beat = asyncio.create_task(self._heartbeat(executor))
+        try:
+            return await executor.execute()
+        finally:
+            beat.cancel()
+
+    async def _heartbeat(self, executor: RunExecutor) -> None:
+        while not executor.lost:
+            await asyncio.sleep(self.heartbeat_interval)
+            await executor.heartbeat()
+
+    async def _poison(self, executor: RunExecutor) -> str:
+        message = (
+            f"the run was taken over {executor.run.recoveries} times after its worker died "
+            f"(limit {self.max_recoveries}); it is failed so it stops killing workers"
+        )
+        log.error("run %s: %s", executor.run_id, message)
+        return await executor.fail_from_log(ErrorInfo(type="PoisonRun", message=message))

@@ -1,0 +1,702 @@
+"""One claimed run: replay its history through the walker, execute what is new, record it.
+
+:class:`RunExecutor` is the walker's host (:class:`runtime.interpreter.Host`)
+for one claim. It owns the clock, the store writes, step attempts and retries,
+sagas, breakers and the decision to give the run back.
+
+Commits
+-------
+Events are *recorded* into a pending batch with their sequence numbers known in
+advance (seqs are contiguous per run) and *flushed* before anything with an
+effect outside the worker happens: a step's ``step_started`` commits together
+with the previous step's ``step_completed``, so a step costs one commit.
+Rollback outcomes and signal consumptions commit at once.
+
+Decisions (documented in the worker's docstring too)
+----------------------------------------------------
+* Retries: a delay up to ``inline_retry_max`` seconds is slept in-process,
+  holding the lease; a longer one records ``step_retrying`` and gives the run
+  back until ``retry_at`` (a durable backoff: no worker is held).
+* An attempt cut short by a crash runs again under the same attempt number (it
+  does not use up a retry; a run that keeps killing workers is caught by the
+  poison-run limit instead).
+* ``ctx.now()`` is the commit time of the latest step, wait or signal result the
+  walk has passed (the run's creation time before any): a value from the log, so
+  replay sees the same one. ``ctx.random()``/``uuid4()`` are seeded by the run id.
+* A signal waited inside a step is awaited in-process (the step holds its lease,
+  heartbeating) by polling the inbox; its consumption is recorded under
+  ``<step key>/<name>/<n>`` so an attempt re-run after a crash gets the same payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from vrb_compile.ir.models import Graph
+
+from .context import StepContext
+from .errors import (
+    ExecutionTimeout,
+    MaxEventsExceeded,
+    NondeterminismError,
+    NonRetryableError,
+    SignalTimeout,
+    WorkflowFailed,
+)
+from .events import (
+    CircuitBreakerTrippedPayload,
+    ErrorInfo,
+    Event,
+    EventDraft,
+    NotJSONError,
+    Payload,
+    RollbackCompletedPayload,
+    RollbackFailedPayload,
+    RunCancelledPayload,
+    RunCompletedPayload,
+    RunFailedPayload,
+    RunStartedPayload,
+    SignalConsumedPayload,
+    StepCompletedPayload,
+    StepFailedPayload,
+    StepRetryingPayload,
+    StepStartedPayload,
+    WaitCompletedPayload,
+    WaitCreatedPayload,
+    ensure_json,
+)
+from .interpreter import (
+    BodyFailed,
+    Cancelled,
+    ControlFlow,
+    Diverged,
+    Journal,
+    StepCall,
+    StepFailure,
+    Suspend,
+    Tripped,
+    Walker,
+)
+from .sdk import Step, Workflow, get_step
+from .stores.base import Claim, LeaseLost, RunUpdate, Store
+
+__all__ = ["LeaseGone", "RecordedError", "RunExecutor", "RunSettings", "rebuild_error"]
+
+log = logging.getLogger("runtime.worker")
+
+
+class LeaseGone(ControlFlow):
+    """The worker lost its lease on the run: stop at once, write nothing more."""
+
+
+class RecordedError(Exception):
+    """An error rebuilt from the log (its class is named after the recorded type)."""
+
+
+_REBUILT: dict[str, type[RecordedError]] = {}
+
+
+def rebuild_error(info: ErrorInfo) -> BaseException:
+    """An exception equivalent to a recorded one, for replay.
+
+    Builtin exception types come back as themselves; others as a subclass of
+    :class:`RecordedError` carrying the recorded type name.
+    """
+    found = getattr(builtins, info.type, None)
+    if isinstance(found, type) and issubclass(found, Exception):
+        try:
+            return found(info.message)
+        except Exception:
+            pass
+    if info.type == "NonRetryableError":
+        return NonRetryableError(info.message)
+    cls = _REBUILT.get(info.type)
+    if cls is None:
+        cls = type(info.type, (RecordedError,), {})
+        _REBUILT[info.type] = cls
+    return cls(info.message)
+
+
+class _StepTimeout(TimeoutError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a worker passes to each run it executes."""
+
+    worker_id: str
+    poll_interval: float
+    inline_retry_max: float
+    clock: Callable[[], datetime]
+    stopping: Callable[[], bool]
+
+
+@dataclass
+class _Completion:
+    seq: int
+    key: str
+    step: str
+    output: Any
+
+
+class _StepBackend:
+    """The ContextBackend a step's StepContext uses: signals only."""
+
+    def __init__(self, run: RunExecutor, key: str) -> None:
+        self._run = run
+        self._key = key
+        self._counts: dict[str, int] = {}
+
+    async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
+        count = self._counts.get(name, 0)
+        self._counts[name] = count + 1
+        return await self._run.step_signal(f"{self._key}/{name}/{count}", name, timeout)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def parallel(self, branches: Sequence[Callable[[], Any]]) -> list[Any]:
+        return list(await asyncio.gather(*(branch() for branch in branches)))
+
+    def now(self) -> datetime:
+        return self._run.settings.clock()
+
+    def random(self) -> float:
+        raise NotImplementedError("steps may use the random module directly")
+
+    def uuid4(self) -> Any:
+        raise NotImplementedError("steps may use the uuid module directly")
+
+
+class RunExecutor:
+    """Executes one claimed run until it completes, fails, waits or is given back.
+
+    Args:
+        store: The store the run lives in.
+        claim: The claim (run record and lease).
+        graph: The graph version the run is pinned to.
+        history: The run's events, read after the claim.
+        flow: The registered workflow (for the class of a class-style body).
+        settings: The worker's settings.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        claim: Claim,
+        graph: Graph,
+        history: Sequence[Event],
+        flow: Workflow,
+        settings: RunSettings,
+    ) -> None:
+        self.store = store
+        self.run = claim.run
+        self.lease = claim.lease
+        self.graph = graph
+        self.flow = flow
+        self.settings = settings
+        self.run_id = claim.run.run_id
+        self.workflow_name = claim.run.workflow_name
+        self.journal = Journal.from_history(history)
+        self.next_seq = (history[-1].seq if history else claim.run.last_seq) + 1
+        self.pending: list[EventDraft] = []
+        self.cancel_requested = claim.run.cancel_requested
+        self.lost = False
+        self._lock = asyncio.Lock()
+        self._pin: str | None = graph.hash if claim.run.graph_hash is None else None
+        self._completions: list[_Completion] = []
+        self._rolled: set[str] = set()
+        self._times: dict[int, datetime] = {event.seq: event.at for event in history}
+        self._position = 1
+        self._steps: dict[str, Step] = {}
+        started = claim.run.started_at or claim.run.created_at
+        limit = graph.workflow.execution_timeout
+        self.deadline = None if limit is None else started + timedelta(seconds=limit)
+
+    # ------------------------------------------------------------------ recording
+
+    def record(self, payload: Payload, key: str | None = None) -> int:
+        """Add an event to the pending batch; return the seq it will get."""
+        self.pending.append(EventDraft(payload, key))
+        seq = self.next_seq
+        self.next_seq += 1
+        return seq
+
+    async def flush(
+        self,
+        *,
+        status: Any = None,
+        result: Any = None,
+        error: ErrorInfo | None = None,
+        wake_at: datetime | None = None,
+        wait_signals: Sequence[str] = (),
+        consume: Sequence[int] = (),
+    ) -> None:
+        """Commit the pending batch (and a status change) in one fenced append."""
+        async with self._lock:
+            if self.lost:
+                raise LeaseGone("lease lost")
+            if not self.pending and status is None and not consume and self._pin is None:
+                return
+            batch = self.pending
+            self.pending = []
+            update = RunUpdate(
+                status=status,
+                result=result,
+                error=error,
+                wake_at=wake_at,
+                wait_signals=tuple(wait_signals),
+                graph_hash=self._pin,
+            )
+            try:
+                outcome = await self.store.append(
+                    self.lease, batch, update=update, consume_signals=consume
+                )
+            except LeaseLost as lost:
+                self.lost = True
+                log.warning("%s", lost)
+                raise LeaseGone(str(lost)) from None
+            self._pin = None
+            if outcome.lease is not None:
+                self.lease = outcome.lease
+            self.cancel_requested = self.cancel_requested or outcome.cancel_requested
+
+    async def heartbeat(self) -> None:
+        """Renew the lease (the worker calls this periodically while the run executes)."""
+        async with self._lock:
+            if self.lost:
+                return
+            try:
+                renewal = await self.store.renew_lease(self.lease)
+            except LeaseLost as lost:
+                self.lost = True
+                log.warning("%s", lost)
+                return
+            self.lease = renewal.lease
+            self.cancel_requested = self.cancel_requested or renewal.cancel_requested
+
+    # ------------------------------------------------------------------ the run
+
+    async def execute(self) -> str:
+        """Walk the run; return what became of it (for logs and tests)."""
+        if not any(event.type == "run_started" for event in self.journal.events):
+            self.record(
+                RunStartedPayload(worker_id=self.settings.worker_id, graph_hash=self.graph.hash)
+            )
+        args, kwargs = _split_input(self.run.input)
+        instance = self.flow.cls() if self.flow.cls is not None else None
+        walker = Walker(
+            self.graph,
+            self,
+            self.journal,
+            module=self.graph.source.module,
+            args=args,
+            kwargs=kwargs,
+            instance=instance,
+        )
+        try:
+            try:
+                result = await walker.run()
+                ensure_json(result, f"result of workflow {self.workflow_name!r}")
+            except NotJSONError as error:
+                raise BodyFailed(error) from None
+        except LeaseGone:
+            return "lease lost"
+        except Suspend as suspend:
+            return await self._suspend(suspend)
+        except Cancelled:
+            return await self._cancel()
+        except Tripped as tripped:
+            return await self._trip(tripped)
+        except BodyFailed as failed:
+            return await self._fail(failed.error)
+        except Diverged as diverged:
+            return await self.park(diverged.error)
+        self.record(RunCompletedPayload(result=result))
+        await self._end("completed", result=result)
+        return "completed"
+
+    async def _end(
+        self, status: str, *, result: Any = None, error: ErrorInfo | None = None
+    ) -> None:
+        with contextlib.suppress(LeaseGone):
+            await self.flush(status=status, result=result, error=error)
+
+    async def _suspend(self, suspend: Suspend) -> str:
+        for draft in suspend.events:
+            self.pending.append(draft)
+            self.next_seq += 1
+        wake_at = suspend.wake_at
+        if self.deadline is not None and (wake_at is None or wake_at > self.deadline):
+            wake_at = self.deadline
+        try:
+            await self.flush(status="waiting", wake_at=wake_at, wait_signals=suspend.signals)
+        except LeaseGone:
+            return "lease lost"
+        return "waiting"
+
+    async def _cancel(self) -> str:
+        error = WorkflowFailed(
+            self.run_id, "cancelled", {"type": "Cancelled", "message": "cancellation requested"}
+        )
+        try:
+            await self.compensate(error)
+        except LeaseGone:
+            return "lease lost"
+        self.record(RunCancelledPayload(reason="cancellation requested"))
+        await self._end(
+            "cancelled", error=ErrorInfo(type="Cancelled", message="cancellation requested")
+        )
+        return "cancelled"
+
+    async def _trip(self, tripped: Tripped) -> str:
+        error: BaseException
+        if tripped.breaker == "max_events":
+            error = MaxEventsExceeded(int(tripped.limit))
+        else:
+            error = ExecutionTimeout(tripped.limit)
+        self.record(CircuitBreakerTrippedPayload(breaker=tripped.breaker, limit=tripped.limit))
+        return await self._fail(error)
+
+    async def _fail(self, error: BaseException) -> str:
+        try:
+            await self.compensate(error)
+        except LeaseGone:
+            return "lease lost"
+        info = ErrorInfo.from_exception(error)
+        self.record(RunFailedPayload(error=info))
+        await self._end("failed", error=info)
+        return "failed"
+
+    async def fail_from_log(self, info: ErrorInfo) -> str:
+        """End the run failed without walking it, compensating every step the log completed."""
+        for key, record in self.journal.steps.items():
+            if record.outcome == "completed":
+                self._completions.append(
+                    _Completion(record.result_seq, key, record.step, record.output)
+                )
+        return await self._fail(rebuild_error(info))
+
+    async def park(self, error: NondeterminismError, *, retry_in: float = 300.0) -> str:
+        """Give a run back that this worker must not advance, due again in ``retry_in`` s.
+
+        A parked run stays ``waiting``: nothing it recorded is touched, and a
+        worker with the right graph version can finish it later.
+        """
+        log.error("%s", error)
+        self.pending.clear()
+        wake_at = self.settings.clock() + timedelta(seconds=retry_in)
+        try:
+            await self.flush(status="waiting", wake_at=wake_at)
+        except LeaseGone:
+            return "lease lost"
+        return "parked"
+
+    # ------------------------------------------------------------------ host: checks
+
+    def _settled(self, key: str) -> bool:
+        record = self.journal.steps.get(key)
+        if record is not None and record.outcome in ("completed", "failed"):
+            return True
+        return key in self.journal.waits_completed or key in self.journal.consumed
+
+    async def checkpoint(self, keys: Sequence[str]) -> None:
+        """Stop here if the run must stop; replayed operations are never stopped."""
+        if keys and all(self._settled(key) for key in keys):
+            return
+        if self.lost:
+            raise LeaseGone("lease lost")
+        if self.cancel_requested:
+            raise Cancelled("cancel")
+        limit = self.graph.workflow.max_events
+        if limit is not None and self.next_seq - 1 >= limit:
+            raise Tripped("max_events", limit)
+        if self.deadline is not None and self.settings.clock() >= self.deadline:
+            raise Tripped("execution_timeout", self.graph.workflow.execution_timeout or 0.0)
+        if self.settings.stopping():
+            # The worker is shutting down: give the run back, due at once.
+            raise Suspend([], self.settings.clock())
+
+    # ------------------------------------------------------------------ host: steps
+
+    def _step(self, name: str) -> Step:
+        found = self._steps.get(name)
+        if found is None:
+            found = get_step(name)
+            self._steps[name] = found
+        return found
+
+    def _advance(self, seq: int) -> None:
+        self._position = max(self._position, seq)
+
+    async def run_step(self, call: StepCall) -> Any:
+        """See :meth:`Host.run_step`."""
+        record = self.journal.steps.get(call.key)
+        if record is not None and record.outcome == "completed":
+            self._advance(record.result_seq)
+            self._completions.append(
+                _Completion(record.result_seq, call.key, call.step, record.output)
+            )
+            return record.output
+        if record is not None and record.outcome == "failed":
+            self._advance(record.result_seq)
+            assert record.error is not None
+            raise StepFailure(call.step, rebuild_error(record.error))
+        ref = self.graph.step_ref(call.step)
+        step = self._step(call.step)
+        backoff = step.backoff if ref.backoff is None else _backoff(ref.backoff)
+        attempt = 1
+        if record is not None:
+            attempt = record.last_attempt
+            if record.outcome == "retrying":
+                attempt += 1
+                assert record.retry_at is not None
+                await self._wait_retry(record.retry_at)
+        while True:
+            self.record(StepStartedPayload(step=call.step, attempt=attempt), call.key)
+            await self.flush()
+            try:
+                output = await self._attempt(step, call, attempt, ref.timeout)
+                ensure_json(output, f"output of step {call.step!r}")
+            except (ControlFlow, asyncio.CancelledError):
+                raise
+            except Exception as error:
+                info = ErrorInfo.from_exception(error)
+                final = isinstance(error, NonRetryableError | NotJSONError) or attempt > ref.retries
+                if final:
+                    seq = self.record(
+                        StepFailedPayload(step=call.step, attempt=attempt, error=info), call.key
+                    )
+                    self._advance(seq)
+                    raise StepFailure(call.step, error) from None
+                retry_at = self.settings.clock() + timedelta(seconds=backoff.delay(attempt))
+                self.record(
+                    StepRetryingPayload(
+                        step=call.step, attempt=attempt, error=info, retry_at=retry_at
+                    ),
+                    call.key,
+                )
+                attempt += 1
+                await self._wait_retry(retry_at, flush=True)
+                continue
+            seq = self.record(
+                StepCompletedPayload(step=call.step, output=output, attempt=attempt), call.key
+            )
+            self._advance(seq)
+            self._completions.append(_Completion(seq, call.key, call.step, output))
+            return output
+
+    async def _wait_retry(self, retry_at: datetime, *, flush: bool = False) -> None:
+        remaining = (retry_at - self.settings.clock()).total_seconds()
+        if remaining <= 0:
+            return
+        if remaining > self.settings.inline_retry_max:
+            raise Suspend([], retry_at)
+        if flush:
+            await self.flush()
+        await asyncio.sleep(remaining)
+
+    async def _attempt(
+        self, step: Step, call: StepCall, attempt: int, timeout: float | None
+    ) -> Any:
+        limit = timeout
+        by_breaker = False
+        if self.deadline is not None:
+            remaining = max(0.0, (self.deadline - self.settings.clock()).total_seconds())
+            if limit is None or remaining < limit:
+                limit, by_breaker = remaining, True
+        context = StepContext(
+            self.run_id, call.step, attempt, call.key, _StepBackend(self, call.key)
+        )
+        try:
+            async with asyncio.timeout(limit) as scope:
+                return await step.invoke(call.args, call.kwargs, context)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            if by_breaker:
+                raise Tripped(
+                    "execution_timeout", self.graph.workflow.execution_timeout or 0.0
+                ) from None
+            raise _StepTimeout(
+                f"step {call.step!r} attempt {attempt} timed out after {timeout:g}s"
+            ) from None
+
+    async def run_parallel(self, calls: Sequence[StepCall]) -> list[Any]:
+        """See :meth:`Host.run_parallel`: every branch runs to its end before failures count."""
+        outcomes = await asyncio.gather(
+            *(self.run_step(call) for call in calls), return_exceptions=True
+        )
+        errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for kind in (LeaseGone, Diverged, Tripped, Cancelled, asyncio.CancelledError):
+            for error in errors:
+                if isinstance(error, kind):
+                    raise error
+        suspends = [error for error in errors if isinstance(error, Suspend)]
+        if suspends:
+            raise Suspend.merge(suspends)
+        if errors:
+            raise errors[0]
+        return list(outcomes)
+
+    # ------------------------------------------------------------------ host: sagas
+
+    async def compensate(self, error: BaseException) -> list[str]:
+        """See :meth:`Host.compensate`: reverse completion order, each outcome committed."""
+        done: list[str] = []
+        for completion in sorted(self._completions, key=lambda c: c.seq, reverse=True):
+            if completion.key in self._rolled:
+                continue
+            step = self._step(completion.step)
+            if step.rollback_fn is None:
+                continue
+            self._rolled.add(completion.key)
+            recorded = self.journal.rolled_back.get(completion.key)
+            if recorded is not None:
+                if recorded == "rollback_completed":
+                    done.append(completion.step)
+                continue
+            try:
+                output = step.rollback_fn(error, completion.output)
+                if inspect.isawaitable(output):
+                    output = await output
+            except Exception as failure:
+                log.warning(
+                    "rollback of step %r in run %s failed: %s",
+                    completion.step,
+                    self.run_id,
+                    failure,
+                )
+                self.record(
+                    RollbackFailedPayload(
+                        step=completion.step, error=ErrorInfo.from_exception(failure)
+                    ),
+                    completion.key,
+                )
+            else:
+                try:
+                    ensure_json(output, "rollback output")
+                except NotJSONError:
+                    output = None
+                self.record(
+                    RollbackCompletedPayload(step=completion.step, output=output), completion.key
+                )
+                done.append(completion.step)
+            await self.flush()
+        return done
+
+    # ------------------------------------------------------------------ host: waits
+
+    async def sleep(self, key: str, seconds: float) -> None:
+        """See :meth:`Host.sleep`."""
+        if key in self.journal.waits_completed:
+            self._advance(self.journal.waits_completed[key])
+            return
+        wait = self.journal.waits.get(key)
+        now = self.settings.clock()
+        until = wait.payload.until if wait is not None else None
+        if until is None:
+            until = now + timedelta(seconds=seconds)
+        if wait is None:
+            self.record(WaitCreatedPayload(until=until), key)
+        if now >= until:
+            self._advance(self.record(WaitCompletedPayload(outcome="elapsed"), key))
+            return
+        raise Suspend([], until)
+
+    async def wait_signal(self, key: str, name: str, timeout: float | None) -> Any:
+        """See :meth:`Host.wait_signal`."""
+        consumed = self.journal.consumed.get(key)
+        if consumed is not None:
+            self._advance(consumed.seq)
+            return consumed.payload.payload
+        if key in self.journal.waits_completed:
+            self._advance(self.journal.waits_completed[key])
+            raise SignalTimeout(name, timeout or 0.0)
+        signal = await self.store.next_signal(self.run_id, name)
+        if signal is not None:
+            seq = self.record(
+                SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq), key
+            )
+            await self.flush(consume=[signal.seq])
+            self._advance(seq)
+            return signal.payload
+        wait = self.journal.waits.get(key)
+        now = self.settings.clock()
+        until = wait.payload.until if wait is not None else None
+        if wait is None:
+            if timeout is not None:
+                until = now + timedelta(seconds=timeout)
+            self.record(WaitCreatedPayload(until=until, signal=name), key)
+        if until is not None and now >= until:
+            self._advance(self.record(WaitCompletedPayload(outcome="elapsed"), key))
+            raise SignalTimeout(name, timeout or 0.0)
+        raise Suspend([], until, [name])
+
+    async def step_signal(self, key: str, name: str, timeout: float | None) -> Any:
+        """A signal waited inside a step body: polled in-process while the step holds the run."""
+        consumed = self.journal.consumed.get(key)
+        if consumed is not None:
+            return consumed.payload.payload
+        deadline = None if timeout is None else self.settings.clock() + timedelta(seconds=timeout)
+        while True:
+            signal = await self.store.next_signal(self.run_id, name)
+            if signal is not None:
+                self.record(
+                    SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq),
+                    key,
+                )
+                await self.flush(consume=[signal.seq])
+                return signal.payload
+            now = self.settings.clock()
+            if deadline is not None and now >= deadline:
+                raise SignalTimeout(name, timeout or 0.0)
+            wait = self.settings.poll_interval
+            if deadline is not None:
+                wait = min(wait, (deadline - now).total_seconds())
+            await self.store.wait_for_work(max(wait, 0.001))
+
+    # ------------------------------------------------------------------ host: time
+
+    async def prepare_now(self) -> None:
+        """See :meth:`Host.prepare_now`: fetch the commit time of the current position."""
+        if self._position in self._times:
+            return
+        if self._position >= self.next_seq - len(self.pending):
+            await self.flush()
+        for event in await self.store.history(self.run_id, after_seq=self._position - 1):
+            self._times[event.seq] = event.at
+
+    def now(self) -> datetime:
+        """See :meth:`Host.now`."""
+        found = self._times.get(self._position)
+        if found is not None:
+            return found
+        earlier = [seq for seq in self._times if seq <= self._position]
+        return self._times[max(earlier)] if earlier else self.run.created_at
+
+
+def _backoff(options: Any) -> Any:
+    from .durations import Backoff
+
+    return Backoff(options.initial, options.factor, options.max)
+
+
+def _split_input(value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A run's input: a list of positional arguments, or a dict of keyword arguments."""
+    if value is None:
+        return (), {}
+    if isinstance(value, list):
+        return tuple(value), {}
+    if isinstance(value, dict):
+        return (), dict(value)
+    return (value,), {}
