@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,6 +25,7 @@ from .analysis.project import project_diagnostics
 from .cache import Cache
 from .diagnostics import Diagnostic, Severity
 from .discover import ModuleSummary, ProjectIndex, summarise
+from .imports import load_context
 from .source import SourceFile, load_sources
 from .suppress import apply_suppressions
 
@@ -122,7 +123,7 @@ def check_paths(
     config = config or CheckConfig()
     sources = load_sources(paths, cwd=cwd)
     sources = [s for s in sources if not is_excluded(s.display_path, config.exclude)]
-    return check_sources(sources, config)
+    return check_sources(sources, config, cwd=(cwd or Path.cwd()).resolve())
 
 
 def _jobs(config: CheckConfig, work: int) -> int:
@@ -132,23 +133,60 @@ def _jobs(config: CheckConfig, work: int) -> int:
     return max(1, min(jobs, work // (POOL_THRESHOLD // 2)))
 
 
-def check_sources(sources: Sequence[SourceFile], config: CheckConfig | None = None) -> CheckResult:
-    """Check already loaded sources (see :func:`check_paths`)."""
+def _infer_cwd(sources: Sequence[SourceFile]) -> Path:
+    """The directory the display paths of ``sources`` are relative to."""
+    for source in sources:
+        display = PurePosixPath(source.display_path)
+        if not display.is_absolute():
+            return source.path.parents[len(display.parts) - 1]
+    return Path.cwd()
+
+
+def check_sources(
+    sources: Sequence[SourceFile],
+    config: CheckConfig | None = None,
+    *,
+    cwd: Path | None = None,
+) -> CheckResult:
+    """Check already loaded sources (see :func:`check_paths`).
+
+    The modules the sources import from their own source root are loaded as
+    context (:mod:`vrb_compile.imports`): their steps and helpers are known,
+    but only ``sources`` are checked. A finding in a context file is reported
+    only when a workflow of a checked file reaches it through a helper, at the
+    helper's line with the call chain, exactly as a check of the whole package
+    reports it: a nondeterministic helper is a defect of the workflow that
+    calls it, and silencing it because the helper's file did not change would
+    let the workflow through pre-commit. Checking a subset of a package thus
+    reports a subset of what checking the package reports.
+
+    Args:
+        sources: The files to check.
+        config: Selection, exclusion, purity globs, cache and parallelism.
+        cwd: Directory display paths of context files are relative to
+            (default: inferred from ``sources``).
+    """
     config = config or CheckConfig()
     sources = sorted(sources, key=lambda s: s.display_path)
     cache = Cache(config.cache_dir) if config.cache_dir is not None else None
+    summary_of: dict[str, ModuleSummary] = {}
 
-    summaries: list[ModuleSummary] = []
-    for source in sources:
-        summary = cache.get_summary(source) if cache else None
+    def summarised(source: SourceFile) -> ModuleSummary:
+        summary = summary_of.get(source.display_path)
         if summary is None:
-            summary = summarise(source)
-            if cache:
-                cache.put_summary(source, summary)
-        summaries.append(summary)
-    project = ProjectIndex(summaries)
+            summary = cache.get_summary(source) if cache else None
+            if summary is None:
+                summary = summarise(source)
+                if cache:
+                    cache.put_summary(source, summary)
+            summary_of[source.display_path] = summary
+        return summary
+
+    summaries = [summarised(s) for s in sources]
+    context = load_context(sources, lambda s: summarised(s).symbols, cwd=cwd or _infer_cwd(sources))
+    project = ProjectIndex([*summaries, *(summarised(s) for s in context)])
     fingerprint = project.fingerprint()
-    by_path = {s.display_path: s for s in sources}
+    by_path = {s.display_path: s for s in (*sources, *context)}
 
     analyses: dict[str, FileAnalysis] = {}
     todo: list[SourceFile] = []
@@ -161,21 +199,7 @@ def check_sources(sources: Sequence[SourceFile], config: CheckConfig | None = No
         else:
             todo.append(source)
 
-    jobs = _jobs(config, len(todo))
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            chunks = [todo[i::jobs] for i in range(jobs)]
-            futures = [
-                pool.submit(
-                    _analyse_chunk, [s.display_path for s in chunk], sources, project, config.pure
-                )
-                for chunk in chunks
-            ]
-            for future in futures:
-                analyses.update(future.result())
-    else:
-        for source in todo:
-            analyses[source.display_path] = analyse_file(source, project, by_path, config.pure)
+    analyses.update(_analyse(todo, project, by_path, config))
     if cache:
         for source in todo:
             cache.put_result(source, fingerprint, config.pure, analyses[source.display_path])
@@ -189,13 +213,18 @@ def check_sources(sources: Sequence[SourceFile], config: CheckConfig | None = No
             if key not in seen:
                 seen.add(key)
                 diagnostics.append(diag)
-    diagnostics.extend(project_diagnostics(project))
+    given = {s.display_path for s in sources}
+    diagnostics.extend(d for d in project_diagnostics(project) if d.path in given)
     per_file: dict[str, list[Diagnostic]] = {}
     for diag in diagnostics:
         per_file.setdefault(diag.path, []).append(diag)
     final: list[Diagnostic] = []
     for source in sources:
         final.extend(apply_suppressions(source, per_file.get(source.display_path, [])))
+    for source in context:
+        found = per_file.get(source.display_path)
+        if found:
+            final.extend(apply_suppressions(source, found, comment_warnings=False))
     final = [d for d in final if is_selected(d.code, config.select, config.ignore)]
     final.sort(key=Diagnostic.sort_key)
     return CheckResult(
@@ -203,6 +232,30 @@ def check_sources(sources: Sequence[SourceFile], config: CheckConfig | None = No
         files=len(sources),
         workflows=sum(len(s.workflows) for s in summaries),
     )
+
+
+def _analyse(
+    todo: Sequence[SourceFile],
+    project: ProjectIndex,
+    by_path: Mapping[str, SourceFile],
+    config: CheckConfig,
+) -> dict[str, FileAnalysis]:
+    jobs = _jobs(config, len(todo))
+    if jobs <= 1:
+        return {s.display_path: analyse_file(s, project, by_path, config.pure) for s in todo}
+    analyses: dict[str, FileAnalysis] = {}
+    files = list(by_path.values())
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        chunks = [todo[i::jobs] for i in range(jobs)]
+        futures = [
+            pool.submit(
+                _analyse_chunk, [s.display_path for s in chunk], files, project, config.pure
+            )
+            for chunk in chunks
+        ]
+        for future in futures:
+            analyses.update(future.result())
+    return analyses
 
 
 def _analyse_chunk(

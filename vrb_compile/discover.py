@@ -741,9 +741,15 @@ class Index:
         workflows: Every workflow, sorted by (path, line).
     """
 
-    def __init__(self, project: ProjectIndex, sources: Sequence[SourceFile]) -> None:
+    def __init__(
+        self,
+        project: ProjectIndex,
+        sources: Sequence[SourceFile],
+        context: Sequence[SourceFile] = (),
+    ) -> None:
         self.project = project
-        by_path = {s.display_path: s for s in sources}
+        context_paths = {s.display_path for s in context}
+        by_path = {s.display_path: s for s in (*sources, *context)}
         self.sources: dict[str, SourceFile] = {}
         for summary in project.all_summaries:
             source = by_path.get(summary.display_path)
@@ -758,6 +764,8 @@ class Index:
             for step in summary.steps:
                 if step.name not in self.steps:
                     self.steps[step.name] = self._step_info(step, source)
+            if summary.display_path in context_paths:
+                continue
             for wf in summary.workflows:
                 info = self._workflow_info(wf, source)
                 if info is not None:
@@ -871,7 +879,14 @@ def cst_dotted(node: cst.BaseExpression) -> str | None:
     return ".".join(reversed(parts))
 
 
-def discover(files: Sequence[SourceFile]) -> Index:
-    """Find every step and workflow in ``files`` (all three styles, across modules)."""
-    summaries = [summarise(f) for f in files]
-    return Index(ProjectIndex(summaries), files)
+def discover(files: Sequence[SourceFile], *, context: Sequence[SourceFile] = ()) -> Index:
+    """Find every step and workflow in ``files`` (all three styles, across modules).
+
+    Args:
+        files: The files whose workflows are wanted.
+        context: Further files whose steps and helpers ``files`` may use
+            (:func:`vrb_compile.imports.load_context` finds the ones they
+            import); their own workflows are not listed.
+    """
+    summaries = [summarise(f) for f in (*files, *context)]
+    return Index(ProjectIndex(summaries), files, context)

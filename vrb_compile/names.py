@@ -125,12 +125,17 @@ class ModuleSymbols:
         bindings: Candidate bindings of each top-level name (several when
             bound in different branches of a top-level ``if``/``try``).
         star_imports: Modules imported with ``from m import *``, in order.
+        imports: Every absolute name imported at the top level (``shop.steps``
+            for ``import shop.steps``, ``shop.steps.charge`` for
+            ``from .steps import charge``), sorted; used to find the modules a
+            file depends on.
     """
 
     module: str
     is_package: bool = False
     bindings: dict[str, tuple[Binding, ...]] = field(default_factory=dict)
     star_imports: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (for the cache)."""
@@ -142,6 +147,7 @@ class ModuleSymbols:
                 for name, bs in sorted(self.bindings.items())
             },
             "star_imports": list(self.star_imports),
+            "imports": list(self.imports),
         }
 
     @classmethod
@@ -155,6 +161,7 @@ class ModuleSymbols:
                 for name, bs in data["bindings"].items()
             },
             star_imports=tuple(data["star_imports"]),
+            imports=tuple(data["imports"]),
         )
 
 
@@ -189,6 +196,7 @@ class _Builder:
     def __init__(self, module: str, is_package: bool) -> None:
         self.symbols = ModuleSymbols(module, is_package)
         self.stars: list[str] = []
+        self.imports: set[str] = set()
 
     def bind(self, name: str, binding: Binding, conditional: bool) -> None:
         existing = self.symbols.bindings.get(name, ())
@@ -217,6 +225,7 @@ class _Builder:
         module = self.symbols.module
         if isinstance(stmt, ast.Import):
             for alias in stmt.names:
+                self.imports.add(alias.name)
                 if alias.asname:
                     self.bind(alias.asname, Binding("import", alias.name), conditional)
                 else:
@@ -227,8 +236,10 @@ class _Builder:
             for alias in stmt.names:
                 if alias.name == "*":
                     self.stars.append(base)
+                    self.imports.add(base)
                     continue
                 target = f"{base}.{alias.name}" if base else alias.name
+                self.imports.add(target)
                 self.bind(alias.asname or alias.name, Binding("import", target), conditional)
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             kind: BindingKind = "asyncdef" if isinstance(stmt, ast.AsyncFunctionDef) else "def"
@@ -309,6 +320,7 @@ def build_symbols(tree: ast.Module, module: str, *, is_package: bool = False) ->
     builder = _Builder(module, is_package)
     builder.statements(tree.body, False)
     builder.symbols.star_imports = tuple(builder.stars)
+    builder.symbols.imports = tuple(sorted(i for i in builder.imports if i))
     return builder.symbols
 
 

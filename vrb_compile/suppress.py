@@ -91,8 +91,17 @@ def _statement_lines(source: SourceFile) -> dict[int, int]:
     return mapping
 
 
-def apply_suppressions(source: SourceFile, diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
-    """Drop suppressed diagnostics; add VRB002/VRB003 for bare and unknown suppressions."""
+def apply_suppressions(
+    source: SourceFile, diagnostics: Sequence[Diagnostic], *, comment_warnings: bool = True
+) -> list[Diagnostic]:
+    """Drop suppressed diagnostics; add VRB002/VRB003 for bare and unknown suppressions.
+
+    Args:
+        source: The file the diagnostics are in.
+        diagnostics: Its findings.
+        comment_warnings: Report VRB002/VRB003 for the file's own comments
+            (off for a context file, which is not being checked).
+    """
     suppressions = find_suppressions(source.text)
     if not suppressions:
         return list(diagnostics)
@@ -108,6 +117,8 @@ def apply_suppressions(source: SourceFile, diagnostics: Sequence[Diagnostic]) ->
                 hidden = True
         if not hidden:
             kept.append(diag)
+    if not comment_warnings:
+        return kept
     for sup in suppressions:
         if not sup.codes:
             rule = RULES["VRB002"]
