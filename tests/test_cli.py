@@ -424,3 +424,36 @@ def test_console_script_runs_the_same_program(tmp_path: Path) -> None:
     assert json.loads(proc.stdout) == json.loads(
         vrb(tmp_path, "check", "shop", "--format", "json").stdout
     )
+
+
+def test_colour_on_a_terminal_unless_no_color(tmp_path: Path) -> None:
+    pty = pytest.importorskip("pty")
+    make_package(tmp_path, flows=CLOCK)
+
+    def through_terminal(env: dict[str, str]) -> str:
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vrb_compile", "check", "shop"],
+            cwd=tmp_path,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closes when the program exits
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=120)
+        os.close(leader)
+        assert proc.returncode == 1
+        return b"".join(chunks).decode()
+
+    environment = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert "\x1b[31mVRB101\x1b[0m" in through_terminal(environment)
+    assert "\x1b[" not in through_terminal({**environment, "NO_COLOR": "1"})
