@@ -166,3 +166,54 @@ def test_second_run_uses_the_cache_and_edits_invalidate(
     assert [
         (d.code, d.path, d.chain) for d in edited.diagnostics if d.path == "pkg/helpers.py"
     ] == [("VRB101", "pkg/helpers.py", ("e", "stamp"))]
+
+
+def _many_workflows(count: int) -> dict[str, str]:
+    files = {
+        "big/__init__.py": "",
+        "big/steps.py": 'from runtime import step\n\n\n@step("charge")\nasync def charge(x):\n    return x\n',
+        "big/helpers.py": "import time\n\n\ndef stamp():\n    return time.time()\n",
+        "big/broken.py": "def broken(:\n",
+    }
+    for i in range(count):
+        files[f"big/w{i:02}.py"] = (
+            "import random\nimport mystery\nfrom runtime import workflow\n"
+            "from .steps import charge\nfrom .helpers import stamp\n\n\n"
+            f'@workflow("w{i}")\nasync def w(ctx, order):\n'
+            "    await charge(set(order))\n"
+            f"    x = stamp() + random.random()  # vrb: ignore[VRB10{i % 3}]\n"
+            "    return mystery.value(x)\n"
+        )
+    return files
+
+
+def test_process_pool_gives_the_same_result_as_one_process(
+    check_files: CheckFiles, tmp_path: Path
+) -> None:
+    from vrb_compile.api import _jobs
+
+    files = _many_workflows(32)
+    assert _jobs(CheckConfig(jobs=2), len(files) - 3) == 2  # the pool really starts
+    single = check_files(files, jobs=1)
+    pooled = check_paths([tmp_path], CheckConfig(jobs=2), cwd=tmp_path)
+    assert pooled == single
+    codes = [d.code for d in single.diagnostics]
+    assert (codes.count("VRB101"), codes.count("VRB102"), codes.count("VRB109")) == (1, 22, 32)
+    assert (codes.count("VRB111"), codes.count("VRB001"), codes.count("VRB003")) == (32, 1, 11)
+    [clock] = [d for d in single.diagnostics if d.code == "VRB101"]
+    # reached from every workflow; reported once, from the first file by path
+    assert (clock.path, clock.workflow, clock.chain) == ("big/helpers.py", "w0", ("w", "stamp"))
+
+
+def test_small_inputs_never_start_a_process_pool(
+    check_files: CheckFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vrb_compile.api as api
+
+    def no_pool(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a pool was started for a small input")
+
+    monkeypatch.setattr(api, "ProcessPoolExecutor", no_pool)
+    result = check_files(_many_workflows(api.POOL_THRESHOLD - 1), jobs=8)
+    assert result.errors > 0
+    assert api._jobs(CheckConfig(jobs=None), api.POOL_THRESHOLD - 1) == 1

@@ -17,6 +17,7 @@ import fnmatch
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -31,8 +32,11 @@ from .suppress import apply_suppressions
 
 __all__ = ["CheckConfig", "CheckResult", "check_paths", "check_sources", "load_sources"]
 
-#: Below this many files needing analysis, a process pool costs more than it saves.
+#: Below this many files needing analysis, a process pool costs more than it saves
+#: (forking, pickling the sources and the index, re-parsing followed helpers).
 POOL_THRESHOLD = 24
+#: Each worker process gets at least this many files.
+FILES_PER_WORKER = 12
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,11 @@ def check_paths(
 
 
 def _jobs(config: CheckConfig, work: int) -> int:
+    """How many worker processes for ``work`` files needing a LibCST analysis."""
     jobs = config.jobs if config.jobs is not None else (os.cpu_count() or 1)
-    if work < POOL_THRESHOLD:
+    if jobs <= 1 or work < POOL_THRESHOLD:
         return 1
-    return max(1, min(jobs, work // (POOL_THRESHOLD // 2)))
+    return max(1, min(jobs, work // FILES_PER_WORKER))
 
 
 def _infer_cwd(sources: Sequence[SourceFile]) -> Path:
@@ -240,22 +245,24 @@ def _analyse(
     by_path: Mapping[str, SourceFile],
     config: CheckConfig,
 ) -> dict[str, FileAnalysis]:
-    jobs = _jobs(config, len(todo))
-    if jobs <= 1:
-        return {s.display_path: analyse_file(s, project, by_path, config.pure) for s in todo}
-    analyses: dict[str, FileAnalysis] = {}
-    files = list(by_path.values())
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        chunks = [todo[i::jobs] for i in range(jobs)]
-        futures = [
-            pool.submit(
-                _analyse_chunk, [s.display_path for s in chunk], files, project, config.pure
-            )
-            for chunk in chunks
-        ]
-        for future in futures:
-            analyses.update(future.result())
-    return analyses
+    # a file with a syntax error costs nothing to report: it does not count as work
+    jobs = _jobs(config, sum(1 for s in todo if s.syntax_error is None))
+    if jobs > 1:
+        files = list(by_path.values())
+        chunks = [[s.display_path for s in todo[i::jobs]] for i in range(jobs)]
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [
+                    pool.submit(_analyse_chunk, chunk, files, project, config.pure)
+                    for chunk in chunks
+                ]
+                analyses: dict[str, FileAnalysis] = {}
+                for future in futures:
+                    analyses.update(future.result())
+                return analyses
+        except (OSError, BrokenProcessPool):
+            pass  # no processes on this platform or sandbox: analyse in this one
+    return {s.display_path: analyse_file(s, project, by_path, config.pure) for s in todo}
 
 
 def _analyse_chunk(
