@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -324,6 +325,12 @@ def _add_explain(subparsers: argparse._SubParsersAction[_Parser]) -> None:
     parser.set_defaults(handler=run_explain)
 
 
+def _prose(text: str) -> str:
+    return textwrap.fill(
+        " ".join(text.split()), width=88, initial_indent="    ", subsequent_indent="    "
+    )
+
+
 def _indent(block: str) -> str:
     return "\n".join(
         f"    {line}" if line.strip() else "" for line in block.strip("\n").splitlines()
@@ -341,14 +348,15 @@ def run_explain(args: argparse.Namespace) -> int:
     parts = [
         f"{rule.code} {rule.name} ({rule.severity})",
         rule.summary,
-        f"Why:\n{_indent(rule.rationale)}",
-        f"Instead:\n{_indent(rule.hint)}",
+        f"Why:\n{_prose(rule.rationale)}",
+        f"Instead:\n{_prose(rule.hint)}",
     ]
     if rule.bad:
         parts.append(f"Rejected:\n{_indent(rule.bad)}")
     if rule.good:
         parts.append(f"Accepted:\n{_indent(rule.good)}")
-    parts.append(f"Suppress one line with:  # vrb: ignore[{rule.code}]")
+    if rule.code != "VRB001":  # a file that does not parse cannot carry a suppression
+        parts.append(f"Suppress one line with:  # vrb: ignore[{rule.code}]")
     _write("\n\n".join(parts) + "\n", None)
     return EXIT_OK
 
