@@ -206,3 +206,23 @@ def test_sarif_with_no_findings_is_still_one_valid_run(tmp_path: Path) -> None:
     run = sarif_run([], tmp_path)
     assert run["results"] == []
     assert run["tool"]["driver"]["rules"] == []
+
+
+def test_report_package_exports_are_pinned() -> None:
+    import vrb_compile.report as report
+
+    assert sorted(report.__all__) == [
+        "FORMATS",
+        "JSON_SCHEMA_VERSION",
+        "SARIF_SCHEMA",
+        "escape_data",
+        "escape_property",
+        "render_github",
+        "render_json",
+        "render_sarif",
+        "render_summary",
+        "render_text",
+    ]
+    assert report.FORMATS == ("text", "json", "sarif", "github")
+    for name in report.__all__:
+        assert hasattr(report, name), name
