@@ -89,11 +89,17 @@ class Binding:
             ``workflow`` (assigned or decorated by the SDK).
         target: The qualified name the binding stands for.
         mutable: For ``data``: the value is a mutable container display or constructor.
+        origin: For ``data`` built by a call: the callee's qualified name, with
+            any attributes read from the result (``aiohttp.ClientSession`` for
+            ``session = aiohttp.ClientSession()``, ``requests.Session.get`` for
+            ``get = requests.Session().get``), so calls on the object can be
+            matched against the rule tables.
     """
 
     kind: BindingKind
     target: str
     mutable: bool = False
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,11 +114,14 @@ class Target:
             (``missing``), something in a module outside the analysed sources
             (``external``), a ``builtin``, or ``unresolved``.
         mutable: For ``data``: a mutable module-level container.
+        origin: For ``data`` built by a call: what the reference means in terms
+            of the callee (``aiohttp.ClientSession.get`` for ``session.get``).
     """
 
     qname: str
     kind: TargetKind
     mutable: bool = False
+    origin: str = ""
 
 
 @dataclass
@@ -143,7 +152,7 @@ class ModuleSymbols:
             "module": self.module,
             "is_package": self.is_package,
             "bindings": {
-                name: [[b.kind, b.target, b.mutable] for b in bs]
+                name: [[b.kind, b.target, b.mutable, b.origin] for b in bs]
                 for name, bs in sorted(self.bindings.items())
             },
             "star_imports": list(self.star_imports),
@@ -157,8 +166,7 @@ class ModuleSymbols:
             module=data["module"],
             is_package=data["is_package"],
             bindings={
-                name: tuple(Binding(k, t, m) for k, t, m in bs)
-                for name, bs in data["bindings"].items()
+                name: tuple(Binding(*b) for b in bs) for name, bs in data["bindings"].items()
             },
             star_imports=tuple(data["star_imports"]),
             imports=tuple(data["imports"]),
@@ -288,6 +296,19 @@ class _Builder:
             return False
         return any(RUNTIME_ALIASES.get(q, q) in names for q in self.local_resolve(dotted))
 
+    def _origin(self, value: ast.expr) -> str:
+        """``pkg.Cls.attr`` for ``pkg.Cls(...).attr`` (the first candidate), else ``""``."""
+        attrs: list[str] = []
+        while isinstance(value, ast.Attribute):
+            attrs.append(value.attr)
+            value = value.value
+        if not isinstance(value, ast.Call):
+            return ""
+        dotted = dotted_name(value.func)
+        if dotted is None:
+            return ""
+        return ".".join([self.local_resolve(dotted)[0], *reversed(attrs)])
+
     def _value_bindings(self, name: str, value: ast.expr | None) -> list[Binding]:
         module = self.symbols.module
         if value is None:
@@ -305,10 +326,12 @@ class _Builder:
             mutable = dotted is not None and any(
                 q.removeprefix("builtins.") in _MUTABLE_CALLS for q in self.local_resolve(dotted)
             )
-            return [Binding("data", f"{module}.{name}", mutable)]
+            return [Binding("data", f"{module}.{name}", mutable, self._origin(value))]
         dotted = dotted_name(value)
         if dotted is not None:
             return [Binding("alias", q) for q in self.local_resolve(dotted)]
+        if isinstance(value, ast.Attribute):
+            return [Binding("data", f"{module}.{name}", False, self._origin(value))]
         mutable = isinstance(
             value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp
         )
@@ -376,7 +399,7 @@ class SymbolTable:
                     out.extend(self.canonical(binding.target + suffix))
                 else:
                     kind: TargetKind = binding.kind  # type: ignore[assignment]
-                    out.append(Target(binding.target, kind, binding.mutable))
+                    out.append(Target(binding.target, kind, binding.mutable, binding.origin))
             return out
         if symbols is not None:
             for star in symbols.star_imports:
@@ -437,7 +460,8 @@ class SymbolTable:
                 kind: TargetKind = "data" if binding.kind == "data" else "missing"
                 if binding.kind == "class":
                     kind = "class"
-                out.append(Target(".".join([binding.target, *rest]), kind, binding.mutable))
+                origin = ".".join([binding.origin, *rest]) if binding.origin else ""
+                out.append(Target(".".join([binding.target, *rest]), kind, binding.mutable, origin))
             else:
-                out.append(Target(binding.target, binding.kind, binding.mutable))  # type: ignore[arg-type]
+                out.append(Target(binding.target, binding.kind, binding.mutable, binding.origin))  # type: ignore[arg-type]
         return out

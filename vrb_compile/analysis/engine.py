@@ -110,9 +110,25 @@ _IMPURE_BUILTINS = {
     "builtins.globals": "reads module state",
 }
 _SET_CONSUMERS = frozenset({"list", "tuple", "enumerate", "zip", "iter", "map", "filter", "next"})
-_PURE_PATH_TYPES = frozenset(
-    {"pathlib.PurePath", "pathlib.PurePosixPath", "pathlib.PureWindowsPath"}
+_CONCRETE_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
+#: Path methods and properties that return another path.
+_PATH_RETURNING = frozenset(
+    {"joinpath", "with_name", "with_stem", "with_suffix", "relative_to", "with_segments"}
 )
+
+
+def _path_class_io(qname: str) -> tuple[str, str, str] | None:
+    """VRB105 for ``Path.cwd()``, ``Path.home()`` and I/O methods called on the class."""
+    owner, _, method = qname.rpartition(".")
+    if owner in _CONCRETE_PATH_TYPES and method in PATH_IO_METHODS:
+        rule = RULES["VRB105"]
+        shown = f"{owner.removeprefix('pathlib.')}.{method}()"
+        return (
+            "VRB105",
+            f"{shown} touches the filesystem; its result can change between the run and its replay",
+            rule.hint,
+        )
+    return None
 
 
 @dataclass
@@ -564,7 +580,11 @@ class _Analyser:
             return "helper"
         if any(t.qname == "asyncio.gather" for t in targets) and _is_gather_map(call):
             return "gather-map"
-        if any(self.match(t.qname, True, len(call.args)) for t in targets):
+        if any(
+            self.match(t.qname, True, len(call.args))
+            or (t.origin and self.match(t.origin, True, len(call.args)))
+            for t in targets
+        ):
             return "flagged"
         return "other"
 
@@ -726,19 +746,7 @@ class _Analyser:
                         "VRB109",
                         "joining a set depends on its iteration order",
                     )
-                if func.attr.value in PATH_IO_METHODS and isinstance(func.value, cst.Call):
-                    inner = cst_dotted(func.value.func)
-                    if inner and any(
-                        t.qname.startswith("pathlib.") and t.qname not in _PURE_PATH_TYPES
-                        for t in self._targets(frame, inner)
-                    ):
-                        self.report(
-                            frame,
-                            call,
-                            "VRB105",
-                            f"Path(...).{func.attr.value}() touches the filesystem; its result can change between the run and its replay",
-                            RULES["VRB105"].hint,
-                        )
+                self.path_io(frame, call, func)
                 self.expr(frame, func.value)
             else:
                 self.expr(frame, func)
@@ -763,6 +771,8 @@ class _Analyser:
             return
         if head in frame.scope.names and head not in frame.scope.aliases:
             method = rest.split(".")[-1] if rest else ""
+            if isinstance(func, cst.Attribute):
+                self.path_io(frame, call, func)
             if head in frame.scope.sets and method == "pop":
                 self.report(
                     frame, call, "VRB109", f"{head}.pop() removes an arbitrary element of a set"
@@ -772,7 +782,18 @@ class _Analyser:
         targets = self._targets(frame, dotted)
         found = None
         for target in targets:
+            if (
+                target.qname == "builtins.hash"
+                and call.args
+                and self.is_int(frame, call.args[0].value)
+            ):
+                continue  # hash() of an int (or a tuple of ints) is the int's value, not salted
             found = self.match(target.qname, True, len(call.args))
+            if found is None:
+                found = _path_class_io(target.qname)
+            if found is None and target.origin:
+                # a method of a module-level object: session.get with session = aiohttp.ClientSession()
+                found = self.match(target.origin, True, len(call.args))
             if found is not None:
                 break
         if found is not None:
@@ -851,6 +872,66 @@ class _Analyser:
                 "VRB111",
                 f"{shown}() calls {where}, from a module the compiler cannot see; it may not be deterministic",
             )
+
+    def path_io(self, frame: _Frame, call: cst.Call, func: cst.Attribute) -> None:
+        """VRB105 for ``p.read_text()`` where ``p`` is a ``pathlib.Path`` value."""
+        method = func.attr.value
+        if method in PATH_IO_METHODS and self.is_path(frame, func.value, 0):
+            self.report(
+                frame,
+                call,
+                "VRB105",
+                f"Path(...).{method}() touches the filesystem; its result can change between the run and its replay",
+                RULES["VRB105"].hint,
+            )
+
+    def is_path(self, frame: _Frame, node: cst.BaseExpression, depth: int) -> bool:
+        """Whether ``node`` evaluates to a concrete ``pathlib`` path (by construction)."""
+        if depth > 8:
+            return False
+        if isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _PATH_RETURNING:
+                return self.is_path(frame, func.value, depth + 1)
+            dotted = cst_dotted(func)
+            return dotted is not None and any(
+                t.qname in _CONCRETE_PATH_TYPES for t in self._targets(frame, dotted)
+            )
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+            return self.is_path(frame, node.left, depth + 1)
+        if isinstance(node, cst.Attribute) and node.attr.value in ("parent",):
+            return self.is_path(frame, node.value, depth + 1)
+        if isinstance(node, cst.Name) and node.value in frame.scope.names:
+            annotation = frame.scope.annotations.get(node.value)
+            if annotation is not None:
+                dotted = cst_dotted(annotation)
+                return dotted is not None and any(
+                    t.qname in _CONCRETE_PATH_TYPES for t in self.resolve(frame, dotted)
+                )
+            values = frame.scope.values.get(node.value, [])
+            return bool(values) and all(
+                v is not None and self.is_path(frame, v, depth + 1) for v in values
+            )
+        return False
+
+    def is_int(self, frame: _Frame, node: cst.BaseExpression) -> bool:
+        """Whether ``node`` is obviously an int, or a tuple of them."""
+        if isinstance(node, cst.Integer):
+            return True
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            return self.is_int(frame, node.expression)
+        if isinstance(node, cst.Tuple):
+            return all(
+                isinstance(e, cst.Element) and self.is_int(frame, e.value) for e in node.elements
+            )
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
+            name = node.func.value
+            return (
+                name in ("len", "int", "ord")
+                and name not in frame.scope.names
+                and all(t.kind == "builtin" for t in self.resolve(frame, name))
+            )
+        return False
 
     def is_known(self, targets: Sequence[Target]) -> bool:
         if not targets:

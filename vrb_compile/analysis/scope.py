@@ -32,12 +32,17 @@ class LocalScope:
         aliases: Local names assigned only dotted references, with those references.
         sets: Local names holding a set or frozenset.
         ctx_names: Names holding the WorkflowContext.
+        values: Every value assigned to each local (``None`` for a binding
+            whose value is unknown: a loop target, an unpacking, ``+=``).
+        annotations: The annotation of each annotated parameter.
     """
 
     names: set[str] = field(default_factory=set)
     aliases: dict[str, list[str]] = field(default_factory=dict)
     sets: set[str] = field(default_factory=set)
     ctx_names: set[str] = field(default_factory=set)
+    values: dict[str, list[cst.BaseExpression | None]] = field(default_factory=dict)
+    annotations: dict[str, cst.BaseExpression] = field(default_factory=dict)
 
     def is_set(self, node: cst.BaseExpression, builtin_set: bool = True) -> bool:
         """Whether ``node`` evaluates to a set (by construction)."""
@@ -90,6 +95,7 @@ def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
         scope.names.add(param.name.value)
         if param.annotation is not None:
             ann = param.annotation.annotation
+            scope.annotations[param.name.value] = ann
             if isinstance(ann, cst.Subscript):
                 ann = ann.value
             dotted = cst_dotted(ann) or ""
@@ -122,6 +128,7 @@ def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
         elif isinstance(node, cst.Global | cst.Nonlocal):
             pass
     scope.names.update(assigned)
+    scope.values = assigned
     for local, values in assigned.items():
         chains = [cst_dotted(v) if v is not None else None for v in values]
         if all(c is not None for c in chains):
