@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.lower_helpers import lower_file, lower_snippet, source_of
+from tests.lower_helpers import lower_snippet
 from vrb_compile.errors import GraphLoadError
 from vrb_compile.ir import (
     Graph,
     GraphInvalid,
     compute_hash,
-    graph_findings,
     load_graph,
     parse_graph,
     validate,
@@ -149,27 +148,3 @@ def test_validate_lists_every_problem(tmp_path: Path) -> None:
 def test_parse_graph_names_its_origin(tmp_path: Path) -> None:
     with pytest.raises(GraphLoadError, match=r"^worker-input: not a JSON graph file"):
         parse_graph(b"\xff\xfe", origin="worker-input")
-
-
-def test_graph_findings_flag_an_unbounded_while_loop(tmp_path: Path) -> None:
-    path = source_of(
-        tmp_path,
-        """
-        @workflow("poll")
-        async def poll(ctx: WorkflowContext) -> None:
-            while True:
-                await a()
-
-
-        @workflow("poll-bounded", max_events=500)
-        async def poll_bounded(ctx: WorkflowContext) -> None:
-            while True:
-                await a()
-        """,
-    )
-    graphs = lower_file(path)
-    findings = graph_findings(graphs["poll"])
-    assert [(f.check, f.node) for f in findings] == [("unbounded-loop", "n1")]
-    assert "set max_events" in findings[0].message
-    assert findings[0].line == path.read_text().splitlines().index("    while True:") + 1
-    assert graph_findings(graphs["poll-bounded"]) == []

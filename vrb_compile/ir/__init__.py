@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .graph import GraphFinding, GraphInvalid, back_edges, graph_findings, to_networkx, validate
+from .graph import GraphInvalid, back_edges, to_networkx, validate
 from .loader import load_graph, parse_graph
 from .models import (
     SCHEMA_VERSION,
@@ -50,7 +50,6 @@ __all__ = [
     "EndNode",
     "ExceptNode",
     "Graph",
-    "GraphFinding",
     "GraphInvalid",
     "LoopNode",
     "MapNode",
@@ -73,7 +72,6 @@ __all__ = [
     "back_edges",
     "canonical_json",
     "compute_hash",
-    "graph_findings",
     "load_graph",
     "parse_graph",
     "to_networkx",

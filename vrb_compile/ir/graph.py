@@ -1,16 +1,16 @@
-"""A networkx view of a step graph: structural validation and graph-level findings.
+"""A networkx view of a step graph and its structural validation.
 
 :func:`validate` checks what the interpreter relies on (one entry, no dangling
 edges, every node reachable, every step declared, each node kind with the
-out-edges it needs). :func:`graph_findings` computes the VRB3xx checks that need
-the lowered graph rather than the source (unbounded loops, unreachable nodes);
-the checker's source-level rules report the rest.
+out-edges it needs). The VRB3xx warnings (unbounded loops, unreachable code)
+are reported by the checker from the source, where they have exact ranges and
+suppression comments; a graph that reaches the builder is already free of
+unreachable nodes, or :func:`validate` refuses it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -19,7 +19,6 @@ from ..errors import VrbCompileError
 from .models import (
     CONTROL_EDGE_KINDS,
     Graph,
-    LoopNode,
     MapNode,
     ParallelNode,
     RollbackNode,
@@ -27,10 +26,8 @@ from .models import (
 )
 
 __all__ = [
-    "GraphFinding",
     "GraphInvalid",
     "back_edges",
-    "graph_findings",
     "to_networkx",
     "validate",
 ]
@@ -50,23 +47,6 @@ class GraphInvalid(VrbCompileError, ValueError):
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(f"graph of workflow {workflow!r} is invalid: {shown}{more}")
-
-
-@dataclass(frozen=True)
-class GraphFinding:
-    """A graph-level warning about a workflow (reported by the checker as a VRB3xx code).
-
-    Attributes:
-        check: Which check found it: ``"unbounded-loop"`` or ``"unreachable"``.
-        node: Id of the node concerned.
-        line: 1-based source line of the node.
-        message: What is wrong and what to do, one sentence.
-    """
-
-    check: str
-    node: str
-    line: int
-    message: str
 
 
 def to_networkx(graph: Graph) -> Any:
@@ -220,39 +200,3 @@ def back_edges(graph: Graph) -> set[tuple[str, str, str]]:
         source, target, key = cycle[-1]
         control.remove_edge(source, target, key=key)
         found.add((source, target, key))
-
-
-def graph_findings(graph: Graph) -> list[GraphFinding]:
-    """The graph-level VRB3xx findings of a lowered graph, in node order.
-
-    * ``unbounded-loop``: a ``while`` loop in a workflow without ``max_events``;
-      nothing stops a runaway run from growing its log forever.
-    * ``unreachable``: a node no path from the entry reaches.
-    """
-    findings: list[GraphFinding] = []
-    if graph.workflow.max_events is None:
-        for node in graph.nodes:
-            if isinstance(node, LoopNode) and node.loop == "while":
-                findings.append(
-                    GraphFinding(
-                        "unbounded-loop",
-                        node.id,
-                        node.line,
-                        f"while loop in workflow {graph.workflow.name!r} has no bound: "
-                        "set max_events on the workflow so a runaway run trips a circuit breaker",
-                    )
-                )
-    view = to_networkx(graph)
-    if graph.entry in view:
-        reachable = nx.descendants(view, graph.entry) | {graph.entry}
-        for node in graph.nodes:
-            if node.id not in reachable:
-                findings.append(
-                    GraphFinding(
-                        "unreachable",
-                        node.id,
-                        node.line,
-                        f"this {node.kind} can never run: remove it or fix the control flow above it",
-                    )
-                )
-    return findings
