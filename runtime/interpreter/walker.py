@@ -288,7 +288,13 @@ class Walker:
         """
         node: Node = self._index.nodes[self.graph.entry]
         arrived = "next"
+        previous: Node = node
         while True:
+            if isinstance(node, LoopNode):
+                # From inside its own body (a back edge, a `continue` branch) the
+                # loop advances; from anywhere else it starts afresh.
+                arrived = "loop" if node.id in previous.loops else arrived
+            previous = node
             try:
                 kind = await self._do(node, arrived)
             except ControlFlow:
@@ -306,6 +312,10 @@ class Walker:
             if kind is None:
                 self._finish_check()
                 return self._result
+            if kind == "next":
+                # A node's one control edge: fall through, back to a loop, or a break.
+                edges = self._index.edges.get(node.id, {})
+                kind = next((k for k in ("next", "loop", "exit") if k in edges), "next")
             node = self._index.nodes[self._edge(node, kind)]
             arrived = kind
 
