@@ -8,6 +8,7 @@ inside the helper, with the call chain from the workflow body.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from ..rules.filesystem import PATH_IO_METHODS
 from ..rules.registry import CALL_TABLES, RULES
 from ..rules.state import MUTATING_METHODS
 from ..source import SourceFile, SyntaxProblem
-from .scope import LocalScope, build_scope, kids
+from .scope import LocalScope, build_scope, kids, lambda_scope, nested_scope
 
 __all__ = ["FileAnalysis", "analyse_file"]
 
@@ -110,6 +111,11 @@ _IMPURE_BUILTINS = {
     "builtins.globals": "reads module state",
 }
 _SET_CONSUMERS = frozenset({"list", "tuple", "enumerate", "zip", "iter", "map", "filter", "next"})
+#: Codes about what the lowering cannot turn into graph nodes. A sync helper is
+#: not lowered (it runs as code inside a code node), so only determinism matters there.
+_LOWERING_ONLY = frozenset(
+    {"VRB201", "VRB202", "VRB203", "VRB204", "VRB205", "VRB209", "VRB211", "VRB305", "VRB306"}
+)
 _CONCRETE_PATH_TYPES = frozenset({"pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath"})
 #: Path methods and properties that return another path.
 _PATH_RETURNING = frozenset(
@@ -154,6 +160,7 @@ class _Frame:
     self_class: str | None
     in_comprehension: int = 0
     in_parallel: int = 0
+    sync: bool = False
 
 
 def _syntax(source: SourceFile, problem: SyntaxProblem) -> Diagnostic:
@@ -199,6 +206,8 @@ class _Analyser:
     def report(
         self, frame: _Frame, node: cst.CSTNode, code: str, message: str, hint: str = ""
     ) -> None:
+        if frame.sync and code in _LOWERING_ONLY:
+            return
         rule = RULES[code]
         line, col, end_line, end_col = frame.source.position(node, top=frame.top)
         key = (frame.source.display_path, line, col, code)
@@ -380,6 +389,8 @@ class _Analyser:
                 "`except*` (exception groups) cannot be lowered to error edges",
             )
             self.block(frame, stmt.body)
+            for star_handler in stmt.handlers:
+                self.block(frame, star_handler.body)
         elif isinstance(stmt, cst.With):
             kind = "async with" if stmt.asynchronous is not None else "with"
             self.report(
@@ -398,6 +409,9 @@ class _Analyser:
                 "VRB202",
                 f"function {stmt.name.value!r} is defined inside a workflow body",
             )
+            # what it does when called still has to be deterministic
+            inner = nested_scope(frame.scope, build_scope(stmt))
+            self.block(dataclasses.replace(frame, scope=inner), stmt.body)
         elif isinstance(stmt, cst.ClassDef):
             self.report(
                 frame,
@@ -409,6 +423,11 @@ class _Analyser:
             self.report(
                 frame, stmt, "VRB209", "`match` statements are not supported in a workflow body"
             )
+            self.expr(frame, stmt.subject)
+            for case in stmt.cases:
+                if case.guard is not None:
+                    self.expr(frame, case.guard)
+                self.block(frame, case.body)
 
     def small(self, frame: _Frame, node: cst.BaseSmallStatement) -> None:
         if isinstance(node, cst.Expr):
@@ -557,7 +576,7 @@ class _Analyser:
             "VRB112",
             f"awaits {_short(frame, inner.func)}(...), which is not a step, a ctx method or an analysed helper",
         )
-        self.call(frame, inner, awaited=True)
+        self.call(frame, inner, awaited=True, quiet_unknown=True)
 
     def call_kind(self, frame: _Frame, call: cst.Call) -> str:
         dotted = cst_dotted(call.func)
@@ -645,10 +664,16 @@ class _Analyser:
             return
         if isinstance(node, cst.Yield):
             self.report(frame, node, "VRB205", "`yield` makes the workflow body a generator")
+            if isinstance(node.value, cst.From):
+                self.expr(frame, node.value.item)
+            elif node.value is not None:
+                self.expr(frame, node.value)
             return
         if isinstance(node, cst.Lambda):
             if not frame.in_parallel:
                 self.report(frame, node, "VRB204", "`lambda` outside ctx.parallel([...])")
+                inner = nested_scope(frame.scope, lambda_scope(node))
+                self.expr(dataclasses.replace(frame, scope=inner), node.body)
             return
         if isinstance(node, cst.Call):
             self.call(frame, node, awaited=False)
@@ -728,7 +753,10 @@ class _Analyser:
                 return found.code, found.message, found.hint
         return None
 
-    def call(self, frame: _Frame, call: cst.Call, *, awaited: bool) -> None:
+    def call(
+        self, frame: _Frame, call: cst.Call, *, awaited: bool, quiet_unknown: bool = False
+    ) -> None:
+        """Check one call; ``quiet_unknown``: it was already reported as VRB112."""
         func = call.func
         dotted = cst_dotted(func)
         for arg in call.args:
@@ -816,14 +844,21 @@ class _Analyser:
                     f"{dotted}(...) defines a step or workflow inside a workflow body",
                 )
                 return
-        helper = next((t for t in targets if t.kind in ("def", "asyncdef")), None)
-        if helper is not None:
-            split = self.project.split_qname(helper.qname)
+        # a name bound in several branches (try: import a as x / except: import b as x)
+        # is checked under every candidate meaning
+        others: list[Target] = []
+        followed = False
+        for target in targets:
+            split = self.project.split_qname(target.qname)
             helper_source = self.by_module.get(split[0]) if split else None
-            if split is not None and helper_source is not None:
+            if target.kind in ("def", "asyncdef") and split and helper_source is not None:
                 self.follow(frame, call, split[1], helper_source)
-                return
-        builtin = next((t for t in targets if t.kind == "builtin"), None)
+                followed = True
+            else:
+                others.append(target)
+        if followed and not others:
+            return
+        builtin = next((t for t in others if t.kind == "builtin"), None)
         if builtin is not None:
             name = builtin.qname.removeprefix("builtins.")
             if builtin.qname in _IMPURE_BUILTINS:
@@ -840,7 +875,7 @@ class _Analyser:
             self.escape_args(frame, call, allowed=False)
             return
         mutating = rest.split(".")[-1] if rest else ""
-        for target in targets:
+        for target in others:
             if (
                 target.kind == "data"
                 and mutating in MUTATING_METHODS
@@ -853,24 +888,24 @@ class _Analyser:
                     f"{dotted}() mutates module-level {head!r}, state another worker replaying the run would not see",
                 )
                 return
-        if self.is_known(targets):
+        unknown = [t for t in others if not self.is_known([t])]
+        if not unknown or quiet_unknown:
             self.escape_args(frame, call, allowed=False)
             return
-        shown = dotted
-        if all(t.kind == "unresolved" for t in targets):
+        if all(t.kind == "unresolved" for t in unknown):
             self.report(
                 frame,
                 call,
                 "VRB111",
-                f"{shown}() calls {head!r}, a name this module does not define or import",
+                f"{dotted}() calls {head!r}, a name this module does not define or import",
             )
         else:
-            where = targets[0].qname if targets else shown
+            where = next(t.qname for t in unknown if t.kind != "unresolved")
             self.report(
                 frame,
                 call,
                 "VRB111",
-                f"{shown}() calls {where}, from a module the compiler cannot see; it may not be deterministic",
+                f"{dotted}() calls {where}, from a module the compiler cannot see; it may not be deterministic",
             )
 
     def path_io(self, frame: _Frame, call: cst.Call, func: cst.Attribute) -> None:
@@ -1000,6 +1035,7 @@ class _Analyser:
             scope,
             (*frame.chain, fn.name.value),
             qualname.split(".")[0] if is_method else None,
+            sync=fn.asynchronous is None,
         )
         self.block(helper, fn.body)
 

@@ -17,7 +17,7 @@ import libcst as cst
 
 from ..discover import cst_dotted
 
-__all__ = ["LocalScope", "build_scope", "kids"]
+__all__ = ["LocalScope", "build_scope", "kids", "lambda_scope", "nested_scope"]
 
 _SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
 _SET_OPS = (cst.BitOr, cst.BitAnd, cst.Subtract, cst.BitXor)
@@ -84,14 +84,37 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 _SET_ANNOTATIONS = ("set", "frozenset", "Set", "FrozenSet", "AbstractSet", "MutableSet")
 
 
+def _param_list(params: cst.Parameters) -> list[cst.Param]:
+    found = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for extra in (params.star_arg, params.star_kwarg):
+        if isinstance(extra, cst.Param):
+            found.append(extra)
+    return found
+
+
+def lambda_scope(lam: cst.Lambda) -> LocalScope:
+    """The parameters of a lambda, as locals."""
+    return LocalScope(names={p.name.value for p in _param_list(lam.params)})
+
+
+def nested_scope(outer: LocalScope, inner: LocalScope) -> LocalScope:
+    """The scope of a nested function or lambda: its own locals shadow the enclosing ones."""
+    shadowed = inner.names
+    return LocalScope(
+        names=outer.names | inner.names,
+        aliases={k: v for k, v in outer.aliases.items() if k not in shadowed} | inner.aliases,
+        sets=(outer.sets - shadowed) | inner.sets,
+        ctx_names=outer.ctx_names - shadowed,
+        values={**outer.values, **inner.values},
+        annotations={k: v for k, v in outer.annotations.items() if k not in shadowed}
+        | inner.annotations,
+    )
+
+
 def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
     """Collect the local bindings of ``fn`` (``skip_first`` drops ``self``)."""
     scope = LocalScope()
-    params = [*fn.params.posonly_params, *fn.params.params, *fn.params.kwonly_params]
-    for extra in (fn.params.star_arg, fn.params.star_kwarg):
-        if isinstance(extra, cst.Param):
-            params.append(extra)
-    for param in params:
+    for param in _param_list(fn.params):
         scope.names.add(param.name.value)
         if param.annotation is not None:
             ann = param.annotation.annotation
@@ -125,6 +148,10 @@ def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
         elif isinstance(node, cst.ExceptHandler) and node.name is not None:
             if isinstance(node.name.name, cst.Name):
                 assigned.setdefault(node.name.name.value, []).append(None)
+        elif isinstance(node, cst.FunctionDef | cst.ClassDef):
+            assigned.setdefault(node.name.value, []).append(None)  # a nested definition
+        elif isinstance(node, cst.MatchAs | cst.MatchStar) and node.name is not None:
+            assigned.setdefault(node.name.value, []).append(None)
         elif isinstance(node, cst.Global | cst.Nonlocal):
             pass
     scope.names.update(assigned)
