@@ -28,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 import libcst as cst
@@ -344,6 +345,20 @@ class _Summariser:
             return node
         return None
 
+    def duration(self, node: ast.expr | None) -> float | None:
+        """A literal duration, including ``timedelta(minutes=2)`` with literal arguments."""
+        if isinstance(node, ast.Call) and self.is_sdk(node.func, ("datetime.timedelta",)):
+            args = [_literal(a) for a in node.args]
+            kwargs = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+            values = [*args, *kwargs.values()]
+            if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
+                return None
+            try:
+                return timedelta(*args, **kwargs).total_seconds()
+            except (TypeError, OverflowError, ValueError):
+                return None
+        return _duration(node)
+
     def run(self, body: Sequence[ast.stmt]) -> None:
         for stmt in body:
             self.statement(stmt)
@@ -463,7 +478,7 @@ class _Summariser:
                 retries=retries
                 if isinstance(retries, int) and not isinstance(retries, bool)
                 else 0,
-                timeout=_duration(kw.get("timeout")),
+                timeout=self.duration(kw.get("timeout")),
                 backoff=_backoff(kw.get("backoff")),
                 rollback=rollback,
                 rollback_sig=rollback_sig,
@@ -490,7 +505,7 @@ class _Summariser:
                 max_events=max_events
                 if isinstance(max_events, int) and not isinstance(max_events, bool)
                 else None,
-                execution_timeout=_duration(kw.get("execution_timeout")),
+                execution_timeout=self.duration(kw.get("execution_timeout")),
                 span=span,
             )
         )
