@@ -126,3 +126,36 @@ def test_step_bodies_are_not_restricted(check_files: CheckFiles) -> None:
         + 'from runtime import step\n\n\n@step("s")\nasync def s():\n    return time.time(), os.environ["X"], open("f")\n'
     )
     assert check_files({"steps.py": src}).diagnostics == ()
+
+
+def test_local_alias_rebound_later_is_still_checked(check_files: CheckFiles) -> None:
+    # aliases follow statement order: `clock()` on line 13 reads the clock, on line 15
+    # it is ctx.now (a flow-insensitive view missed the first or flagged the second)
+    src = (
+        "import time\n"
+        + HEAD
+        + '@workflow("w")\nasync def flow(ctx):\n'
+        + "    clock = time.time\n    a = clock()\n    clock = ctx.now\n    b = clock()\n"
+        + "    stamp = time.monotonic\n    c = stamp()\n    stamp = None\n    return a, b, c\n"
+    )
+    assert [(d.code, d.line) for d in _only(check_files({"flows.py": src}))] == [
+        ("VRB101", 13),
+        ("VRB101", 17),
+    ]
+    ctx_only = HEAD + '@workflow("w")\nasync def flow(ctx):\n    now = ctx.now\n    return now()\n'
+    assert _only(check_files({"flows.py": ctx_only})) == []
+
+
+def test_alias_bound_in_a_branch_or_later_in_a_loop_is_a_candidate(check_files: CheckFiles) -> None:
+    src = (
+        "import time\n"
+        + HEAD
+        + '@workflow("w")\nasync def flow(ctx, order):\n'
+        + "    clock = ctx.now\n    if order:\n        clock = time.time\n    a = clock()\n"
+        + "    tick = ctx.now\n    for x in order:\n        b = tick()\n        tick = time.perf_counter\n"
+        + "    return a, b\n"
+    )
+    assert [(d.code, d.line) for d in _only(check_files({"flows.py": src}))] == [
+        ("VRB101", 15),
+        ("VRB101", 18),
+    ]

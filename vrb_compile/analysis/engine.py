@@ -161,6 +161,10 @@ class _Frame:
     in_comprehension: int = 0
     in_parallel: int = 0
     sync: bool = False
+    # dotted values each local is bound to at the statement being walked (flow-aware
+    # aliases); a local not in here yet falls back to the scope's flow-insensitive view
+    bound: dict[str, list[str]] = field(default_factory=dict)
+    conditional: int = 0
 
 
 def _syntax(source: SourceFile, problem: SyntaxProblem) -> Diagnostic:
@@ -338,7 +342,17 @@ class _Analyser:
                 self.small(frame, small)
         elif isinstance(stmt, cst.BaseSmallStatement):
             self.small(frame, stmt)
-        elif isinstance(stmt, cst.If):
+        else:
+            # bindings inside a compound statement may or may not happen: they add
+            # candidate meanings instead of replacing them
+            frame.conditional += 1
+            if isinstance(stmt, cst.For | cst.While):
+                self.loop_bindings(frame, stmt.body)
+            self.compound(frame, stmt)
+            frame.conditional -= 1
+
+    def compound(self, frame: _Frame, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, cst.If):
             self.expr(frame, stmt.test)
             self.block(frame, stmt.body)
             if stmt.orelse is not None:
@@ -441,11 +455,16 @@ class _Analyser:
                 node.value,
                 alias_rhs=len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name),
             )
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.bind(frame, target.target.value, node.value)
         elif isinstance(node, cst.AnnAssign):
             self.write(frame, node.target)
             if node.value is not None:
                 self.escape_value(frame, node.value)
                 self.value(frame, node.value, alias_rhs=isinstance(node.target, cst.Name))
+                if isinstance(node.target, cst.Name):
+                    self.bind(frame, node.target.value, node.value)
         elif isinstance(node, cst.AugAssign):
             self.write(frame, node.target)
             self.value(frame, node.value)
@@ -590,7 +609,7 @@ class _Analyser:
             if qname in self.project.steps_by_qname:
                 return "step"
             return "helper"
-        if head in frame.scope.names and head not in frame.scope.aliases:
+        if head in frame.scope.names and self.alias_of(frame, head) is None:
             return "other"
         targets = self._targets(frame, dotted)
         if self.project.step_for_targets(targets) is not None:
@@ -607,9 +626,37 @@ class _Analyser:
             return "flagged"
         return "other"
 
+    @staticmethod
+    def alias_of(frame: _Frame, name: str) -> list[str] | None:
+        """The global references local ``name`` may hold here, or ``None`` if it holds none."""
+        if name in frame.bound:
+            return frame.bound[name] or None
+        return frame.scope.aliases.get(name)
+
+    def bind(self, frame: _Frame, name: str, value: cst.BaseExpression | None) -> None:
+        """Record that local ``name`` now holds ``value`` (a rebinding replaces, unless conditional)."""
+        chain = cst_dotted(value) if value is not None else None
+        if chain is not None and chain.split(".")[0] in frame.scope.names:
+            chain = None  # a value built from locals is not a global reference
+        candidates = [chain] if chain is not None else []
+        if frame.conditional and name in frame.bound:
+            candidates = [*frame.bound[name], *candidates]
+        elif frame.conditional:
+            candidates = [*(frame.scope.aliases.get(name) or []), *candidates]
+        frame.bound[name] = candidates
+
+    def loop_bindings(self, frame: _Frame, body: cst.CSTNode) -> None:
+        """A loop body runs again after its own rebindings: seed them before walking it."""
+        frame.conditional += 1
+        for node in _assignments(body):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.bind(frame, target.target.value, node.value)
+        frame.conditional -= 1
+
     def _targets(self, frame: _Frame, dotted: str) -> tuple[Target, ...]:
         head, _, rest = dotted.partition(".")
-        aliases = frame.scope.aliases.get(head)
+        aliases = self.alias_of(frame, head)
         if aliases is not None:
             out: list[Target] = []
             for alias in aliases:
@@ -797,7 +844,7 @@ class _Analyser:
             else:
                 self.follow(frame, call, f"{frame.self_class}.{rest}", frame.source)
             return
-        if head in frame.scope.names and head not in frame.scope.aliases:
+        if head in frame.scope.names and self.alias_of(frame, head) is None:
             method = rest.split(".")[-1] if rest else ""
             if isinstance(func, cst.Attribute):
                 self.path_io(frame, call, func)
@@ -1081,7 +1128,7 @@ class _Analyser:
         if dotted is None:
             return True
         head = dotted.split(".")[0]
-        if head == ctx_name or (head in frame.scope.names and head not in frame.scope.aliases):
+        if head == ctx_name or (head in frame.scope.names and self.alias_of(frame, head) is None):
             return True
         targets = self._targets(frame, dotted)
         if any(self.match(t.qname, True, len(call.args)) for t in targets):
@@ -1089,6 +1136,19 @@ class _Analyser:
         return all(t.kind in ("builtin", "class") for t in targets) or (
             bool(targets) and all(t.kind == "external" for t in targets) and self.is_known(targets)
         )
+
+
+def _assignments(node: cst.CSTNode) -> list[cst.Assign]:
+    out: list[cst.Assign] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Assign):
+            out.append(current)
+        if isinstance(current, cst.FunctionDef | cst.ClassDef | cst.Lambda) and current is not node:
+            continue
+        stack.extend(kids(current))
+    return out
 
 
 def _calls_in_order(node: cst.CSTNode) -> list[cst.Call]:
