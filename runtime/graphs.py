@@ -94,7 +94,9 @@ class GraphLibrary:
         wanted = list(names)
         if self.directory is not None:
             return self._load_directory(wanted)
-        return self._compile(wanted or sorted(registered_workflows()))
+        names = wanted or sorted(registered_workflows())
+        self._compile([name for name in names if name not in self._latest])
+        return names
 
     def add(self, graph: Graph, *, latest: bool = True) -> None:
         """Make ``graph`` available (tests and in-process use)."""

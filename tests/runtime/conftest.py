@@ -46,24 +46,28 @@ _LIBRARY: GraphLibrary | None = None
 
 def library() -> GraphLibrary:
     """The in-process compiled graphs of tests.runtime.flows (compiled once per process)."""
-    global _LIBRARY  # noqa: PLW0603 - a per-process cache of compiled graphs
+    global _LIBRARY
     if _LIBRARY is None:
         _LIBRARY = GraphLibrary()
-        _LIBRARY.load([name for name in _names()])
+        _LIBRARY.load(list(_names()))
     return _LIBRARY
 
 
 def _names() -> list[str]:
     from runtime import registered_workflows
 
-    return sorted(name for name in registered_workflows() if name.startswith("t-"))
+    return sorted(
+        name
+        for name, flow in registered_workflows().items()
+        if getattr(flow.fn, "__module__", None) == flows.__name__
+    )
 
 
 @contextlib.asynccontextmanager
 async def serving(client: Client, **options: Any) -> AsyncIterator[Worker]:
     """A worker serving the test workflows in the background."""
     worker = Worker(client, library(), **{**FAST, **options})
-    task = asyncio.create_task(worker.start())
+    task = asyncio.create_task(worker.start(*library().names()))
     try:
         yield worker
     finally:
