@@ -218,6 +218,7 @@ class RunExecutor:
         self._times: dict[int, datetime] = {event.seq: event.at for event in history}
         self._position = 1
         self._steps: dict[str, Step] = {}
+        self.instance: Any = flow.cls() if flow.cls is not None else None
         started = claim.run.started_at or claim.run.created_at
         limit = graph.workflow.execution_timeout
         self.deadline = None if limit is None else started + timedelta(seconds=limit)
@@ -293,7 +294,6 @@ class RunExecutor:
                 RunStartedPayload(worker_id=self.settings.worker_id, graph_hash=self.graph.hash)
             )
         args, kwargs = _split_input(self.run.input)
-        instance = self.flow.cls() if self.flow.cls is not None else None
         walker = Walker(
             self.graph,
             self,
@@ -301,7 +301,7 @@ class RunExecutor:
             module=self.graph.source.module,
             args=args,
             kwargs=kwargs,
-            instance=instance,
+            instance=self.instance,
         )
         try:
             try:
@@ -432,6 +432,10 @@ class RunExecutor:
         found = self._steps.get(name)
         if found is None:
             found = get_step(name)
+            cls = self.flow.cls
+            if cls is not None and any(value is found for value in vars(cls).values()):
+                # A class-style step is a method: bind it to the run's instance.
+                found = found.__get__(self.instance, cls)
             self._steps[name] = found
         return found
 
