@@ -148,6 +148,11 @@ class GraphLibrary:
             except LookupError as error:
                 raise ConfigurationError(str(error)) from None
             module = _module_of(flow)
+            if module == "__main__":
+                raise ConfigurationError(
+                    f"workflow {name!r} is defined in the __main__ script; move it to an "
+                    "importable module and import that module from the script"
+                )
             path = module_file(module).resolve()
             by_file.setdefault(path, []).append(name)
             # The compiler names modules from the path relative to its cwd, so
