@@ -163,7 +163,9 @@ def check_sources(
     reports it: a nondeterministic helper is a defect of the workflow that
     calls it, and silencing it because the helper's file did not change would
     let the workflow through pre-commit. Checking a subset of a package thus
-    reports a subset of what checking the package reports.
+    reports a subset of what checking the package reports. A file excluded by
+    configuration is never checked, but is still loaded as context when a
+    checked file imports it (its steps exist whether or not it is linted).
 
     Args:
         sources: The files to check.
