@@ -7,7 +7,10 @@ Open one by URL with :func:`open_store`:
   default; options ``?synchronous=normal`` (faster, durable against process
   crashes only) and ``?busy_timeout=<ms>``; ``sqlite:///:memory:`` is a private
   in-memory SQLite database;
-* ``postgresql://...`` - many workers on many machines.
+* ``postgresql://user@host:port/dbname`` - many workers on many machines
+  (``pip install 'vrb-workflows[postgres]'``); options ``?schema=NAME`` (default
+  ``vrb``), ``pool_min_size``, ``pool_max_size``, ``pool_timeout``, and any libpq
+  parameter (``sslmode``, ``connect_timeout``...). See :mod:`runtime.stores.postgres`.
 
 Without a URL the store is ``VRB_DATABASE_URL``, else ``sqlite:///vrb.db``.
 """
@@ -150,17 +153,13 @@ def _open_sqlite(url: str, rest: str, clock: Clock) -> SQLiteStore:
 
 
 def _open_postgres(url: str, clock: Clock) -> Store:
+    # Imported here so that SQLite users need neither psycopg nor its import time.
     try:
         module = importlib.import_module(".postgres", __name__)
     except ModuleNotFoundError as error:
-        if error.name in (f"{__name__}.postgres",):
-            raise ConfigurationError(
-                f"store URL {url!r}: the PostgreSQL store is not available yet in this "
-                "version; use sqlite:///path/to/file.db"
-            ) from None
         raise ConfigurationError(
-            f"store URL {url!r} needs the PostgreSQL driver: pip install 'psycopg[binary]' "
-            f"psycopg-pool ({error.name} is missing)"
+            f"store URL {url!r} needs the PostgreSQL driver: pip install "
+            f"'vrb-workflows[postgres]' ({error.name} is missing)"
         ) from None
     store: Store = module.PostgresStore(url, clock=clock)
     return store

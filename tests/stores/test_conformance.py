@@ -6,15 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from runtime.stores import MemoryStore, SQLiteStore, Store
+from runtime.stores import MemoryStore, SQLiteStore, Store, open_store
 from runtime.stores.base import Clock
 from runtime.testing import CONFORMANCE_CHECKS, StoreHarness, run_check
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
 
 
-def make_harness(backend: str, tmp_path: Path) -> StoreHarness:
+def make_harness(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> StoreHarness:
     """A harness whose stores all reach one database of ``backend``."""
+    if backend == "postgres":
+        # Only PostgreSQL cases ask for the server (and skip or fail without it).
+        url: str = request.getfixturevalue("postgres_url")
+        return StoreHarness(lambda clock: open_store(url, clock=clock), url=url)
     if backend == "memory":
         shared: list[MemoryStore] = []
 
@@ -38,5 +42,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("backend", "check"), CASES)
-def test_store_conforms(backend: str, check: object, tmp_path: Path) -> None:
-    run_check(check, make_harness(backend, tmp_path))  # type: ignore[arg-type]
+def test_store_conforms(
+    backend: str, check: object, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    run_check(check, make_harness(backend, tmp_path, request))  # type: ignore[arg-type]

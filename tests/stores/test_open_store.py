@@ -87,9 +87,14 @@ def test_sqlite_url_options_are_applied(tmp_path: Path) -> None:
         ("sqlite:///x.db?journal=wal", "unknown option journal='wal'"),
         ("sqlite:///x.db?busy_timeout=soon", "unknown option busy_timeout='soon'"),
         (
-            "postgresql://localhost/vrb",
-            "the PostgreSQL store is not available yet in this version",
+            "postgresql://localhost/vrb?schema=1bad",
+            "PostgreSQL schema name '1bad' must be 1 to 50 letters, digits or underscores",
         ),
+        (
+            "postgresql://localhost/vrb?pool_max_size=many",
+            "pool_max_size must be a positive integer, got 'many'",
+        ),
+        ("postgresql://localhost/vrb?bogus=1", 'invalid URI query parameter: "bogus"'),
     ],
 )
 def test_bad_store_urls_raise_one_clear_line(url: str, message: str) -> None:

@@ -1,0 +1,234 @@
+"""The PostgreSQL store's schema: its DDL, its version, and creating or migrating it.
+
+Every table lives in one schema of the database (``vrb`` unless the URL says
+``?schema=...``), so a vrb database can share a PostgreSQL database with an
+application's own tables. The schema version is recorded in ``vrb_meta``.
+
+Opening a store runs :func:`ensure_schema` on a plain (blocking) connection:
+
+* the current version is read without any lock (the common case: nothing to do);
+* otherwise a transaction-level advisory lock serialises the workers starting
+  at once, the version is read again under it, and the schema is created, or an
+  older one migrated step by step, all in that one transaction: a failed
+  migration leaves the database as it was;
+* a newer version is refused with :class:`SchemaVersionError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ConfigurationError
+from .base import SchemaVersionError
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "ensure_schema",
+    "quote_schema",
+    "schema_ddl",
+]
+
+SCHEMA_VERSION = 1
+DEFAULT_SCHEMA = "vrb"
+
+# The advisory lock class taken while creating or migrating a schema ("VRB1");
+# the second key is hashtext(schema name), so schemas do not block each other.
+_LOCK_CLASS = 0x56524231
+
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,49}")
+
+_DDL = """
+CREATE TABLE {s}.vrb_meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE TABLE {s}.runs (
+    run_id           text COLLATE "C" PRIMARY KEY,
+    workflow_name    text COLLATE "C" NOT NULL,
+    graph_hash       text,
+    input            text NOT NULL,
+    status           text NOT NULL CHECK (status IN
+                         ('pending', 'running', 'waiting', 'completed', 'failed', 'cancelled')),
+    result           text NOT NULL DEFAULT 'null',
+    error            text,
+    created_at       timestamptz NOT NULL,
+    updated_at       timestamptz NOT NULL,
+    started_at       timestamptz,
+    finished_at      timestamptz,
+    due_at           timestamptz,
+    wake_at          timestamptz,
+    wait_signals     text[] NOT NULL DEFAULT '{{}}',
+    cancel_requested boolean NOT NULL DEFAULT false,
+    lease_owner      text,
+    lease_epoch      bigint NOT NULL DEFAULT 0,
+    lease_expires_at timestamptz,
+    lease_timeout    interval NOT NULL DEFAULT '30 seconds',
+    recoveries       integer NOT NULL DEFAULT 0,
+    last_seq         bigint NOT NULL DEFAULT 0
+) WITH (fillfactor = 80);
+-- fillfactor: an append rewrites the run's row (last_seq, updated_at) without
+-- touching an indexed column, and free room on the page keeps that a HOT update.
+
+-- claim: one range scan over the runs that can become due (active runs only)
+CREATE INDEX runs_due ON {s}.runs (due_at, run_id) WHERE due_at IS NOT NULL;
+-- list_runs newest first, unfiltered / by workflow / by status / by both; the
+-- INCLUDE makes workflow_stats an index-only scan of the last two
+CREATE INDEX runs_created ON {s}.runs (created_at, run_id);
+CREATE INDEX runs_workflow_created ON {s}.runs (workflow_name, created_at, run_id);
+CREATE INDEX runs_status_created ON {s}.runs (status, created_at, run_id)
+    INCLUDE (finished_at);
+CREATE INDEX runs_workflow_status_created ON {s}.runs (workflow_name, status, created_at, run_id)
+    INCLUDE (finished_at);
+
+CREATE TABLE {s}.events (
+    run_id  text COLLATE "C" NOT NULL,
+    seq     bigint NOT NULL,
+    type    text NOT NULL,
+    key     text,
+    payload text NOT NULL,
+    at      timestamptz NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE {s}.signals (
+    run_id   text COLLATE "C" NOT NULL,
+    seq      bigint NOT NULL,
+    name     text NOT NULL,
+    payload  text NOT NULL,
+    sent_at  timestamptz NOT NULL,
+    consumed boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX signals_pending ON {s}.signals (run_id, name, seq) WHERE NOT consumed;
+"""
+
+MIGRATIONS: dict[int, Sequence[str]] = {}
+"""Statements taking a schema from version ``n - 1`` to ``n``, keyed by ``n``.
+
+Each uses ``{s}`` for the quoted schema name. All the steps from the found
+version to :data:`SCHEMA_VERSION` run in one transaction.
+"""
+
+_OUR_TABLES = ("vrb_meta", "runs", "events", "signals")
+
+
+def quote_schema(name: str) -> str:
+    """The schema name as a quoted SQL identifier, after checking it.
+
+    Raises:
+        ConfigurationError: The name is not a plain identifier of up to 50 characters.
+    """
+    if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"PostgreSQL schema name {name!r} must be 1 to 50 letters, digits or "
+            "underscores, not starting with a digit"
+        )
+    return f'"{name}"'
+
+
+def schema_ddl(schema: str) -> list[str]:
+    """The statements creating every table and index of the current version in ``schema``."""
+    return _split(_DDL.format(s=quote_schema(schema)))
+
+
+def _split(sql: str) -> list[str]:
+    """Statements of a script whose ``--`` comments take whole lines (they may hold a ``;``)."""
+    code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in code.split(";") if part.strip()]
+
+
+def _read_version(cursor: Any, schema: str, where: str) -> int | None:
+    """The recorded version, or ``None`` when the schema has no vrb tables.
+
+    Raises:
+        SchemaVersionError: The schema holds tables of the same names that are not vrb's.
+    """
+    cursor.execute(
+        "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = ANY(%s)",
+        (schema, list(_OUR_TABLES)),
+    )
+    found = {row[0] for row in cursor.fetchall()}
+    if not found:
+        return None
+    if "vrb_meta" not in found:
+        raise SchemaVersionError(
+            f"{where} already has tables named {', '.join(sorted(found))} that are not a "
+            "vrb-workflows store; choose another schema with ?schema=NAME in the store URL"
+        )
+    cursor.execute(
+        f"SELECT value FROM {quote_schema(schema)}.vrb_meta WHERE key = 'schema_version'"
+    )
+    row = cursor.fetchone()
+    if row is None or not str(row[0]).isdigit():
+        raise SchemaVersionError(
+            f"{where} has a vrb_meta table without a schema version; it is not a "
+            "vrb-workflows store (choose another schema with ?schema=NAME)"
+        )
+    return int(row[0])
+
+
+def _refuse_newer(version: int, where: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{where} has schema version {version}, newer than the {SCHEMA_VERSION} this "
+            "vrb-workflows understands; upgrade vrb-workflows"
+        )
+
+
+def ensure_schema(conn: Any, schema: str, where: str) -> int:
+    """Create or migrate the store's schema on ``conn`` (a blocking psycopg connection).
+
+    Args:
+        conn: An autocommit ``psycopg.Connection``.
+        schema: The schema holding the store's tables.
+        where: How to name the database in messages.
+
+    Returns:
+        The schema version found before any change (0 for a new schema).
+
+    Raises:
+        SchemaVersionError: The schema is newer than this code, or is not a vrb store.
+    """
+    s = quote_schema(schema)
+    with conn.cursor() as cursor:
+        version = _read_version(cursor, schema, where)
+        if version is not None:
+            _refuse_newer(version, where)
+            if version == SCHEMA_VERSION:
+                return version
+    with conn.transaction(), conn.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, schema))
+        # Read again under the lock: another worker may have just done the work.
+        version = _read_version(cursor, schema, where)
+        if version is None:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+            for statement in schema_ddl(schema):
+                cursor.execute(statement)
+            cursor.execute(
+                f"INSERT INTO {s}.vrb_meta (key, value) VALUES ('schema_version', %s)",
+                (str(SCHEMA_VERSION),),
+            )
+            return 0
+        _refuse_newer(version, where)
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            steps = MIGRATIONS.get(target)
+            if steps is None:
+                raise SchemaVersionError(
+                    f"{where} has schema version {version} and no migration leads to "
+                    f"version {target}; restore a backup or upgrade step by step"
+                )
+            for step in steps:
+                for statement in _split(step.format(s=s)):
+                    cursor.execute(statement)
+        if version != SCHEMA_VERSION:
+            cursor.execute(
+                f"UPDATE {s}.vrb_meta SET value = %s WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION),),
+            )
+        return version

@@ -1,0 +1,807 @@
+"""The PostgreSQL store (``postgresql://``): many workers on many machines, one database.
+
+URL: ``postgresql://user:password@host:port/dbname?option=value``. Options the
+store reads itself (the others go to libpq: ``sslmode``, ``connect_timeout``...):
+
+* ``schema`` - the schema holding the store's tables (default ``vrb``);
+* ``pool_min_size`` / ``pool_max_size`` - connections kept / allowed per store
+  (default 1 / 10); ``pool_timeout`` - seconds to wait for a free connection (30).
+
+Opening the store connects once, synchronously, to check the URL and create or
+migrate the schema (see :mod:`runtime.stores._pg_schema`), so a bad URL fails
+at once with one line. The async connection pool opens on first use, in the
+event loop that uses it. Pooled connections are checked when taken from the
+pool: one whose server went away (a restart, ``pg_terminate_backend``) is
+replaced, so the next operation succeeds.
+
+Concurrency, per the model of :mod:`runtime.stores.base`:
+
+* ``claim`` picks due runs with ``FOR UPDATE SKIP LOCKED`` and leases them in
+  the same statement: concurrent claimers never block on, or share, a run;
+* every write to a run first updates the run's row (``last_seq`` and the
+  fence), which locks it until commit: appends and signals to one run are
+  serialised and their seqs stay gapless, while different runs never wait on
+  each other;
+* the hot path - an append that keeps the run running - is one statement (its
+  own transaction): fence check, seq allocation, lease renewal and the event
+  rows. Appends that change the status or consume signals are one explicit
+  transaction.
+
+Wake-ups: writes that make a run due (trigger, a signal it waits for,
+cancelling a waiting run, a release) ``NOTIFY`` the schema's channel in their
+transaction; a wait that sets a timer notifies its due time. ``wait_for_work``
+``LISTEN`` s on a dedicated connection and returns at the first notification,
+or at the earliest timer it heard of; workers still poll as the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import select
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from ..errors import ConfigurationError, RunFinished, RunNotFound
+from ..events import (
+    ErrorInfo,
+    Event,
+    EventDraft,
+    RunCreatedPayload,
+    SignalReceivedPayload,
+)
+from ._codec import decode_events
+from ._notify import Notifier
+from ._pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, ensure_schema, quote_schema
+from .base import (
+    AppendResult,
+    Claim,
+    ClaimReason,
+    Clock,
+    Lease,
+    LeaseLost,
+    Renewal,
+    RunIdConflict,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    RunUpdate,
+    Signal,
+    SignalConflict,
+    StoreError,
+    WorkflowStats,
+    check_claim_args,
+    check_list_args,
+    check_run_args,
+    check_signal_args,
+    decode_cursor,
+    encode_cursor,
+    from_us,
+    stats_from_counts,
+    system_clock,
+    to_us,
+)
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "parse_postgres_url"]
+
+_RUN_COLUMNS = (
+    "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
+    "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
+    "lease_owner, lease_epoch, lease_expires_at, recoveries, last_seq"
+)
+
+_REASONS: dict[str, ClaimReason] = {
+    "pending": "new",
+    "waiting": "resumed",
+    "running": "recovered",
+}
+
+_STORE_OPTIONS = ("schema", "pool_min_size", "pool_max_size", "pool_timeout")
+_TIMER_PREFIX = "timer:"
+_MAX_TIMERS = 1024  # timer hints kept per store; the latest are dropped first
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row[0],
+        workflow_name=row[1],
+        graph_hash=row[2],
+        input=json.loads(row[3]),
+        status=row[4],
+        result=json.loads(row[5]),
+        error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
+        created_at=row[7],
+        updated_at=row[8],
+        started_at=row[9],
+        finished_at=row[10],
+        wake_at=row[11],
+        wait_signals=tuple(row[12]),
+        cancel_requested=row[13],
+        lease_owner=row[14],
+        lease_epoch=row[15],
+        lease_expires_at=row[16],
+        recoveries=row[17],
+        last_seq=row[18],
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text.removeprefix("connection failed: ") or type(error).__name__
+
+
+def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
+    """Split a store URL into a libpq URL, the store's own options, and a safe display form.
+
+    Raises:
+        ConfigurationError: The URL is malformed or has a bad option.
+    """
+    scheme, _, rest = url.partition("://")
+    parts = urlsplit("postgresql://" + rest)
+    try:
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise ConfigurationError(f"store URL {url!r}: malformed query string") from None
+    options = {name: value for name, value in query if name in _STORE_OPTIONS}
+    libpq_query = [(name, value) for name, value in query if name not in _STORE_OPTIONS]
+    libpq_url = urlunsplit(parts._replace(query=urlencode(libpq_query)))
+    host = parts.hostname or "localhost"
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    display = f"postgresql://{user}{host}{port}{parts.path}"
+    try:
+        conninfo_to_dict(libpq_url)
+    except psycopg.ProgrammingError as error:
+        raise ConfigurationError(f"store URL {display!r}: {_one_line(error)}") from None
+    del scheme
+    return libpq_url, options, display
+
+
+def _int_option(options: dict[str, str], name: str, default: int, display: str) -> int:
+    raw = options.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(
+            f"store URL {display!r}: {name} must be a positive integer, got {raw!r}"
+        )
+    return int(raw)
+
+
+class PostgresStore:
+    """A store in a PostgreSQL database, shared by workers and clients on many machines.
+
+    Args:
+        url: ``postgresql://user@host:port/dbname?schema=vrb`` (see the module docstring).
+        clock: The store's notion of now; tests pass a manual clock.
+
+    Raises:
+        ConfigurationError: The URL is malformed or has a bad option.
+        StoreError: The server cannot be reached or refuses the connection.
+        SchemaVersionError: The schema belongs to a newer vrb-workflows, or is not a vrb store.
+    """
+
+    def __init__(self, url: str, *, clock: Clock = system_clock) -> None:
+        libpq_url, options, display = parse_postgres_url(url)
+        self._schema = options.get("schema") or DEFAULT_SCHEMA
+        self._s = quote_schema(self._schema)
+        self._display = f"{display} (schema {self._schema})"
+        self._min_size = _int_option(options, "pool_min_size", 1, display)
+        self._max_size = max(_int_option(options, "pool_max_size", 10, display), self._min_size)
+        self._pool_timeout = float(_int_option(options, "pool_timeout", 30, display))
+        params = conninfo_to_dict(libpq_url)
+        # Timestamps come back in UTC whatever the server's default time zone.
+        params["options"] = (str(params.get("options") or "") + " -c TimeZone=UTC").strip()
+        params.setdefault("application_name", "vrb-workflows")
+        params.setdefault("connect_timeout", "10")
+        self._conninfo = make_conninfo("", **params)
+        self._clock = clock
+        self._channel = f"vrb_work_{self._schema}"
+        self._wakeup = Notifier()
+        self._pool: AsyncConnectionPool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._pool_open: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._heard = 0  # notifications heard (and reconnections of the listener)
+        self._seen = 0  # the value of _heard when wait_for_work last returned
+        self._timers: list[datetime] = []
+        self._closed = False
+        self._open_check()
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _open_check(self) -> None:
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.Error as error:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self._display}: {_one_line(error)}; "
+                "check the store URL and that the server is running"
+            ) from None
+        try:
+            with conn:
+                ensure_schema(conn, self._schema, self._display)
+        except psycopg.Error as error:
+            raise StoreError(
+                f"cannot prepare PostgreSQL schema {self._schema!r} at {self._display}: "
+                f"{_one_line(error)}"
+            ) from None
+
+    @staticmethod
+    async def _check_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+        """Discard a pooled connection whose server went away, without a round trip when idle.
+
+        An idle connection has nothing to read; a readable socket means the
+        server closed it (a restart, ``pg_terminate_backend``) or sent something
+        unexpected, and only then is a real query sent to find out.
+        """
+        if conn.closed or conn.broken:
+            raise psycopg.OperationalError("connection closed")
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        if readable:
+            await conn.execute("")
+
+    async def _get_pool(self) -> AsyncConnectionPool:
+        if self._closed:
+            raise ConfigurationError(f"the PostgreSQL store on {self._display} is closed")
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool_loop is not loop:
+            # A pool belongs to the event loop it was opened in; a store used
+            # from a new loop (a second asyncio.run) gets a new pool.
+            self._pool = AsyncConnectionPool(
+                self._conninfo,
+                kwargs={"autocommit": True},
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=self._pool_timeout,
+                check=self._check_connection,
+                name=f"vrb-{self._schema}",
+                open=False,
+            )
+            self._pool_loop = loop
+            self._pool_open = loop.create_task(self._pool.open())
+            self._listener = None
+        assert self._pool_open is not None
+        await asyncio.shield(self._pool_open)
+        return self._pool
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        pool = await self._get_pool()
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except psycopg.Error as error:
+            # Connection losses, pool timeouts, and values the server refuses
+            # (a NUL character in an id): one line, not a driver traceback.
+            raise StoreError(f"PostgreSQL at {self._display}: {_one_line(error)}") from error
+
+    async def _fetchall(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        async with self._conn() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall()
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    def _notify_sql(self) -> str:
+        return "pg_notify(%(channel)s, %(wake)s)"
+
+    async def _lease_lost(self, conn: psycopg.AsyncConnection[Any], lease: Lease) -> NoReturn:
+        cursor = await conn.execute(
+            f"SELECT status, lease_owner, lease_epoch FROM {self._s}.runs WHERE run_id = %s",
+            (lease.run_id,),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            reason = "the run does not exist"
+        elif row[0] != "running":
+            reason = f"the run is {row[0]}"
+        else:
+            reason = f"worker {row[1]!r} took it over (epoch {row[2]})"
+        raise LeaseLost(lease.run_id, lease.worker_id, lease.epoch, reason)
+
+    async def _select_run(self, conn: psycopg.AsyncConnection[Any], run_id: str) -> RunRecord:
+        cursor = await conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM {self._s}.runs WHERE run_id = %s", (run_id,)
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        return _record(row)
+
+    # ----------------------------------------------------------------- runs
+
+    async def create_run(
+        self, run_id: str, workflow_name: str, input: Any, *, graph_hash: str | None = None
+    ) -> tuple[RunRecord, bool]:
+        """See :meth:`runtime.stores.Store.create_run`."""
+        check_run_args(run_id, workflow_name, input)
+        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
+        now = self._now()
+        s = self._s
+        async with self._conn() as conn:
+            cursor = await conn.execute(
+                f"WITH ins AS (INSERT INTO {s}.runs (run_id, workflow_name, graph_hash, input, "
+                "status, created_at, updated_at, due_at, last_seq) "
+                "VALUES (%(run_id)s, %(wf)s, %(gh)s, %(input)s, 'pending', %(now)s, %(now)s, "
+                "%(now)s, 1) ON CONFLICT (run_id) DO NOTHING "
+                f"RETURNING {_RUN_COLUMNS}), "
+                f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
+                "SELECT run_id, 1, %(type)s, NULL, %(payload)s, %(now)s FROM ins) "
+                f"SELECT ins.*, {self._notify_sql()} FROM ins",
+                {
+                    "run_id": run_id,
+                    "wf": workflow_name,
+                    "gh": graph_hash,
+                    "input": json.dumps(input),
+                    "now": now,
+                    "type": draft.type,
+                    "payload": draft.payload_json,
+                    "channel": self._channel,
+                    "wake": "",
+                },
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                existing = await self._select_run(conn, run_id)
+                if existing.workflow_name != workflow_name:
+                    raise RunIdConflict(run_id, workflow_name, existing.workflow_name)
+                return existing, False
+        return _record(row), True
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """See :meth:`runtime.stores.Store.get_run`."""
+        async with self._conn() as conn:
+            return await self._select_run(conn, run_id)
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """See :meth:`runtime.stores.Store.list_runs`."""
+        check_list_args(status, limit)
+        where: list[str] = []
+        params: list[Any] = []
+        if workflow_name is not None:
+            where.append("workflow_name = %s")
+            params.append(workflow_name)
+        if status is not None:
+            where.append("status = %s")
+            params.append(status)
+        if cursor is not None:
+            created_us, after_id = decode_cursor(cursor)
+            # A row comparison: one index range scan from the cursor on.
+            where.append("(created_at, run_id) < (%s, %s)")
+            params += [from_us(created_us), after_id]
+        sql = f"SELECT {_RUN_COLUMNS} FROM {self._s}.runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, run_id DESC LIMIT %s"
+        params.append(limit + 1)
+        rows = await self._fetchall(sql, params)
+        records = [_record(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = records[-1]
+            next_cursor = encode_cursor(to_us(last.created_at), last.run_id)
+        return RunPage(runs=records, next_cursor=next_cursor)
+
+    async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
+        """See :meth:`runtime.stores.Store.workflow_stats`."""
+        where, params = ("WHERE workflow_name = %s", [workflow_name]) if workflow_name else ("", [])
+        rows = await self._fetchall(
+            "SELECT status, count(*), count(finished_at), "
+            "coalesce(sum(extract(epoch FROM finished_at - created_at)), 0) * 1000000 "
+            f"FROM {self._s}.runs {where} GROUP BY status",
+            params,
+        )
+        counts = {row[0]: row[1] for row in rows}
+        finished = sum(row[2] for row in rows)
+        total_us = float(sum(row[3] for row in rows))
+        return stats_from_counts(counts, finished, total_us)
+
+    # ----------------------------------------------------------------- leases
+
+    async def claim(
+        self,
+        worker_id: str,
+        *,
+        workflow_names: Sequence[str] | None = None,
+        lease_timeout: float = 30.0,
+        limit: int = 1,
+    ) -> list[Claim]:
+        """See :meth:`runtime.stores.Store.claim`."""
+        check_claim_args(worker_id, lease_timeout, limit)
+        names = None if workflow_names is None else list(workflow_names)
+        if names == []:
+            return []
+        now = self._now()
+        timeout = timedelta(seconds=lease_timeout)
+        s = self._s
+        name_filter = "" if names is None else "AND workflow_name = ANY(%(names)s) "
+        rows = await self._fetchall(
+            # SKIP LOCKED: a run another claimer is taking is passed over, never
+            # waited for; the lock is re-checked against the row's newest version.
+            f"WITH due AS (SELECT run_id, status, due_at FROM {s}.runs "
+            f"WHERE due_at <= %(now)s {name_filter}"
+            "ORDER BY due_at, run_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {s}.runs AS r SET "
+            "recoveries = r.recoveries + (due.status = 'running')::int, status = 'running', "
+            "started_at = coalesce(r.started_at, %(now)s), lease_owner = %(worker)s, "
+            "lease_epoch = r.lease_epoch + 1, lease_expires_at = %(expires)s, "
+            "lease_timeout = %(timeout)s, due_at = %(expires)s, wake_at = NULL, "
+            "wait_signals = '{}', updated_at = %(now)s "
+            "FROM due WHERE r.run_id = due.run_id "
+            f"RETURNING due.status, due.due_at, "
+            + ", ".join(f"r.{column.strip()}" for column in _RUN_COLUMNS.split(",")),
+            {
+                "now": now,
+                "names": names,
+                "limit": limit,
+                "worker": worker_id,
+                "expires": now + timeout,
+                "timeout": timeout,
+            },
+        )
+        rows.sort(key=lambda row: (row[1], row[2]))
+        claims: list[Claim] = []
+        for row in rows:
+            record = _record(row[2:])
+            assert record.lease_expires_at is not None
+            lease = Lease(record.run_id, worker_id, record.lease_epoch, record.lease_expires_at)
+            claims.append(Claim(run=record, lease=lease, reason=_REASONS[row[0]]))
+        return claims
+
+    async def renew_lease(self, lease: Lease) -> Renewal:
+        """See :meth:`runtime.stores.Store.renew_lease`."""
+        now = self._now()
+        async with self._conn() as conn:
+            cursor = await conn.execute(
+                f"UPDATE {self._s}.runs SET lease_expires_at = %(now)s + lease_timeout, "
+                "due_at = %(now)s + lease_timeout, updated_at = %(now)s "
+                "WHERE run_id = %(run_id)s AND lease_epoch = %(epoch)s "
+                "AND lease_owner = %(worker)s AND status = 'running' "
+                "RETURNING lease_expires_at, cancel_requested",
+                {
+                    "now": now,
+                    "run_id": lease.run_id,
+                    "epoch": lease.epoch,
+                    "worker": lease.worker_id,
+                },
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                await self._lease_lost(conn, lease)
+        renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, row[0])
+        return Renewal(lease=renewed, cancel_requested=row[1])
+
+    async def release(
+        self,
+        lease: Lease,
+        *,
+        wake_at: datetime | None = None,
+        wait_signals: Sequence[str] = (),
+    ) -> None:
+        """See :meth:`runtime.stores.Store.release`."""
+        update = RunUpdate(
+            status="waiting", wake_at=wake_at or self._now(), wait_signals=tuple(wait_signals)
+        )
+        await self.append(lease, [], update=update)
+
+    # ----------------------------------------------------------------- events
+
+    def _append_sql(self) -> str:
+        s = self._s
+        # Fence, seq allocation and lease renewal (when less than half of it is
+        # left) in one row update that also locks the run; then the events.
+        renewed = (
+            "CASE WHEN lease_expires_at - %(now)s < lease_timeout / 2 "
+            "THEN %(now)s + lease_timeout ELSE lease_expires_at END"
+        )
+        return (
+            f"WITH run AS (UPDATE {s}.runs SET last_seq = last_seq + %(n)s, "
+            f"updated_at = %(now)s, graph_hash = coalesce(%(gh)s, graph_hash), "
+            f"lease_expires_at = {renewed}, due_at = {renewed} "
+            "WHERE run_id = %(run_id)s AND lease_owner = %(worker)s "
+            "AND lease_epoch = %(epoch)s AND status = 'running' "
+            "RETURNING last_seq, cancel_requested, lease_expires_at), "
+            f"ins AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
+            "SELECT %(run_id)s, run.last_seq - %(n)s + d.ord, d.type, d.key, d.payload, %(now)s "
+            "FROM run, unnest(%(types)s::text[], %(keys)s::text[], %(payloads)s::text[]) "
+            "WITH ORDINALITY AS d(type, key, payload, ord)) "
+            "SELECT last_seq, cancel_requested, lease_expires_at FROM run"
+        )
+
+    async def append(
+        self,
+        lease: Lease,
+        events: Sequence[EventDraft],
+        *,
+        update: RunUpdate | None = None,
+        consume_signals: Sequence[int] = (),
+    ) -> AppendResult:
+        """See :meth:`runtime.stores.Store.append`."""
+        now = self._now()
+        params = {
+            "now": now,
+            "n": len(events),
+            "gh": None if update is None else update.graph_hash,
+            "run_id": lease.run_id,
+            "worker": lease.worker_id,
+            "epoch": lease.epoch,
+            "types": [draft.type for draft in events],
+            "keys": [draft.key for draft in events],
+            "payloads": [draft.payload_json for draft in events],
+        }
+        status = None if update is None else update.status
+        async with self._conn() as conn:
+            if status is None and not consume_signals:
+                # The hot path: one statement, so one round trip and one commit.
+                cursor = await conn.execute(self._append_sql(), params)
+                row = await cursor.fetchone()
+                if row is None:
+                    await self._lease_lost(conn, lease)
+            else:
+                async with conn.transaction():
+                    cursor = await conn.execute(self._append_sql(), params)
+                    row = await cursor.fetchone()
+                    if row is None:
+                        await self._lease_lost(conn, lease)
+                    await self._consume(conn, lease.run_id, consume_signals)
+                    if update is not None and status is not None:
+                        await self._apply_status(conn, lease.run_id, update, now)
+        last_seq, cancel, expires = row
+        new_lease = None
+        if status is None:
+            new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, expires)
+        return AppendResult(last_seq=last_seq, lease=new_lease, cancel_requested=cancel)
+
+    async def _consume(
+        self, conn: psycopg.AsyncConnection[Any], run_id: str, seqs: Sequence[int]
+    ) -> None:
+        if not seqs:
+            return
+        cursor = await conn.execute(
+            f"UPDATE {self._s}.signals SET consumed = true "
+            "WHERE run_id = %s AND seq = ANY(%s) AND NOT consumed RETURNING seq",
+            (run_id, list(seqs)),
+        )
+        consumed = {row[0] for row in await cursor.fetchall()}
+        seen: set[int] = set()
+        for seq in seqs:
+            if seq not in consumed or seq in seen:
+                raise SignalConflict(run_id, seq)  # rolls the whole append back
+            seen.add(seq)
+
+    async def _apply_status(
+        self, conn: psycopg.AsyncConnection[Any], run_id: str, update: RunUpdate, now: datetime
+    ) -> None:
+        """Apply a status change inside the append's transaction, and notify its due time."""
+        s = self._s
+        if update.status != "waiting":
+            await conn.execute(
+                f"UPDATE {s}.runs SET status = %(status)s, lease_owner = NULL, "
+                "lease_expires_at = NULL, due_at = NULL, finished_at = %(now)s, "
+                "result = %(result)s, error = %(error)s WHERE run_id = %(run_id)s",
+                {
+                    "status": update.status,
+                    "now": now,
+                    "result": json.dumps(update.result),
+                    "error": None if update.error is None else update.error.model_dump_json(),
+                    "run_id": run_id,
+                },
+            )
+            return
+        cursor = await conn.execute(
+            f"UPDATE {s}.runs SET status = 'waiting', lease_owner = NULL, "
+            "lease_expires_at = NULL, wake_at = %(wake)s, wait_signals = %(names)s::text[], "
+            # A buffered signal it waits for, or a cancellation, makes it due at once.
+            "due_at = CASE WHEN cancel_requested OR EXISTS (SELECT 1 FROM "
+            f"{s}.signals AS g WHERE g.run_id = %(run_id)s AND NOT g.consumed "
+            "AND g.name = ANY(%(names)s::text[])) THEN %(now)s ELSE %(wake)s END "
+            "WHERE run_id = %(run_id)s RETURNING due_at",
+            {
+                "wake": update.wake_at,
+                "names": list(update.wait_signals),
+                "run_id": run_id,
+                "now": now,
+            },
+        )
+        row = await cursor.fetchone()
+        due: datetime | None = None if row is None else row[0]
+        if due is not None:
+            # Due now: wake a worker. Later: tell listeners when, so they poll then.
+            hint = "" if due <= now else _TIMER_PREFIX + due.isoformat()
+            await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, hint))
+
+    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+        """See :meth:`runtime.stores.Store.history`."""
+        async with self._conn() as conn:
+            cursor = await conn.execute(
+                f"SELECT seq, type, key, payload, at FROM {self._s}.events "
+                "WHERE run_id = %s AND seq > %s ORDER BY seq",
+                (run_id, after_seq),
+            )
+            rows = await cursor.fetchall()
+            if not rows:
+                await self._select_run(conn, run_id)  # raises RunNotFound for an unknown run
+        return decode_events(
+            (seq, type_, key, payload, at.isoformat()) for seq, type_, key, payload, at in rows
+        )
+
+    # ----------------------------------------------------------------- signals
+
+    async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
+        """See :meth:`runtime.stores.Store.send_signal`."""
+        check_signal_args(name, payload)
+        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        payload_json = json.dumps(payload)
+        now = self._now()
+        s = self._s
+        waits = "(status = 'waiting' AND %(name)s = ANY(wait_signals))"
+        async with self._conn() as conn:
+            # The run's row update takes its seq and locks it against concurrent
+            # appends and signals; event and inbox row go in the same statement.
+            cursor = await conn.execute(
+                f"WITH run AS (UPDATE {s}.runs SET last_seq = last_seq + 1, "
+                f"updated_at = %(now)s, due_at = CASE WHEN {waits} THEN %(now)s ELSE due_at END "
+                "WHERE run_id = %(run_id)s AND status IN ('pending', 'running', 'waiting') "
+                f"RETURNING last_seq, {waits} AS wakes), "
+                f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
+                "SELECT %(run_id)s, last_seq, %(type)s, NULL, %(event)s, %(now)s FROM run), "
+                f"sig AS (INSERT INTO {s}.signals (run_id, seq, name, payload, sent_at) "
+                "SELECT %(run_id)s, last_seq, %(name)s, %(payload)s, %(now)s FROM run) "
+                f"SELECT last_seq, wakes, CASE WHEN wakes THEN {self._notify_sql()} END FROM run",
+                {
+                    "now": now,
+                    "name": name,
+                    "run_id": run_id,
+                    "type": draft.type,
+                    "event": draft.payload_json,
+                    "payload": payload_json,
+                    "channel": self._channel,
+                    "wake": "",
+                },
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
+                raise RunFinished(run_id, existing.status)
+        return Signal(run_id, row[0], name, json.loads(payload_json), now)
+
+    async def next_signal(self, run_id: str, name: str) -> Signal | None:
+        """See :meth:`runtime.stores.Store.next_signal`."""
+        async with self._conn() as conn:
+            cursor = await conn.execute(
+                f"SELECT seq, payload, sent_at FROM {self._s}.signals "
+                "WHERE run_id = %s AND name = %s AND NOT consumed ORDER BY seq LIMIT 1",
+                (run_id, name),
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                await self._select_run(conn, run_id)  # raises RunNotFound for an unknown run
+                return None
+        return Signal(run_id, row[0], name, json.loads(row[1]), row[2])
+
+    async def request_cancel(self, run_id: str) -> RunRecord:
+        """See :meth:`runtime.stores.Store.request_cancel`."""
+        now = self._now()
+        async with self._conn() as conn:
+            cursor = await conn.execute(
+                f"WITH run AS (UPDATE {self._s}.runs SET cancel_requested = true, "
+                "updated_at = %(now)s, "
+                "due_at = CASE WHEN status = 'waiting' THEN %(now)s ELSE due_at END "
+                "WHERE run_id = %(run_id)s AND status IN ('pending', 'running', 'waiting') "
+                f"RETURNING {_RUN_COLUMNS}) "
+                f"SELECT run.*, CASE WHEN status = 'waiting' THEN {self._notify_sql()} END "
+                "FROM run",
+                {"now": now, "run_id": run_id, "channel": self._channel, "wake": ""},
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
+                raise RunFinished(run_id, existing.status)
+        return _record(row)
+
+    # ----------------------------------------------------------------- wake-ups
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """See :meth:`runtime.stores.Store.wait_for_work`.
+
+        Returns at the next ``NOTIFY`` from any process (this one included), at
+        the earliest timer heard of, or after ``timeout`` seconds; at once if a
+        notification arrived since the last call returned, so a wake-up that
+        came while the worker was busy claiming is not lost. The first call
+        starts listening, and returns once it listens (anything may have become
+        due before).
+        """
+        await self._get_pool()
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        baseline = self._seen
+        try:
+            while self._heard == baseline:
+                now = self._now()
+                if self._timers and self._timers[0] <= now:
+                    while self._timers and self._timers[0] <= now:
+                        heapq.heappop(self._timers)
+                    return  # a timer heard of is due: poll now
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                if self._timers:
+                    remaining = min(remaining, (self._timers[0] - now).total_seconds())
+                await self._wakeup.wait(max(remaining, 0.0))
+        finally:
+            self._seen = self._heard
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection open, reconnecting with backoff; feed the notifier."""
+        delay = 0.1
+        while not self._closed:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+                async with conn:
+                    await conn.execute(f'LISTEN "{self._channel}"')
+                    # Anything may have happened while not listening: wake waiters once.
+                    self._hear("")
+                    delay = 0.1
+                    async for note in conn.notifies():
+                        self._hear(note.payload)
+            except psycopg.Error:
+                pass
+            if self._closed:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _hear(self, payload: str) -> None:
+        if payload.startswith(_TIMER_PREFIX):
+            try:
+                due = datetime.fromisoformat(payload.removeprefix(_TIMER_PREFIX))
+            except ValueError:
+                return
+            heapq.heappush(self._timers, due.astimezone(UTC))
+            if len(self._timers) > _MAX_TIMERS:
+                self._timers = heapq.nsmallest(_MAX_TIMERS // 2, self._timers)
+            # Waiters re-compute how long to sleep; no poll is owed for a timer.
+            self._wakeup.notify()
+            return
+        self._heard += 1
+        self._wakeup.notify()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def close(self) -> None:
+        """Stop listening and close the pool. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+        pool = self._pool
+        self._pool = None
+        if pool is not None and self._pool_loop is asyncio.get_running_loop():
+            if self._pool_open is not None:
+                await asyncio.gather(self._pool_open, return_exceptions=True)
+            await pool.close()
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self._display}>"
