@@ -67,7 +67,8 @@ class Worker:
             registered workflows in-process (development).
         poll_interval: Seconds between polls for due runs when idle.
         max_concurrency: Runs executed at once.
-        heartbeat_interval: Seconds between lease renewals of an executing run.
+        heartbeat_interval: Seconds between lease renewals of an executing run
+            (at most a third of ``lease_timeout``, so a live lease never lapses).
         retry_delay: Seconds before a run this worker cannot serve (its graph
             version is missing) is due again.
         lease_timeout: Seconds a claim lasts without renewal.
@@ -161,7 +162,8 @@ class Worker:
                         limit=free,
                     )
                 for claim in claims:
-                    task = asyncio.create_task(self._serve(claim))
+                    previous = self._active.get(claim.run.run_id)
+                    task = asyncio.create_task(self._serve(claim, previous))
                     self._active[claim.run.run_id] = task
                     task.add_done_callback(self._forget(claim.run.run_id))
                 if not claims:
@@ -176,8 +178,9 @@ class Worker:
                 await asyncio.gather(*self._active.values(), return_exceptions=True)
 
     def _forget(self, run_id: str) -> Callable[[asyncio.Task[str]], None]:
-        def forget(_: asyncio.Task[str]) -> None:
-            self._active.pop(run_id, None)
+        def forget(task: asyncio.Task[str]) -> None:
+            if self._active.get(run_id) is task:
+                del self._active[run_id]
 
         return forget
 
@@ -222,8 +225,12 @@ class Worker:
 
     # ------------------------------------------------------------------ one run
 
-    async def _serve(self, claim: Claim) -> str:
+    async def _serve(self, claim: Claim, previous: asyncio.Task[str] | None = None) -> str:
         run = claim.run
+        if previous is not None:
+            # This worker re-claimed a run it is still executing (its lease lapsed
+            # meanwhile): the old execution is fenced and stops at its next write.
+            await asyncio.gather(previous, return_exceptions=True)
         try:
             outcome = await self._execute(claim)
         except Exception:
@@ -272,8 +279,10 @@ class Worker:
             beat.cancel()
 
     async def _heartbeat(self, executor: RunExecutor) -> None:
+        # Never let the lease run out between beats, whatever the settings say.
+        period = min(self.heartbeat_interval, self.lease_timeout / 3)
         while not executor.lost:
-            await asyncio.sleep(self.heartbeat_interval)
+            await asyncio.sleep(period)
             await executor.heartbeat()
 
     async def _poison(self, executor: RunExecutor) -> str:

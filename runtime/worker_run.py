@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import inspect
 import logging
 from collections.abc import Callable, Sequence
@@ -322,14 +321,16 @@ class RunExecutor:
         except Diverged as diverged:
             return await self.park(diverged.error)
         self.record(RunCompletedPayload(result=result))
-        await self._end("completed", result=result)
-        return "completed"
+        return await self._end("completed", result=result)
 
     async def _end(
         self, status: str, *, result: Any = None, error: ErrorInfo | None = None
-    ) -> None:
-        with contextlib.suppress(LeaseGone):
+    ) -> str:
+        try:
             await self.flush(status=status, result=result, error=error)
+        except LeaseGone:
+            return "lease lost"
+        return status
 
     async def _suspend(self, suspend: Suspend) -> str:
         for draft in suspend.events:
@@ -353,10 +354,9 @@ class RunExecutor:
         except LeaseGone:
             return "lease lost"
         self.record(RunCancelledPayload(reason="cancellation requested"))
-        await self._end(
+        return await self._end(
             "cancelled", error=ErrorInfo(type="Cancelled", message="cancellation requested")
         )
-        return "cancelled"
 
     async def _trip(self, tripped: Tripped) -> str:
         error: BaseException
@@ -374,8 +374,7 @@ class RunExecutor:
             return "lease lost"
         info = ErrorInfo.from_exception(error)
         self.record(RunFailedPayload(error=info))
-        await self._end("failed", error=info)
-        return "failed"
+        return await self._end("failed", error=info)
 
     async def fail_from_log(self, info: ErrorInfo) -> str:
         """End the run failed without walking it, compensating every step the log completed."""
