@@ -323,9 +323,7 @@ class RunExecutor:
         self.record(RunCompletedPayload(result=result))
         return await self._end("completed", result=result)
 
-    async def _end(
-        self, status: str, *, result: Any = None, error: ErrorInfo | None = None
-    ) -> str:
+    async def _end(self, status: str, *, result: Any = None, error: ErrorInfo | None = None) -> str:
         try:
             await self.flush(status=status, result=result, error=error)
         except LeaseGone:
