@@ -182,3 +182,28 @@ def test_cli_build_missing_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     missing = tmp_path / "missing.py"
     assert main(["build", str(missing), "--out", str(tmp_path / "b"), "--no-config"]) == 2
     assert capsys.readouterr().err == f"vrb-compile: error: {missing}: no such file or directory\n"
+
+
+def test_building_one_file_of_a_package_finds_steps_in_sibling_modules(tmp_path: Path) -> None:
+    # pre-commit hands over only the changed file; its steps live next to it.
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "steps.py").write_text(
+        "from runtime import step\n\n\n"
+        "async def _charge(amount: float) -> dict:\n"
+        "    return {'paid': amount}\n\n\n"
+        "charge = step('charge', _charge, retries=2)\n"
+    )
+    flows = package / "flows.py"
+    flows.write_text(
+        "from runtime import WorkflowContext, workflow\n"
+        "from .steps import charge as pay\n\n\n"
+        "@workflow('checkout')\n"
+        "async def checkout(ctx: WorkflowContext, total: float) -> dict:\n"
+        "    return await pay(total)\n"
+    )
+    result = build_paths([flows], tmp_path / "out", CheckConfig(), cwd=tmp_path)
+    assert result.check.errors == 0
+    graph = load_graph(tmp_path / "out" / "checkout.graph.json")
+    assert [(s.name, s.ref, s.retries) for s in graph.steps] == [("charge", "shop.steps:charge", 2)]

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from .api import CheckConfig, CheckResult, check_sources, is_excluded
-from .discover import discover
+from .discover import discover, summarise
 from .errors import UsageError
+from .imports import load_context
 from .ir.models import SCHEMA_VERSION, Graph
 from .lower import lower_workflow
 from .source import load_sources
@@ -120,7 +121,10 @@ def compile_paths(
     check = check_sources(sources, config)
     if check.errors:
         return CompileResult(check, ())
-    index = discover(sources)
+    # Steps and helpers may live in sibling modules the user did not name
+    # (pre-commit passes only changed files): load them as context, as check does.
+    context = load_context(sources, lambda s: summarise(s).symbols, cwd=cwd or Path.cwd())
+    index = discover(sources, context=context)
     graphs: dict[str, Graph] = {}
     for info in index.workflows:
         graph = lower_workflow(info, index)
