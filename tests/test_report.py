@@ -181,7 +181,10 @@ def test_sarif_lists_only_fired_rules_and_points_results_at_them(tmp_path: Path)
 def test_sarif_locations_are_relative_one_based_and_fingerprinted(tmp_path: Path) -> None:
     run = sarif_run([CLOCK], tmp_path)
     result = run["results"][0]
-    assert result["message"]["text"] == "time.time() reads the clock Hint: use ctx.now()"
+    assert (
+        result["message"]["text"]
+        == "time.time() reads the clock (via flow -> stamp) Hint: use ctx.now()"
+    )
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"] == {"uri": "shop/flows.py", "uriBaseId": "%SRCROOT%"}
     assert location["region"] == {"startLine": 4, "startColumn": 13, "endLine": 4, "endColumn": 24}

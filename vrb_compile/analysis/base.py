@@ -127,8 +127,6 @@ class AnalyserBase:
         if key in self.reported:
             return
         self.reported.add(key)
-        if len(frame.chain) > 1:
-            message = f"{message} (via {' -> '.join(frame.chain[1:])})"
         self.result.diagnostics.append(
             Diagnostic(
                 code,

@@ -117,6 +117,9 @@ def render_sarif(
         occurrence = seen.get(identity, 0)
         seen[identity] = occurrence + 1
         text = diagnostic.message
+        if diagnostic.chain:
+            # SARIF viewers show only the message: the chain says how the body reaches it.
+            text = f"{text} (via {' -> '.join(diagnostic.chain)})"
         if diagnostic.hint:
             text = f"{text} Hint: {diagnostic.hint}"
         result: dict[str, Any] = {
