@@ -151,6 +151,7 @@ def test_second_run_uses_the_cache_and_edits_invalidate(
     }
     cache = tmp_path / ".cache"
     cold = check_files(files, cache_dir=cache)
+    assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
 
     def no_parse(*args: object, **kwargs: object) -> object:
         raise AssertionError("parsed although the cache should answer")

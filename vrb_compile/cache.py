@@ -49,6 +49,10 @@ class Cache:
         folder = self.directory / kind
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            ignore = self.directory / ".gitignore"
+            if not ignore.exists():
+                # Like ruff's and pytest's caches: never committed, whatever the project ignores.
+                ignore.write_text("# Created by vrb-compile automatically.\n*\n", "utf-8")
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, separators=(",", ":"))
