@@ -265,6 +265,15 @@ class RunExecutor:
                 self.lost = True
                 log.warning("%s", lost)
                 raise LeaseGone(str(lost)) from None
+            except Exception as error:
+                # A store failure is not the workflow's: stop executing (the lease
+                # lapses and another claim resumes the run from what was committed).
+                self.lost = True
+                log.error("run %s: the store refused an append: %s", self.run_id, error)
+                raise LeaseGone(str(error)) from error
+            except BaseException:
+                self.lost = True
+                raise
             self._pin = None
             if outcome.lease is not None:
                 self.lease = outcome.lease
@@ -538,7 +547,10 @@ class RunExecutor:
             *(self.run_step(call) for call in calls), return_exceptions=True
         )
         errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-        for kind in (LeaseGone, Diverged, Tripped, Cancelled, asyncio.CancelledError):
+        for error in errors:
+            if not isinstance(error, Exception | ControlFlow):
+                raise error  # the process is going down (cancellation, exit)
+        for kind in (LeaseGone, Diverged, Tripped, Cancelled):
             for error in errors:
                 if isinstance(error, kind):
                     raise error
@@ -566,6 +578,8 @@ class RunExecutor:
                 if recorded == "rollback_completed":
                     done.append(completion.step)
                 continue
+            # What led here (the step's failure) is durable before any rollback acts.
+            await self.flush()
             try:
                 output = step.rollback_fn(error, completion.output)
                 if inspect.isawaitable(output):

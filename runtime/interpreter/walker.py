@@ -228,9 +228,16 @@ class Walker:
                 self._diverge(key, step, f"{key} earlier in the run")
             return
         recorded = order[index]
-        recorded_step = self.journal.order_steps.get(recorded)
-        if recorded != key or recorded_step != step:
-            what = f"step {recorded_step!r}" if recorded_step else "a wait"
+        # Branches of one parallel/map node may have started in any order; the
+        # node must match, and each branch key must hold the same step.
+        same_node = recorded.partition("#")[0] == key.partition("#")[0]
+        record = self.journal.steps.get(key)
+        recorded_step = self.journal.order_steps.get(recorded if not same_node else key)
+        if record is not None:
+            recorded_step = record.step
+        if not same_node or recorded_step != step:
+            shown = self.journal.order_steps.get(recorded)
+            what = f"step {shown!r}" if shown else "a wait"
             self._diverge(key, step, f"{what} at {recorded}")
 
     def _diverge(self, key: str, step: str | None, recorded: str) -> None:

@@ -38,7 +38,7 @@ def test_replay_after_a_restart_runs_no_completed_step_again(store_url: str) -> 
 def test_a_run_whose_worker_died_mid_step_is_taken_over(store_url: str) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-block", [0.3])
-        first = Worker(client, library(), **{**FAST, "lease_timeout": 0.3})
+        first = Worker(client, library(), **{**FAST, "lease_timeout": 1.0})
         task = asyncio.create_task(first.start())
         async with asyncio.timeout(10):
             while ("block", 0.3) not in flows.CALLS:

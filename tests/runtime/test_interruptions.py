@@ -1,0 +1,112 @@
+"""A run interrupted at any commit and resumed ends with the same result and log.
+
+The store is real; only the worker "dies": a wrapper raises a crash right
+before or right after the N-th append, for every N, and a fresh worker resumes
+the run once the dead worker's lease lapses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from runtime import Client, Worker
+from runtime.stores import open_store
+from runtime.stores.base import Store
+
+from . import flows
+from .conftest import FAST, library
+
+CASES = [
+    ("t-saga-caught", None),
+    ("t-control", {"items": [1, 2, 3, 5, 7, 9]}),
+    ("t-parallel", [True]),
+    ("t-retry", None),
+]
+
+
+class _Crash(BaseException):
+    """The worker process died."""
+
+
+class _CrashingStore:
+    """Delegates to a real store; the worker dies around its N-th append."""
+
+    def __init__(self, store: Store, crash_at: int, after: bool) -> None:
+        self._store = store
+        self._crash_at = crash_at
+        self._after = after
+        self.appends = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def append(self, *args: Any, **kwargs: Any) -> Any:
+        self.appends += 1
+        if self.appends == self._crash_at and not self._after:
+            raise _Crash
+        result = await self._store.append(*args, **kwargs)
+        if self.appends == self._crash_at:
+            raise _Crash
+        return result
+
+
+def _log(history: list[Any]) -> list[tuple[str, str | None]]:
+    # A re-executed attempt starts again; everything else must be recorded once.
+    return [(e.type, e.key) for e in history if e.type not in ("step_started", "run_started")]
+
+
+async def _finish(client: Client, run_id: str) -> Any:
+    worker = Worker(client, library(), **{**FAST, "lease_timeout": 0.05})
+    async with asyncio.timeout(20):
+        while (await client.workflow.get_run(run_id)).status not in ("completed", "failed"):
+            await worker.run_until_idle(*library().names())
+            await asyncio.sleep(0.01)
+    return (await client.store.get_run(run_id)).result
+
+
+async def _baseline(url: str, name: str, args: Any) -> tuple[Any, list[Any], int, Counter[Any]]:
+    flows.CALLS.clear()
+    store = open_store(url)
+    counting = _CrashingStore(store, crash_at=0, after=True)
+    client = Client(counting)  # type: ignore[arg-type]
+    handle = await client.workflow.trigger(name, args)
+    result = await _finish(client, handle.run_id)
+    history = await client.workflow.history(handle.run_id)
+    await store.close()
+    return result, _log(history), counting.appends, Counter(map(repr, flows.CALLS))
+
+
+@pytest.mark.parametrize(("name", "args"), CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize("after", [False, True], ids=["before-commit", "after-commit"])
+def test_run_interrupted_at_any_commit_ends_like_an_uninterrupted_one(
+    store_url: str, name: str, args: Any, after: bool
+) -> None:
+    flows.FLAKY_FAILURES = 1
+
+    async def main() -> None:
+        result, log, appends, calls = await _baseline(
+            store_url if store_url == "memory://" else store_url + ".base", name, args
+        )
+        assert appends >= 2
+        for crash_at in range(1, appends + 1):
+            flows.CALLS.clear()
+            url = store_url if store_url == "memory://" else f"{store_url}.{crash_at}"
+            store = open_store(url)
+            client = Client(_CrashingStore(store, crash_at, after))  # type: ignore[arg-type]
+            handle = await client.workflow.trigger(name, args)
+            dying = Worker(client, library(), **{**FAST, "lease_timeout": 0.05})
+            with pytest.raises(_Crash):
+                await dying.run_until_idle(*library().names())
+            resumed = Client(store)
+            assert await _finish(resumed, handle.run_id) == result, f"crash at append {crash_at}"
+            assert _log(await resumed.workflow.history(handle.run_id)) == log, crash_at
+            # Only the operation in flight at the crash may have run twice.
+            extra = Counter(map(repr, flows.CALLS)) - calls
+            assert sum(extra.values()) <= 1, (crash_at, extra)
+            await store.close()
+
+    asyncio.run(main())
