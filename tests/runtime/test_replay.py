@@ -39,7 +39,7 @@ def test_a_run_whose_worker_died_mid_step_is_taken_over(store_url: str) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-block", [0.3])
         first = Worker(client, library(), **{**FAST, "lease_timeout": 1.0})
-        task = asyncio.create_task(first.start())
+        task = asyncio.create_task(first.start("t-block"))
         async with asyncio.timeout(10):
             while ("block", 0.3) not in flows.CALLS:
                 await asyncio.sleep(0.01)
