@@ -33,11 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
 from .events import ErrorInfo
@@ -64,7 +65,8 @@ class Worker:
     Args:
         client: The :class:`~runtime.Client` whose store the worker serves.
         graphs: A ``vrb-compile build`` output directory; ``None`` compiles the
-            registered workflows in-process (development).
+            registered workflows in-process (development); or a prepared
+            :class:`~runtime.graphs.GraphLibrary`.
         poll_interval: Seconds between polls for due runs when idle.
         max_concurrency: Runs executed at once.
         heartbeat_interval: Seconds between lease renewals of an executing run
@@ -81,7 +83,7 @@ class Worker:
     def __init__(
         self,
         client: Client,
-        graphs: str | Any | None = None,
+        graphs: str | os.PathLike[str] | GraphLibrary | None = None,
         poll_interval: float = 1.0,
         max_concurrency: int = 5,
         heartbeat_interval: float = 30,
