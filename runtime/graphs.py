@@ -25,7 +25,7 @@ from pathlib import Path
 from vrb_compile.build import compile_paths
 from vrb_compile.errors import VrbCompileError
 from vrb_compile.ir.loader import load_graph
-from vrb_compile.ir.models import Graph
+from vrb_compile.ir.models import CodeNode, Graph
 
 from .errors import ConfigurationError
 from .sdk import Workflow, get_workflow, registered_workflows
@@ -191,6 +191,18 @@ class GraphLibrary:
                 f"{graph.source.path} (sha256 {graph.source.sha256[:12]}..., the imported "
                 f"module {path} has {actual[:12]}...); rebuild the graphs with vrb-compile build"
             )
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in graph.nodes:
+            if not isinstance(node, CodeNode) or node.rewritten:
+                continue
+            span = "\n".join(line.strip() for line in lines[node.line - 1 : node.end_line])
+            missing = [part for part in node.code.splitlines() if part.strip() not in span]
+            if missing:
+                raise ConfigurationError(
+                    f"graph of workflow {graph.workflow.name!r}: code node {node.id} "
+                    f"({missing[0].strip()!r}) is not at lines {node.line}-{node.end_line} of "
+                    f"{path}; the graph does not describe this module, rebuild it"
+                )
 
 
 def _import_root(path: Path, module: str) -> Path:

@@ -220,3 +220,30 @@ def test_graph_built_from_other_source_is_refused(tmp_path: Path) -> None:
     finally:
         sys.path.remove(str(package))
         sys.modules.pop("stale_flows", None)
+
+
+def test_corrupt_graph_file_or_missing_manifest_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"manifest.json: not a vrb-compile build manifest"
+    ):
+        GraphLibrary(tmp_path / "nowhere").load(["t-sleep"])
+    package = tmp_path / "src"
+    package.mkdir()
+    module_path = package / "corrupt_flows.py"
+    module_path.write_text(VERSION_1.replace("t-versioned", "t-corrupt").replace('"v-', '"k-'))
+    graphs = tmp_path / "graphs"
+    built = build_paths([module_path], graphs, cwd=package).built
+    built[0].path.write_text('{"schema_version": 1, "nodes": []}')
+    sys.path.insert(0, str(package))
+    try:
+        importlib.import_module("corrupt_flows")
+        with pytest.raises(
+            ConfigurationError, match=r"t-corrupt.graph.json.*not a valid step graph"
+        ) as caught:
+            GraphLibrary(graphs).load(["t-corrupt"])
+        assert "\n" not in str(caught.value)
+        with pytest.raises(ConfigurationError, match=r"workflow 'other' is not in .*manifest.json"):
+            GraphLibrary(graphs).load(["other"])
+    finally:
+        sys.path.remove(str(package))
+        sys.modules.pop("corrupt_flows", None)
