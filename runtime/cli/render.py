@@ -1,0 +1,270 @@
+"""How ``vrb`` prints: JSON documents, rich tables in a terminal, plain columns otherwise.
+
+Output goes through :class:`Output`. When stdout is a terminal, tables are
+drawn with rich (colours follow ``NO_COLOR`` and ``TERM=dumb``, which rich
+honours); when it is not (a pipe, a file, CI logs), tables are plain columns
+separated by two spaces, with no escape codes or box drawing, so ``grep`` and
+``cut`` work on them. ``--json`` prints one JSON document instead, whose keys
+are fixed by the ``*_doc`` functions here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from ..client import RunInfo
+from ..events import Event
+from ..stores.base import WorkflowStats
+
+__all__ = [
+    "Column",
+    "Output",
+    "compact_json",
+    "error_text",
+    "event_doc",
+    "iso",
+    "payload_summary",
+    "run_doc",
+    "stats_doc",
+]
+
+_STATUS_STYLES = {
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "waiting": "blue",
+    "pending": "magenta",
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 in UTC with a ``Z`` (``None`` stays ``None``)."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def short_time(moment: datetime) -> str:
+    """A timestamp for tables: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def compact_json(value: Any, limit: int | None = None) -> str:
+    """``value`` as one-line JSON, cut to ``limit`` characters with ``...``."""
+    text = json.dumps(value, separators=(", ", ": "), ensure_ascii=False, default=str)
+    if limit is not None and len(text) > limit:
+        return text[: max(limit - 3, 1)] + "..."
+    return text
+
+
+def error_text(error: dict[str, Any] | None) -> str:
+    """``Type: message`` of a recorded error (empty for ``None``)."""
+    if not error:
+        return ""
+    kind = str(error.get("type") or "Error")
+    message = " ".join(str(error.get("message") or "").split())
+    return f"{kind}: {message}" if message else kind
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def run_doc(run: RunInfo) -> dict[str, Any]:
+    """A run as a JSON object with stable keys."""
+    return {
+        "run_id": run.run_id,
+        "workflow_name": run.workflow_name,
+        "status": run.status,
+        "result": run.result,
+        "error": run.error,
+        "graph_hash": run.graph_hash,
+        "created_at": iso(run.created_at),
+        "updated_at": iso(run.updated_at),
+    }
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    """An event as a JSON object: ``seq``, ``type``, ``key``, ``payload``, ``at``."""
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "key": event.key,
+        "payload": event.payload.model_dump(mode="json"),
+        "at": iso(event.at),
+    }
+
+
+def stats_doc(stats: WorkflowStats, workflow_name: str | None) -> dict[str, Any]:
+    """Workflow statistics as a JSON object with stable keys."""
+    return {
+        "workflow_name": workflow_name,
+        "total_runs": stats.total_runs,
+        "success_rate": stats.success_rate,
+        "avg_duration_ms": stats.avg_duration_ms,
+        "by_status": dict(stats.by_status),
+    }
+
+
+def payload_summary(event_type: str, payload: dict[str, Any], limit: int = 80) -> str:
+    """A short, readable line for an event's payload (for the history table)."""
+
+    def value(item: Any) -> str:
+        return compact_json(item, limit)
+
+    def attempt(data: dict[str, Any]) -> str:
+        number = data.get("attempt", 1)
+        return f" (attempt {number})" if isinstance(number, int) and number > 1 else ""
+
+    error = error_text(payload.get("error"))
+    step = payload.get("step", "")
+    match event_type:
+        case "run_created":
+            text = f"input {value(payload.get('input'))}"
+        case "run_started":
+            graph = str(payload.get("graph_hash") or "")[:12]
+            text = f"worker {payload.get('worker_id')}" + (f", graph {graph}" if graph else "")
+        case "step_started":
+            text = f"{step}{attempt(payload)}"
+        case "step_completed":
+            text = f"{step}{attempt(payload)} -> {value(payload.get('output'))}"
+        case "step_retrying":
+            text = f"{step} attempt {payload.get('attempt')}: {error}; retry at {payload.get('retry_at')}"
+        case "step_failed":
+            text = f"{step} attempt {payload.get('attempt')}: {error}"
+        case "wait_created":
+            parts = []
+            if payload.get("signal"):
+                parts.append(f"signal {payload['signal']}")
+            parts.append(f"until {payload['until']}" if payload.get("until") else "no timeout")
+            text = ", ".join(parts)
+        case "wait_completed":
+            text = str(payload.get("outcome", ""))
+        case "signal_received":
+            text = f"{payload.get('name')} {value(payload.get('payload'))}"
+        case "signal_consumed":
+            text = f"{payload.get('name')} {value(payload.get('payload'))}"
+        case "rollback_completed":
+            text = f"{step} -> {value(payload.get('output'))}"
+        case "rollback_failed":
+            text = f"{step}: {error}"
+        case "circuit_breaker_tripped":
+            text = f"{payload.get('breaker')} (limit {payload.get('limit')})"
+        case "run_completed":
+            text = f"result {value(payload.get('result'))}"
+        case "run_failed":
+            text = error
+        case "run_cancelled":
+            text = str(payload.get("reason") or "")
+        case _:
+            text = value(payload)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- output
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column.
+
+    Attributes:
+        header: Its title.
+        justify: ``left`` or ``right``.
+        status: Its cells are run statuses (coloured in a terminal).
+        wide: It holds long text that may be cut to fit a terminal.
+    """
+
+    header: str
+    justify: str = "left"
+    status: bool = False
+    wide: bool = False
+
+
+class Output:
+    """Where a command prints.
+
+    Args:
+        json_mode: ``--json`` was given.
+        stream: stdout (tests pass another stream).
+    """
+
+    def __init__(self, json_mode: bool, stream: TextIO | None = None) -> None:
+        self.json_mode = json_mode
+        self.stream = stream if stream is not None else sys.stdout
+        self.tty = _isatty(self.stream)
+
+    def document(self, data: Any) -> None:
+        """Print one JSON document."""
+        self.stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def line(self, text: str = "") -> None:
+        """Print a line of text as is."""
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def fields(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Print ``name  value`` lines with the values aligned."""
+        width = max((len(name) for name, _ in pairs), default=0)
+        for name, text in pairs:
+            self.line(f"{name.ljust(width)}  {_one_line(text)}".rstrip())
+
+    def table(self, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+        """Print a table: rich in a terminal, aligned plain columns otherwise."""
+        cells = [[_one_line(cell) for cell in row] for row in rows]
+        if self.tty:
+            self._rich_table(columns, cells)
+            return
+        widths = [
+            max([len(column.header)] + [len(row[index]) for row in cells])
+            for index, column in enumerate(columns)
+        ]
+        for row in [[column.header for column in columns], *cells]:
+            padded = [
+                cell.rjust(width) if column.justify == "right" else cell.ljust(width)
+                for cell, width, column in zip(row, widths, columns, strict=True)
+            ]
+            self.line("  ".join(padded).rstrip())
+
+    def _rich_table(self, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = Console(file=self.stream, highlight=False)
+        table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+        for column in columns:
+            table.add_column(
+                column.header,
+                justify="right" if column.justify == "right" else "left",
+                overflow="ellipsis" if column.wide else "fold",
+                no_wrap=column.wide,
+                ratio=1 if column.wide else None,
+            )
+        for row in rows:
+            table.add_row(
+                *(
+                    Text(cell, style=_STATUS_STYLES.get(cell, "") if column.status else "")
+                    for cell, column in zip(row, columns, strict=True)
+                )
+            )
+        console.print(table)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

@@ -1,0 +1,263 @@
+"""``vrb worker MODULE...``: import workflow modules and serve their workflows until stopped.
+
+The first SIGTERM or SIGINT (Ctrl-C) stops claiming runs; steps in flight
+finish and their runs are given back at the next checkpoint, due at once for
+another worker; then the process exits (0 after SIGTERM, 130 after Ctrl-C). A
+second signal quits at once: runs still executing are left to their leases,
+which lapse so another worker recovers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..graphs import GraphLibrary
+from ..sdk import registered_workflows
+from ..worker import Worker
+from ._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Parser,
+    UsageError,
+    add_common_options,
+    display_url,
+    open_client,
+    positive_float,
+    positive_int,
+    store_url,
+)
+from .render import Output
+
+__all__ = ["add_worker_command", "import_workflow_module"]
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _module_name_of(path: Path) -> tuple[str, Path]:
+    """The dotted name of a ``.py`` file and the directory to import it from.
+
+    Packages (directories with ``__init__.py``) above the file are part of the
+    name, as ``python -m`` would see them from the first directory that is not a
+    package, so the module's graph names code every worker can import.
+    """
+    path = path.resolve()
+    parts = [] if path.name == "__init__.py" else [path.stem]
+    root = path.parent
+    while (root / "__init__.py").is_file() and root.parent != root:
+        parts.insert(0, root.name)
+        root = root.parent
+    if not parts:
+        raise UsageError(f"{path}: cannot tell which module this file is")
+    return ".".join(parts), root
+
+
+def import_workflow_module(spec: str) -> str:
+    """Import a workflow module given by dotted name or by a ``.py`` path; return its name.
+
+    Raises:
+        UsageError: It does not exist or raised while being imported.
+    """
+    name = spec
+    looks_like_path = spec.endswith(".py") or os.sep in spec or "/" in spec
+    if looks_like_path:
+        path = Path(spec)
+        if not path.is_file():
+            raise UsageError(f"workflow module file {spec!r} does not exist")
+        name, root = _module_name_of(path)
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and (name == error.name or name.startswith(error.name + ".")):
+            raise UsageError(
+                f"cannot import workflow module {name!r}: no such module from {os.getcwd()}; "
+                "run vrb worker from the directory that holds it, or pass the path of its .py file"
+            ) from None
+        raise UsageError(
+            f"importing workflow module {name!r} failed: {error}; is a dependency missing?"
+        ) from None
+    except Exception as error:
+        where = ""
+        if isinstance(error, SyntaxError) and error.filename:
+            where = f" ({error.filename}:{error.lineno})"
+        raise UsageError(
+            f"importing workflow module {name!r} failed: {type(error).__name__}: "
+            f"{' '.join(str(error).split())}{where}"
+        ) from None
+    return name
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+async def run_worker(args: argparse.Namespace) -> int:
+    """Serve workflows until SIGTERM/SIGINT; the exit status."""
+    # Like `python -m`: modules in the current directory are importable.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    url = store_url(args)
+    modules = [import_workflow_module(spec) for spec in args.modules]
+    names: list[str] = list(dict.fromkeys(args.workflows or []))
+    if not names and not registered_workflows():
+        raise UsageError(
+            f"modules {', '.join(modules)} register no workflow; define one with "
+            "workflow(...).run(fn) or @workflow(...)"
+        )
+    _configure_logging(args.log_level)
+    library = GraphLibrary(args.graphs)
+    # Load (compile or read) the graphs before opening the store: a broken
+    # workflow is reported at once, with one line, and nothing is claimed.
+    served = library.load(names)
+    client = open_client(args)
+    try:
+        worker = Worker(
+            client,
+            library,
+            poll_interval=args.poll_interval,
+            max_concurrency=args.concurrency,
+            lease_timeout=args.lease_timeout,
+            heartbeat_interval=min(30.0, args.lease_timeout / 3),
+        )
+        _announce(Output(args.json), worker, library, served, url)
+        return await _serve(worker, served)
+    finally:
+        await client.close()
+
+
+def _announce(
+    out: Output, worker: Worker, library: GraphLibrary, served: list[str], url: str
+) -> None:
+    graphs = {name: library.latest(name) for name in served}
+    if out.json_mode:
+        out.line(
+            _one_json(
+                {
+                    "worker_id": worker.worker_id,
+                    "db": display_url(url),
+                    "concurrency": worker.max_concurrency,
+                    "workflows": [
+                        {"name": name, "graph_hash": graph.hash, "module": graph.source.module}
+                        for name, graph in graphs.items()
+                    ],
+                }
+            )
+        )
+    else:
+        for name, graph in graphs.items():
+            out.line(f"serving {name} (graph {graph.hash[:12]}, {graph.source.module})")
+    sys.stderr.write(
+        f"vrb: worker {worker.worker_id} on {display_url(url)}, concurrency "
+        f"{worker.max_concurrency}; SIGTERM or Ctrl-C stops it after the steps in flight\n"
+    )
+    sys.stderr.flush()
+
+
+def _one_json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False)
+
+
+async def _serve(worker: Worker, names: list[str]) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(worker.start(*names))
+    received: list[int] = []
+    stopping: list[asyncio.Future[None]] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            sys.stderr.write(
+                f"vrb: {signal.Signals(signum).name} received: stopping after the steps in "
+                "flight (send it again to quit at once)\n"
+            )
+            sys.stderr.flush()
+            stopping.append(asyncio.ensure_future(worker.stop()))
+        else:
+            sys.stderr.write(
+                "vrb: quitting at once; runs in flight resume when their leases lapse\n"
+            )
+            sys.stderr.flush()
+            task.cancel()
+
+    signums = (signal.SIGTERM, signal.SIGINT)
+    for signum in signums:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if len(received) < 2:
+            raise
+        return EXIT_INTERRUPTED
+    finally:
+        for signum in signums:
+            loop.remove_signal_handler(signum)
+    sys.stderr.write(f"vrb: worker {worker.worker_id} stopped\n")
+    sys.stderr.flush()
+    if received and received[0] == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def add_worker_command(subparsers: argparse._SubParsersAction[Parser]) -> None:
+    """Add ``worker`` to the ``vrb`` parser."""
+    description = "import workflow modules and serve their workflows until SIGTERM or Ctrl-C"
+    parser = subparsers.add_parser("worker", help=description, description=description)
+    parser.set_defaults(handler=run_worker)
+    parser.add_argument(
+        "modules",
+        metavar="MODULE",
+        nargs="+",
+        help="a module (examples.order_processing) or a .py file defining workflows",
+    )
+    parser.add_argument(
+        "--workflow",
+        dest="workflows",
+        metavar="NAME",
+        action="append",
+        help="serve only this workflow (repeat for several; default: every registered one)",
+    )
+    parser.add_argument(
+        "--graphs",
+        metavar="DIR",
+        help="load graphs built by `vrb-compile build` from DIR (default: compile in-process)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=positive_int,
+        default=5,
+        help="runs executed at once (default 5)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        metavar="S",
+        type=positive_float,
+        default=1.0,
+        help="seconds between polls when idle (default 1)",
+    )
+    parser.add_argument(
+        "--lease-timeout",
+        metavar="S",
+        type=positive_float,
+        default=30.0,
+        help="seconds a claim lasts without a heartbeat (default 30)",
+    )
+    parser.add_argument(
+        "--log-level", choices=_LOG_LEVELS, default="info", help="stderr logging (default info)"
+    )
+    add_common_options(parser)
