@@ -33,9 +33,6 @@ from ..events import (
     RollbackCompletedEvent,
     RollbackFailedEvent,
     SignalConsumedEvent,
-    StepCompletedEvent,
-    StepFailedEvent,
-    StepRetryingEvent,
     StepStartedEvent,
     WaitCompletedEvent,
     WaitCreatedEvent,
@@ -141,26 +138,28 @@ class Journal:
         key = event.key
         if key is None:
             return
-        if isinstance(event, StepStartedEvent):
-            record = self.steps.setdefault(key, StepRecord(event.payload.step))
-            record.last_attempt = max(record.last_attempt, event.payload.attempt)
-            record.outcome = None
-        elif isinstance(event, StepCompletedEvent):
-            record = self.steps.setdefault(key, StepRecord(event.payload.step))
-            record.outcome = "completed"
-            record.output = event.payload.output
-            record.result_seq = event.seq
-        elif isinstance(event, StepFailedEvent):
-            record = self.steps.setdefault(key, StepRecord(event.payload.step))
-            record.outcome = "failed"
-            record.error = event.payload.error
-            record.result_seq = event.seq
-        elif isinstance(event, StepRetryingEvent):
-            record = self.steps.setdefault(key, StepRecord(event.payload.step))
-            record.outcome = "retrying"
-            record.error = event.payload.error
-            record.retry_at = event.payload.retry_at
-            record.last_attempt = max(record.last_attempt, event.payload.attempt)
+        kind = event.type
+        if kind.startswith("step_"):
+            payload: Any = event.payload
+            record = self.steps.get(key)
+            if record is None:
+                record = self.steps[key] = StepRecord(payload.step)
+            if kind == "step_started":
+                record.last_attempt = max(record.last_attempt, payload.attempt)
+                record.outcome = None
+            elif kind == "step_completed":
+                record.outcome = "completed"
+                record.output = payload.output
+                record.result_seq = event.seq
+            elif kind == "step_failed":
+                record.outcome = "failed"
+                record.error = payload.error
+                record.result_seq = event.seq
+            else:
+                record.outcome = "retrying"
+                record.error = payload.error
+                record.retry_at = payload.retry_at
+                record.last_attempt = max(record.last_attempt, payload.attempt)
         elif isinstance(event, WaitCreatedEvent):
             self.waits.setdefault(key, event)
         elif isinstance(event, WaitCompletedEvent):
