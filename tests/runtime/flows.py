@@ -251,3 +251,20 @@ async def diverge(ctx: WorkflowContext) -> str:
 async def blocking(ctx: WorkflowContext, seconds: float) -> str:
     await add(1)
     return await block(seconds)
+
+
+@step("t-tuple")
+async def tuple_output() -> Any:
+    CALLS.append(("tuple",))
+    return (1, 2)
+
+
+@workflow("t-bad-step-output")
+async def bad_step_output(ctx: WorkflowContext) -> Any:
+    return await tuple_output()
+
+
+@workflow("t-bad-result")
+async def bad_result(ctx: WorkflowContext, x: int) -> Any:
+    value = await add(x)
+    return (value, value)

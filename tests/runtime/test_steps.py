@@ -174,3 +174,33 @@ def test_trigger_with_a_run_id_is_idempotent(store_url: str) -> None:
         assert (stats.total_runs, stats.by_status["completed"], stats.success_rate) == (1, 1, 1.0)
 
     run(scenario, store_url)
+
+
+def test_step_output_that_is_not_json_fails_the_step_without_retrying(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-bad-step-output")
+        async with serving(client):
+            with pytest.raises(WorkflowFailed) as caught:
+                await client.workflow.result(handle.run_id, timeout=10)
+        assert caught.value.error["type"] == "StepFailed"
+        assert (
+            "NotJSONError: output of step 't-tuple' is not a JSON value: a tuple comes back "
+            "as a list after a replay, use a list" in caught.value.error["message"]
+        )
+
+    run(scenario, store_url)
+    assert flows.CALLS == [("tuple",)]
+
+
+def test_workflow_result_that_is_not_json_fails_the_run(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-bad-result", [1])
+        async with serving(client):
+            with pytest.raises(WorkflowFailed) as caught:
+                await client.workflow.result(handle.run_id, timeout=10)
+        assert caught.value.error["type"] == "NotJSONError"
+        assert caught.value.error["message"].startswith(
+            "result of workflow 't-bad-result' is not a JSON value: a tuple"
+        )
+
+    run(scenario, store_url)
