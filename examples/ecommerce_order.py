@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime import StepFailed, WorkflowContext, step, workflow
+from runtime import NonRetryableError, StepFailed, WorkflowContext, step, workflow
 
 STOCK: dict[str, str] = {}
 PAYMENTS: dict[str, float] = {}
@@ -38,7 +38,8 @@ async def reserve_stock(order: dict[str, Any]) -> dict[str, Any]:
 @step("charge-order", retries=2, rollback_fn=_refund_payment)
 async def charge_order(order: dict[str, Any], inventory: dict[str, Any]) -> dict[str, Any]:
     if order.get("fail_payment"):
-        raise RuntimeError("card declined")
+        # A declined card is final: retrying it would only annoy the bank.
+        raise NonRetryableError("card declined")
     transaction_id = f"TXN-{order['id']}"
     PAYMENTS[transaction_id] = order["total"]
     return {"transactionId": transaction_id}

@@ -4,7 +4,7 @@ them before any run starts; defined in the body, they are re-created on every
 replay and invisible to the compiler's graph.
 
 Expected diagnostic: VRB206 (a step defined inside a workflow body)
-Corrected version: examples/external_api_calls.py (steps at module level, with
+Corrected version: examples/api_integration.py (steps at module level, with
 ``timeout=`` on the step and ``execution_timeout=`` on the workflow).
 """
 
@@ -17,7 +17,7 @@ from runtime import WorkflowContext, step, workflow
 DATASETS: dict[str, dict[str, Any]] = {"ds-1": {"rows": 3}}
 
 
-@workflow("api-integration", execution_timeout="60s")
+@workflow("broken-api-integration", execution_timeout="60s")
 async def api_integration(ctx: WorkflowContext, dataset_id: str) -> dict[str, Any]:
     fetch_dataset = step("fetch-large-dataset", lambda key: DATASETS[key], timeout="30s")
     quick_validation = step("quick-validation", lambda data: data["rows"] > 0, timeout="5s")
