@@ -2,7 +2,10 @@
 
 Define steps with :func:`step`, workflows with :func:`workflow` (or the
 class-style :class:`Workflow` / :class:`Step` decorators); ``vrb-compile``
-checks and compiles them, and workers run the compiled graphs durably.
+checks and compiles them, and workers run the compiled graphs durably:
+:class:`Client` triggers runs, sends signals and reads results and histories;
+:class:`Worker` claims runs from the store and interprets their graphs
+(:mod:`runtime.interpreter`), replaying each run's history after a restart.
 """
 
 from .client import Client, RunHandle, RunInfo, RunList, SyncClient
