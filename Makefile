@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean render-deps
+.PHONY: demo test lint typecheck unit bench clean render-deps docs docs-gen docs-serve
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -40,8 +40,18 @@ unit: $(STAMP) render-deps
 
 test: lint typecheck unit
 
+# The docs pages generated from code (rules, CLI reference, examples gallery), then the site.
+docs-gen: $(STAMP)
+	$(BIN)/python -m tools.docs
+
+docs: docs-gen
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
+docs-serve: docs-gen
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_check.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .vrb_cache build
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .vrb_cache build site
