@@ -157,12 +157,15 @@ class Worker:
                 free = self.max_concurrency - len(self._active)
                 claims: list[Claim] = []
                 if free > 0:
-                    claims = await self.store.claim(
-                        self.worker_id,
-                        workflow_names=self._names,
-                        lease_timeout=self.lease_timeout,
-                        limit=free,
-                    )
+                    try:
+                        claims = await self.store.claim(
+                            self.worker_id,
+                            workflow_names=self._names,
+                            lease_timeout=self.lease_timeout,
+                            limit=free,
+                        )
+                    except Exception as error:  # a busy or unreachable store: retry later
+                        log.error("worker %s could not claim runs: %s", self.worker_id, error)
                 for claim in claims:
                     previous = self._active.get(claim.run.run_id)
                     task = asyncio.create_task(self._serve(claim, previous))
