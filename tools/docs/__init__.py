@@ -184,6 +184,8 @@ def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
             if action.nargs in ("+", "*"):
                 name += " (one or more)" if action.nargs == "+" else " (any number)"
         help_text = action.help or ""
+        if "%(" in help_text:  # argparse's own placeholders (%(default)s, %(prog)s)
+            help_text = help_text % {**vars(action), "prog": parser.prog}
         if action.choices and not isinstance(action.choices, dict):
             help_text += f" (one of: {', '.join(f'`{c}`' for c in action.choices)})"
         if action.required and action.option_strings:
