@@ -159,7 +159,7 @@ _RUN_COLUMNS = [
 ]
 
 
-def _outcome(run: RunInfo, limit: int = 60) -> str:
+def _outcome(run: RunInfo, limit: int = 100) -> str:
     if run.status == "completed":
         return compact_json(run.result, limit)
     text = error_text(run.error)

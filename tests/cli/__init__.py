@@ -1,0 +1,1 @@
+"""Workflow modules the ``vrb`` command tests serve with ``vrb worker``."""
