@@ -25,7 +25,11 @@ CASES = [
     ("t-control", {"items": [1, 2, 3, 5, 7, 9]}),
     ("t-parallel", [True]),
     ("t-retry", None),
+    ("t-sleep", [0.05]),
+    ("t-signal", None),
+    ("t-step-signal", None),
 ]
+SIGNALS = {"t-signal": [("go", 1), ("go", 2)], "t-step-signal": [("approval", "yes")]}
 
 
 class _Crash(BaseException):
@@ -68,12 +72,21 @@ async def _finish(client: Client, run_id: str) -> Any:
     return (await client.store.get_run(run_id)).result
 
 
+async def _serve_until_crash(worker: Worker) -> None:
+    async with asyncio.timeout(20):
+        while True:  # across sleeps, until the crash
+            await worker.run_until_idle(*library().names())
+            await asyncio.sleep(0.01)
+
+
 async def _baseline(url: str, name: str, args: Any) -> tuple[Any, list[Any], int, Counter[Any]]:
     flows.CALLS.clear()
     store = open_store(url)
     counting = _CrashingStore(store, crash_at=0, after=True)
     client = Client(counting)  # type: ignore[arg-type]
     handle = await client.workflow.trigger(name, args)
+    for signal, payload in SIGNALS.get(name, []):
+        await client.workflow.send_signal(handle.run_id, signal, payload)
     result = await _finish(client, handle.run_id)
     history = await client.workflow.history(handle.run_id)
     await store.close()
@@ -98,9 +111,11 @@ def test_run_interrupted_at_any_commit_ends_like_an_uninterrupted_one(
             store = open_store(url)
             client = Client(_CrashingStore(store, crash_at, after))  # type: ignore[arg-type]
             handle = await client.workflow.trigger(name, args)
+            for signal, payload in SIGNALS.get(name, []):
+                await client.workflow.send_signal(handle.run_id, signal, payload)
             dying = Worker(client, library(), **{**FAST, "lease_timeout": 0.05})
             with pytest.raises(_Crash):
-                await dying.run_until_idle(*library().names())
+                await _serve_until_crash(dying)
             resumed = Client(store)
             assert await _finish(resumed, handle.run_id) == result, f"crash at append {crash_at}"
             assert _log(await resumed.workflow.history(handle.run_id)) == log, crash_at
