@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from vrb_compile.ir.models import Graph
+from vrb_compile.ir.models import BackoffOptions, Graph
 
 from .context import StepContext
+from .durations import Backoff
 from .errors import (
     ExecutionTimeout,
     MaxEventsExceeded,
@@ -700,9 +701,7 @@ class RunExecutor:
         return self._times[max(earlier)] if earlier else self.run.created_at
 
 
-def _backoff(options: Any) -> Any:
-    from .durations import Backoff
-
+def _backoff(options: BackoffOptions) -> Backoff:
     return Backoff(options.initial, options.factor, options.max)
 
 
