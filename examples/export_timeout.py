@@ -1,4 +1,4 @@
-"""Circuit breaker ``execution_timeout``, tripped: a run may not take longer than 1 second.
+"""Circuit breaker ``execution_timeout``, tripped: a run may not take longer than 2 seconds.
 
 ``external_api_calls`` shows the whitepaper's 30-second limit on a healthy
 run; this one shows the breaker firing. When an export step is still running
@@ -36,7 +36,7 @@ async def export_table(session: dict[str, Any], table: str) -> dict[str, Any]:
     return {"table": table, "file": f"{session['sessionId']}/{table}.csv"}
 
 
-@workflow("export-tables", execution_timeout="1s", max_events=100)
+@workflow("export-tables", execution_timeout="2s", max_events=100)
 async def export_tables(ctx: WorkflowContext, export_id: str, tables: list[str]) -> dict[str, Any]:
     session = await open_export_session(export_id)
     files = []

@@ -409,10 +409,10 @@ def test_export_timeout_interrupts_the_slow_step_and_closes_the_session(db_url: 
         assert failure is not None
         assert failure.error == {
             "type": "ExecutionTimeout",
-            "message": "the run exceeded its execution timeout of 1s",
+            "message": "the run exceeded its execution timeout of 2s",
         }
         assert [p.model_dump() for p in of_type(history, "circuit_breaker_tripped")] == [
-            {"breaker": "execution_timeout", "limit": 1.0}
+            {"breaker": "execution_timeout", "limit": 2.0}
         ]
         assert types(history)[-3:] == [
             "circuit_breaker_tripped",
