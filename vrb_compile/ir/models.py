@@ -12,11 +12,13 @@ How the interpreter walks a graph
   ``self`` to :attr:`Graph.context_param` / :attr:`Graph.self_param`), then
   follows its ``next`` edge.
 * Every other non-terminal node does its work, then follows its one *control*
-  edge: ``next`` (fall through), ``loop`` (back to a loop header, i.e. the end of
-  a loop body or ``continue``) or ``exit`` (a ``break``: straight past the loop
-  and its ``else``). ``branch`` and ``except`` nodes have a ``true`` and a
-  ``false`` edge instead; ``loop`` nodes a ``next`` (run the body once more) and
-  an ``exit`` (done: to the ``else`` block or past the loop).
+  edge, whichever of ``next`` (fall through), ``loop`` (back to a loop header:
+  the end of a loop body or a ``continue``) or ``exit`` (a ``break``: straight
+  past the loop and its ``else``) it has. ``branch`` and ``except`` nodes have a
+  ``true`` and a ``false`` edge instead, and either may lead straight back to a
+  loop header (an ``if`` ending a loop body, or ``if x: continue``); ``loop``
+  nodes have a ``next`` (run the body once more) and an ``exit`` (done: to the
+  ``else`` block or past the loop).
 * An exception raised by a node (a failing step, a code node, a ``raise``, an
   unmatched ``except`` chain) follows the node's ``error`` edge when it has one:
   that leads to the first ``except`` clause of the innermost enclosing ``try``
@@ -35,9 +37,11 @@ Loops and step keys
 -------------------
 Each node lists in :attr:`NodeBase.loops` the ids of the ``loop`` nodes that
 enclose it, outermost first. The interpreter keeps one iteration counter per
-active loop: arriving at a loop node by an edge that is not ``loop`` starts it at
-0 (a ``for`` evaluates its iterable then), arriving by a ``loop`` edge advances
-it. A step's deterministic key is its node id plus the current counter of each
+active loop. Whether control arrives at a loop node to start it or to advance it
+is decided by where it comes from, not by the edge kind (a ``continue`` after an
+``if`` arrives on a ``true``/``false`` edge): arriving from a node whose
+``loops`` contains this loop (its own body) advances the counter; arriving from
+anywhere else starts it at 0 (a ``for`` evaluates its iterable then). A step's deterministic key is its node id plus the current counter of each
 loop in ``loops`` (plus the branch index inside ``parallel``/``map``).
 
 Inlined helpers
