@@ -14,11 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== vrb-compile check examples/ (workflows that compile cleanly)"
-	$(BIN)/vrb-compile check examples/
-	@echo "== vrb-compile check examples/broken/ (what the checker catches; exit 1 expected)"
-	@# Exit 1 (errors found) is the expected outcome; 0 (nothing caught) or 2/3 fail the demo.
-	$(BIN)/vrb-compile check --no-config examples/broken/; test $$? -eq 1
+	bash scripts/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
