@@ -125,10 +125,6 @@ def rebuild_error(info: ErrorInfo) -> BaseException:
     return cls(info.message)
 
 
-class _StepTimeout(TimeoutError):
-    pass
-
-
 @dataclass(frozen=True)
 class RunSettings:
     """What a worker passes to each run it executes."""
@@ -538,7 +534,8 @@ class RunExecutor:
                 raise Tripped(
                     "execution_timeout", self.graph.workflow.execution_timeout or 0.0
                 ) from None
-            raise _StepTimeout(
+            # The builtin type, so run errors and rebuilt causes read "TimeoutError".
+            raise TimeoutError(
                 f"step {call.step!r} attempt {attempt} timed out after {timeout:g}s"
             ) from None
 

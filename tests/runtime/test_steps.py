@@ -130,7 +130,9 @@ def test_timeout_bounds_each_attempt(store_url: str) -> None:
             with pytest.raises(WorkflowFailed) as caught:
                 await client.workflow.result(handle.run_id, timeout=10)
         assert caught.value.error["type"] == "StepFailed"
-        assert "attempt 2 timed out after 0.05s" in caught.value.error["message"]
+        assert caught.value.error["message"].endswith(
+            "TimeoutError: step 't-slow' attempt 2 timed out after 0.05s"
+        )
         history = await client.workflow.history(handle.run_id)
         assert types(history, "n1") == [
             "step_started",
