@@ -147,13 +147,18 @@ class WorkerProcess:
     """A ``vrb worker`` subprocess with its output in files."""
 
     def __init__(
-        self, directory: Path, db: str, *modules: str, options: tuple[str, ...] = ()
+        self,
+        directory: Path,
+        db: str,
+        *modules: str,
+        options: tuple[str, ...] = (),
+        program: tuple[str, ...] = tuple(CLI),
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.stdout = directory / "worker.out"
         self.stderr = directory / "worker.err"
         command = [
-            *CLI,
+            *program,
             "worker",
             *modules,
             "--db",
@@ -776,6 +781,12 @@ BAD_DATABASES = [
         "cannot connect to PostgreSQL",
         id="postgres-unreachable",
     ),
+    pytest.param(
+        ["stats"],
+        "postgresql://user:secret@127.0.0.1:1/none?connect_timeout=5",
+        "cannot connect to PostgreSQL at postgresql://user@127.0.0.1:1/none",
+        id="postgres-password-hidden",
+    ),
 ]
 
 
@@ -785,6 +796,7 @@ def test_a_bad_or_unreachable_database_is_exit_2(
 ) -> None:
     result = vrb(*command, db=url, cwd=tmp_path)
     assert_one_line_error(result, 2, message)
+    assert "secret" not in result.err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -919,11 +931,25 @@ def test_worker_drains_the_step_in_flight_on_sigterm_and_exits_0(db: str, tmp_pa
     assert (hold / "calls.txt").read_text() == "hold\n"
 
 
-def test_worker_stops_on_ctrl_c_with_exit_130(db: str, tmp_path: Path) -> None:
-    worker = WorkerProcess(tmp_path / "w", db, "examples.order_processing")
-    assert worker.wait_serving(1) == [
-        f"serving order-processing (graph {worker.output().split('graph ')[1][:12]}, examples.order_processing)"
-    ]
+def _console_script() -> str:
+    script = shutil.which("vrb", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the vrb console script is not installed (pip install -e .)")
+    return script
+
+
+def test_the_console_script_worker_imports_from_the_cwd_and_stops_on_ctrl_c_with_130(
+    db: str, tmp_path: Path
+) -> None:
+    # The console script's sys.path starts at its bin directory: the worker must add the
+    # cwd itself, as `python -m` does, for `examples.order_processing` to import.
+    worker = WorkerProcess(
+        tmp_path / "w", db, "examples.order_processing", program=(_console_script(),)
+    )
+    (line,) = worker.wait_serving(1)
+    assert re.fullmatch(
+        r"serving order-processing \(graph [0-9a-f]{12}, examples.order_processing\)", line
+    )
     assert worker.stop(signal.SIGINT) == 130
     assert "SIGINT received" in worker.errors()
     assert "Traceback" not in worker.errors()
@@ -932,12 +958,10 @@ def test_worker_stops_on_ctrl_c_with_exit_130(db: str, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- terminals and entry points
 
 
-def _in_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run ``vrb`` with stdout on a pseudo-terminal; what it wrote there."""
+def _in_terminal(args: list[str], env: dict[str, str], status: int = 0) -> str:
+    """Run ``vrb`` with stdout and stderr on a pseudo-terminal; what it wrote there."""
     primary, secondary = pty.openpty()
-    process = subprocess.Popen(
-        [*CLI, *args], cwd=REPO, env=env, stdout=secondary, stderr=subprocess.PIPE
-    )
+    process = subprocess.Popen([*CLI, *args], cwd=REPO, env=env, stdout=secondary, stderr=secondary)
     os.close(secondary)
     chunks = []
     while True:
@@ -949,8 +973,16 @@ def _in_terminal(args: list[str], env: dict[str, str]) -> str:
             break
         chunks.append(chunk)
     os.close(primary)
-    assert process.wait(timeout=DEADLINE) == 0
+    assert process.wait(timeout=DEADLINE) == status
     return b"".join(chunks).decode()
+
+
+def test_a_terminal_shows_a_spinner_while_waiting(db: str) -> None:
+    env = _env(TERM="xterm-256color", COLUMNS="120")
+    args = ["trigger", "order-processing", "--wait", "--timeout", "1", "--db", db]
+    text = _in_terminal(args, env, status=1)
+    assert "waiting for a worker..." in text
+    assert "is still pending after 1s" in text
 
 
 def test_a_terminal_gets_a_rich_table_and_no_color_removes_colours(db: str) -> None:
@@ -971,9 +1003,7 @@ def test_a_terminal_gets_a_rich_table_and_no_color_removes_colours(db: str) -> N
 
 
 def test_the_vrb_console_script_runs_the_same_program(db: str) -> None:
-    script = shutil.which("vrb", path=str(Path(sys.executable).parent))
-    if script is None:
-        pytest.skip("the vrb console script is not installed (pip install -e .)")
+    script = _console_script()
     done = subprocess.run(
         [script, "runs", "list", "--json", "--db", db],
         cwd=REPO,
