@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_demo_checks_builds_and_runs_an_order_and_a_failing_saga(tmp_path: Path) -> None:
+def test_demo_runs_an_order_a_compensated_saga_and_a_signalled_approval(tmp_path: Path) -> None:
     env = {**os.environ, "VRB_BIN": str(Path(sys.executable).parent), "VRB_DEMO_OUT": str(tmp_path)}
     env.pop("VRB_DATABASE_URL", None)
     proc = subprocess.run(
@@ -30,4 +30,7 @@ def test_demo_checks_builds_and_runs_an_order_and_a_failing_saga(tmp_path: Path)
     flight = out.index("rollback_completed  n1   book-flight")
     assert hotel < flight
     assert "run_failed" in out
+    # The approval waited for its signal, took it, and completed.
+    assert '{"completed": true}' in out
+    assert "signal_consumed" in out
     assert (tmp_path / "graphs" / "manifest.json").is_file()
