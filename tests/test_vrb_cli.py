@@ -1027,3 +1027,49 @@ def test_help_names_every_command() -> None:
     runs = ok("runs", "--help").out
     for command in ("list", "show", "history", "cancel"):
         assert command in runs
+
+
+def test_the_cli_package_exports_are_pinned() -> None:
+    import runtime.cli as cli
+
+    assert sorted(cli.__all__) == ["build_parser", "main"]
+    for name in cli.__all__:
+        assert hasattr(cli, name), name
+
+
+def test_worker_serves_graphs_built_by_vrb_compile(db: str, tmp_path: Path) -> None:
+    graphs = tmp_path / "graphs"
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vrb_compile",
+            "build",
+            "examples/order_processing.py",
+            "--out",
+            str(graphs),
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    built = json.loads((graphs / "manifest.json").read_text())["workflows"]["order-processing"]
+    worker = WorkerProcess(
+        tmp_path / "w", db, "examples.order_processing", options=("--graphs", str(graphs), "--json")
+    )
+    worker.wait_serving(1)
+    (served,) = json.loads(worker.output().splitlines()[0])["workflows"]
+    assert served == {
+        "name": "order-processing",
+        "graph_hash": built["hash"],
+        "module": "examples.order_processing",
+    }
+    result = trigger_wait(db, "order-processing", [ORDER], "--json")
+    assert result.code == 0, result.err
+    assert result.json()["result"] == {"status": "completed", "orderId": "A1"}
+    assert show(result.json()["run_id"], db)["run"]["graph_hash"] == built["hash"]
+    assert worker.stop() == 0
