@@ -673,10 +673,28 @@ class RunExecutor:
             now = self.settings.clock()
             if deadline is not None and now >= deadline:
                 raise SignalTimeout(name, timeout or 0.0)
+            await self._interrupt_waiting_step()
             wait = self.settings.poll_interval
             if deadline is not None:
                 wait = min(wait, (deadline - now).total_seconds())
             await self.store.wait_for_work(max(wait, 0.001))
+
+    async def _interrupt_waiting_step(self) -> None:
+        """Stop a step blocked on a signal where a checkpoint would stop the run.
+
+        A signal may take days: waiting for the next heartbeat to notice a
+        cancellation, or letting a draining worker wait for a signal that may never
+        come, would hold the run hostage. The abandoned attempt has no completion
+        event, so it runs again from its start when the run resumes (at-least-once).
+        """
+        if self.lost:
+            raise LeaseGone("lease lost")
+        if not self.cancel_requested:
+            self.cancel_requested = (await self.store.get_run(self.run_id)).cancel_requested
+        if self.cancel_requested:
+            raise Cancelled("cancel")
+        if self.settings.stopping():
+            raise Suspend([], self.settings.clock())
 
     # ------------------------------------------------------------------ host: time
 

@@ -169,3 +169,43 @@ def test_cancellation_compensates_and_ends_cancelled(store_url: str) -> None:
 
     run(scenario, store_url)
     assert flows.CALLS == [("reserve", "c"), ("undo-reserve", "WorkflowFailed", {"id": "R-c"})]
+
+
+def test_cancelling_a_run_whose_step_waits_for_a_signal_stops_it_at_once(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-step-signal")
+        async with serving(client):
+            async with asyncio.timeout(10):
+                while ("approve", "leave") not in flows.CALLS:
+                    await asyncio.sleep(0.02)
+            await client.workflow.cancel(handle.run_id)
+            # Well before the step's own 10 s signal timeout.
+            await asyncio.wait_for(wait_status(client, handle.run_id, "cancelled"), 5)
+        history = await client.workflow.history(handle.run_id)
+        assert types(history, "n1") == ["step_started"]
+        assert types(history)[-1] == "run_cancelled"
+
+    run(scenario, store_url)
+
+
+def test_stopping_a_worker_gives_back_a_run_whose_step_waits_for_a_signal(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-step-signal")
+        async with serving(client) as first:
+            async with asyncio.timeout(10):
+                while ("approve", "leave") not in flows.CALLS:
+                    await asyncio.sleep(0.02)
+            # Leaving the block stops the worker; it must not wait for the signal.
+            stopping = asyncio.get_running_loop().time()
+        assert asyncio.get_running_loop().time() - stopping < 5
+        assert (handle.run_id, "waiting") in first.outcomes
+        await client.workflow.send_signal(handle.run_id, "approval", {"ok": True})
+        async with serving(client):
+            assert await client.workflow.result(handle.run_id, timeout=10) == {
+                "request": "leave",
+                "decision": {"ok": True},
+            }
+        # The abandoned attempt ran again from its start: steps are at-least-once.
+        assert flows.CALLS.count(("approve", "leave")) == 2
+
+    run(scenario, store_url)
