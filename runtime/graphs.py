@@ -22,7 +22,6 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from vrb_compile.build import compile_paths
 from vrb_compile.errors import VrbCompileError
 from vrb_compile.ir.loader import load_graph
 from vrb_compile.ir.models import CodeNode, Graph
@@ -160,6 +159,9 @@ class GraphLibrary:
             self._roots[path] = _import_root(path, module)
         for path, workflow_names in by_file.items():
             try:
+                # Compiling in-process is for development; loading built graphs needs no compiler.
+                from vrb_compile.build import compile_paths
+
                 result = compile_paths([path], cwd=self._roots[path])
             except VrbCompileError as error:
                 raise ConfigurationError(str(error)) from None
