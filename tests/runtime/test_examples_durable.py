@@ -112,7 +112,7 @@ def test_example_runs_durably(
             await client.workflow.send_signal(handle.run_id, signal, payload)
         worker, task = await _serve(client)
         try:
-            assert await client.workflow.result(handle.run_id, timeout=20) == expected
+            assert await client.workflow.result(handle.run_id, timeout=60) == expected
         finally:
             await worker.stop()
             await task
@@ -130,7 +130,7 @@ def test_saga_example_failure_is_compensated_in_reverse_order(store_url: str) ->
         worker, task = await _serve(client)
         try:
             with pytest.raises(WorkflowFailed) as caught:
-                await client.workflow.result(handle.run_id, timeout=20)
+                await client.workflow.result(handle.run_id, timeout=60)
         finally:
             await worker.stop()
             await task
@@ -156,8 +156,8 @@ def test_class_style_and_parallel_saga_examples_run(store_url: str) -> None:
         par = await client.workflow.trigger("parallel-saga", [10.0])
         worker, task = await _serve(client)
         try:
-            booked = await client.workflow.result(trip.run_id, timeout=20)
-            paid = await client.workflow.result(par.run_id, timeout=20)
+            booked = await client.workflow.result(trip.run_id, timeout=60)
+            paid = await client.workflow.result(par.run_id, timeout=60)
         finally:
             await worker.stop()
             await task
