@@ -69,7 +69,11 @@ CREATE TABLE {s}.runs (
     lease_expires_at timestamptz,
     lease_timeout    interval NOT NULL DEFAULT '30 seconds',
     recoveries       integer NOT NULL DEFAULT 0,
-    last_seq         bigint NOT NULL DEFAULT 0
+    last_seq         bigint NOT NULL DEFAULT 0,
+    -- the last append's token and seq: a retry after a lost connection finds
+    -- whether the first attempt committed
+    append_token     text,
+    append_seq       bigint
 ) WITH (fillfactor = 80);
 -- fillfactor: an append rewrites the run's row (last_seq, updated_at) without
 -- touching an indexed column, and free room on the page keeps that a HOT update.
@@ -102,6 +106,7 @@ CREATE TABLE {s}.signals (
     payload  text NOT NULL,
     sent_at  timestamptz NOT NULL,
     consumed boolean NOT NULL DEFAULT false,
+    token    text,  -- the sender's: a retry finds whether the first attempt committed
     PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX signals_pending ON {s}.signals (run_id, name, seq) WHERE NOT consumed;

@@ -40,15 +40,16 @@ import asyncio
 import heapq
 import json
 import select
-from collections.abc import AsyncIterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError, RunFinished, RunNotFound
 from ..events import (
@@ -91,6 +92,8 @@ from .base import (
 )
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "parse_postgres_url"]
+
+T = TypeVar("T")
 
 _RUN_COLUMNS = (
     "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
@@ -136,6 +139,16 @@ def _record(row: Sequence[Any]) -> RunRecord:
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text.removeprefix("connection failed: ") or type(error).__name__
+
+
+def _connection_lost(error: BaseException | None) -> bool:
+    """Whether ``error`` says the connection died (not a refusal of the statement itself)."""
+    if not isinstance(error, psycopg.OperationalError) or isinstance(error, PoolTimeout):
+        return False
+    state = error.sqlstate or ""
+    # No SQLSTATE: the client lost the socket. 08: connection exception.
+    # 57P01-57P03: terminated by an administrator, a shutdown, or a crash.
+    return state == "" or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
@@ -236,18 +249,24 @@ class PostgresStore:
             ) from None
 
     @staticmethod
-    async def _check_connection(conn: psycopg.AsyncConnection[Any]) -> None:
-        """Discard a pooled connection whose server went away, without a round trip when idle.
+    async def _alive(conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Whether a pooled connection still reaches its server, without a round trip when idle.
 
         An idle connection has nothing to read; a readable socket means the
         server closed it (a restart, ``pg_terminate_backend``) or sent something
         unexpected, and only then is a real query sent to find out.
         """
         if conn.closed or conn.broken:
-            raise psycopg.OperationalError("connection closed")
+            return False
         readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if readable:
+        if not readable:
+            return True
+        try:
             await conn.execute("")
+        except psycopg.Error:
+            await conn.close()
+            return False
+        return True
 
     async def _get_pool(self) -> AsyncConnectionPool:
         if self._closed:
@@ -262,7 +281,6 @@ class PostgresStore:
                 min_size=self._min_size,
                 max_size=self._max_size,
                 timeout=self._pool_timeout,
-                check=self._check_connection,
                 name=f"vrb-{self._schema}",
                 open=False,
             )
@@ -277,17 +295,46 @@ class PostgresStore:
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         pool = await self._get_pool()
         try:
-            async with pool.connection() as conn:
+            conn = await pool.getconn()
+            if not await self._alive(conn):
+                # One dead connection means the server restarted or dropped us:
+                # sweep the other idle ones too, then take a fresh one at once
+                # (the pool's own check backs off a second per dead connection).
+                await pool.putconn(conn)
+                await pool.check()
+                conn = await pool.getconn()
+            try:
                 yield conn
+            finally:
+                await pool.putconn(conn)
         except psycopg.Error as error:
             # Connection losses, pool timeouts, and values the server refuses
             # (a NUL character in an id): one line, not a driver traceback.
             raise StoreError(f"PostgreSQL at {self._display}: {_one_line(error)}") from error
 
-    async def _fetchall(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    async def _retrying(self, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection, once more on a fresh one if the first died.
+
+        Only for work that is safe to repeat: reads, and writes whose second
+        run finds the first one's effect: an idempotent trigger, a cancel, a
+        renewal, a claim (whose orphaned leases would lapse and be recovered),
+        and appends and signals, which carry a token the repeat looks for.
+        """
+        try:
+            async with self._conn() as conn:
+                return await work(conn)
+        except StoreError as error:
+            if not _connection_lost(error.__cause__):
+                raise
         async with self._conn() as conn:
+            return await work(conn)
+
+    async def _fetchall(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        async def fetch(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(sql, params)
             return await cursor.fetchall()
+
+        return await self._retrying(fetch)
 
     def _now(self) -> datetime:
         return self._clock()
@@ -328,7 +375,8 @@ class PostgresStore:
         draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         now = self._now()
         s = self._s
-        async with self._conn() as conn:
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[RunRecord, bool]:
             cursor = await conn.execute(
                 f"WITH ins AS (INSERT INTO {s}.runs (run_id, workflow_name, graph_hash, input, "
                 "status, created_at, updated_at, due_at, last_seq) "
@@ -356,23 +404,23 @@ class PostgresStore:
                 if existing.workflow_name != workflow_name:
                     raise RunIdConflict(run_id, workflow_name, existing.workflow_name)
                 return existing, False
-        return _record(row), True
+            return _record(row), True
+
+        # Safe to repeat: a second try finds the run the first one committed.
+        return await self._retrying(work)
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.get_run`."""
-        async with self._conn() as conn:
-            return await self._select_run(conn, run_id)
+        return await self._retrying(lambda conn: self._select_run(conn, run_id))
 
-    async def list_runs(
+    def list_query(
         self,
-        *,
         workflow_name: str | None = None,
         status: RunStatus | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> RunPage:
-        """See :meth:`runtime.stores.Store.list_runs`."""
-        check_list_args(status, limit)
+    ) -> tuple[str, list[Any]]:
+        """The SQL and parameters :meth:`list_runs` runs (one more row than ``limit``)."""
         where: list[str] = []
         params: list[Any] = []
         if workflow_name is not None:
@@ -391,7 +439,19 @@ class PostgresStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT %s"
         params.append(limit + 1)
-        rows = await self._fetchall(sql, params)
+        return sql, params
+
+    async def list_runs(
+        self,
+        *,
+        workflow_name: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """See :meth:`runtime.stores.Store.list_runs`."""
+        check_list_args(status, limit)
+        rows = await self._fetchall(*self.list_query(workflow_name, status, limit, cursor))
         records = [_record(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -399,21 +459,63 @@ class PostgresStore:
             next_cursor = encode_cursor(to_us(last.created_at), last.run_id)
         return RunPage(runs=records, next_cursor=next_cursor)
 
-    async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
-        """See :meth:`runtime.stores.Store.workflow_stats`."""
+    def stats_query(self, workflow_name: str | None = None) -> tuple[str, list[Any]]:
+        """The SQL and parameters :meth:`workflow_stats` runs."""
         where, params = ("WHERE workflow_name = %s", [workflow_name]) if workflow_name else ("", [])
-        rows = await self._fetchall(
+        sql = (
             "SELECT status, count(*), count(finished_at), "
             "coalesce(sum(extract(epoch FROM finished_at - created_at)), 0) * 1000000 "
-            f"FROM {self._s}.runs {where} GROUP BY status",
-            params,
+            f"FROM {self._s}.runs {where} GROUP BY status"
         )
+        return sql, params
+
+    async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
+        """See :meth:`runtime.stores.Store.workflow_stats`."""
+        rows = await self._fetchall(*self.stats_query(workflow_name))
         counts = {row[0]: row[1] for row in rows}
         finished = sum(row[2] for row in rows)
         total_us = float(sum(row[3] for row in rows))
         return stats_from_counts(counts, finished, total_us)
 
     # ----------------------------------------------------------------- leases
+
+    def claim_query(
+        self,
+        worker_id: str,
+        names: list[str] | None,
+        lease_timeout: float,
+        limit: int,
+        now: datetime,
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters :meth:`claim` runs."""
+        timeout = timedelta(seconds=lease_timeout)
+        s = self._s
+        name_filter = "" if names is None else "AND workflow_name = ANY(%(names)s) "
+        sql = (
+            # SKIP LOCKED: a run another claimer is taking is passed over, never
+            # waited for; the lock is re-checked against the row's newest version.
+            f"WITH due AS (SELECT run_id, status, due_at FROM {s}.runs "
+            f"WHERE due_at <= %(now)s {name_filter}"
+            "ORDER BY due_at, run_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {s}.runs AS r SET "
+            "recoveries = r.recoveries + (due.status = 'running')::int, status = 'running', "
+            "started_at = coalesce(r.started_at, %(now)s), lease_owner = %(worker)s, "
+            "lease_epoch = r.lease_epoch + 1, lease_expires_at = %(expires)s, "
+            "lease_timeout = %(timeout)s, due_at = %(expires)s, wake_at = NULL, "
+            "wait_signals = '{}', updated_at = %(now)s "
+            "FROM due WHERE r.run_id = due.run_id "
+            "RETURNING due.status, due.due_at, "
+            + ", ".join(f"r.{column.strip()}" for column in _RUN_COLUMNS.split(","))
+        )
+        params = {
+            "now": now,
+            "names": names,
+            "limit": limit,
+            "worker": worker_id,
+            "expires": now + timeout,
+            "timeout": timeout,
+        }
+        return sql, params
 
     async def claim(
         self,
@@ -428,34 +530,8 @@ class PostgresStore:
         names = None if workflow_names is None else list(workflow_names)
         if names == []:
             return []
-        now = self._now()
-        timeout = timedelta(seconds=lease_timeout)
-        s = self._s
-        name_filter = "" if names is None else "AND workflow_name = ANY(%(names)s) "
-        rows = await self._fetchall(
-            # SKIP LOCKED: a run another claimer is taking is passed over, never
-            # waited for; the lock is re-checked against the row's newest version.
-            f"WITH due AS (SELECT run_id, status, due_at FROM {s}.runs "
-            f"WHERE due_at <= %(now)s {name_filter}"
-            "ORDER BY due_at, run_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {s}.runs AS r SET "
-            "recoveries = r.recoveries + (due.status = 'running')::int, status = 'running', "
-            "started_at = coalesce(r.started_at, %(now)s), lease_owner = %(worker)s, "
-            "lease_epoch = r.lease_epoch + 1, lease_expires_at = %(expires)s, "
-            "lease_timeout = %(timeout)s, due_at = %(expires)s, wake_at = NULL, "
-            "wait_signals = '{}', updated_at = %(now)s "
-            "FROM due WHERE r.run_id = due.run_id "
-            f"RETURNING due.status, due.due_at, "
-            + ", ".join(f"r.{column.strip()}" for column in _RUN_COLUMNS.split(",")),
-            {
-                "now": now,
-                "names": names,
-                "limit": limit,
-                "worker": worker_id,
-                "expires": now + timeout,
-                "timeout": timeout,
-            },
-        )
+        query = self.claim_query(worker_id, names, lease_timeout, limit, self._now())
+        rows = await self._fetchall(*query)
         rows.sort(key=lambda row: (row[1], row[2]))
         claims: list[Claim] = []
         for row in rows:
@@ -468,7 +544,8 @@ class PostgresStore:
     async def renew_lease(self, lease: Lease) -> Renewal:
         """See :meth:`runtime.stores.Store.renew_lease`."""
         now = self._now()
-        async with self._conn() as conn:
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...]:
             cursor = await conn.execute(
                 f"UPDATE {self._s}.runs SET lease_expires_at = %(now)s + lease_timeout, "
                 "due_at = %(now)s + lease_timeout, updated_at = %(now)s "
@@ -485,6 +562,9 @@ class PostgresStore:
             row = await cursor.fetchone()
             if row is None:
                 await self._lease_lost(conn, lease)
+            return tuple(row)
+
+        row = await self._retrying(work)
         renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, row[0])
         return Renewal(lease=renewed, cancel_requested=row[1])
 
@@ -514,9 +594,11 @@ class PostgresStore:
         return (
             f"WITH run AS (UPDATE {s}.runs SET last_seq = last_seq + %(n)s, "
             f"updated_at = %(now)s, graph_hash = coalesce(%(gh)s, graph_hash), "
-            f"lease_expires_at = {renewed}, due_at = {renewed} "
+            f"lease_expires_at = {renewed}, due_at = {renewed}, "
+            "append_token = %(token)s, append_seq = last_seq + %(n)s "
             "WHERE run_id = %(run_id)s AND lease_owner = %(worker)s "
             "AND lease_epoch = %(epoch)s AND status = 'running' "
+            "AND append_token IS DISTINCT FROM %(token)s "
             "RETURNING last_seq, cancel_requested, lease_expires_at), "
             f"ins AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
             "SELECT %(run_id)s, run.last_seq - %(n)s + d.ord, d.type, d.key, d.payload, %(now)s "
@@ -535,6 +617,7 @@ class PostgresStore:
     ) -> AppendResult:
         """See :meth:`runtime.stores.Store.append`."""
         now = self._now()
+        token = uuid.uuid4().hex
         params = {
             "now": now,
             "n": len(events),
@@ -545,29 +628,48 @@ class PostgresStore:
             "types": [draft.type for draft in events],
             "keys": [draft.key for draft in events],
             "payloads": [draft.payload_json for draft in events],
+            "token": token,
         }
         status = None if update is None else update.status
-        async with self._conn() as conn:
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...]:
             if status is None and not consume_signals:
                 # The hot path: one statement, so one round trip and one commit.
                 cursor = await conn.execute(self._append_sql(), params)
                 row = await cursor.fetchone()
                 if row is None:
-                    await self._lease_lost(conn, lease)
-            else:
-                async with conn.transaction():
-                    cursor = await conn.execute(self._append_sql(), params)
-                    row = await cursor.fetchone()
-                    if row is None:
-                        await self._lease_lost(conn, lease)
-                    await self._consume(conn, lease.run_id, consume_signals)
-                    if update is not None and status is not None:
-                        await self._apply_status(conn, lease.run_id, update, now)
-        last_seq, cancel, expires = row
+                    return await self._landed_or_lost(conn, lease, token)
+                return tuple(row)
+            async with conn.transaction():
+                cursor = await conn.execute(self._append_sql(), params)
+                row = await cursor.fetchone()
+                if row is None:
+                    return await self._landed_or_lost(conn, lease, token)
+                await self._consume(conn, lease.run_id, consume_signals)
+                if update is not None and status is not None:
+                    await self._apply_status(conn, lease.run_id, update, now)
+                return tuple(row)
+
+        # The token makes a repeat safe: a first attempt that committed is found, not redone.
+        last_seq, cancel, expires = await self._retrying(work)
         new_lease = None
         if status is None:
             new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, expires)
         return AppendResult(last_seq=last_seq, lease=new_lease, cancel_requested=cancel)
+
+    async def _landed_or_lost(
+        self, conn: psycopg.AsyncConnection[Any], lease: Lease, token: str
+    ) -> tuple[Any, ...]:
+        """After a fenced update matched nothing: this append's earlier attempt, or LeaseLost."""
+        cursor = await conn.execute(
+            f"SELECT append_seq, cancel_requested, lease_expires_at FROM {self._s}.runs "
+            "WHERE run_id = %s AND append_token = %s",
+            (lease.run_id, token),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            await self._lease_lost(conn, lease)
+        return tuple(row)
 
     async def _consume(
         self, conn: psycopg.AsyncConnection[Any], run_id: str, seqs: Sequence[int]
@@ -629,7 +731,8 @@ class PostgresStore:
 
     async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
         """See :meth:`runtime.stores.Store.history`."""
-        async with self._conn() as conn:
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(
                 f"SELECT seq, type, key, payload, at FROM {self._s}.events "
                 "WHERE run_id = %s AND seq > %s ORDER BY seq",
@@ -638,6 +741,9 @@ class PostgresStore:
             rows = await cursor.fetchall()
             if not rows:
                 await self._select_run(conn, run_id)  # raises RunNotFound for an unknown run
+            return rows
+
+        rows = await self._retrying(work)
         return decode_events(
             (seq, type_, key, payload, at.isoformat()) for seq, type_, key, payload, at in rows
         )
@@ -652,7 +758,21 @@ class PostgresStore:
         now = self._now()
         s = self._s
         waits = "(status = 'waiting' AND %(name)s = ANY(wait_signals))"
-        async with self._conn() as conn:
+        token = uuid.uuid4().hex
+        attempts = 0
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> int:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                # The first attempt lost its connection: did it commit?
+                cursor = await conn.execute(
+                    f"SELECT seq FROM {s}.signals WHERE run_id = %s AND token = %s",
+                    (run_id, token),
+                )
+                landed = await cursor.fetchone()
+                if landed is not None:
+                    return int(landed[0])
             # The run's row update takes its seq and locks it against concurrent
             # appends and signals; event and inbox row go in the same statement.
             cursor = await conn.execute(
@@ -662,8 +782,8 @@ class PostgresStore:
                 f"RETURNING last_seq, {waits} AS wakes), "
                 f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
                 "SELECT %(run_id)s, last_seq, %(type)s, NULL, %(event)s, %(now)s FROM run), "
-                f"sig AS (INSERT INTO {s}.signals (run_id, seq, name, payload, sent_at) "
-                "SELECT %(run_id)s, last_seq, %(name)s, %(payload)s, %(now)s FROM run) "
+                f"sig AS (INSERT INTO {s}.signals (run_id, seq, name, payload, sent_at, token) "
+                "SELECT %(run_id)s, last_seq, %(name)s, %(payload)s, %(now)s, %(token)s FROM run) "
                 f"SELECT last_seq, wakes, CASE WHEN wakes THEN {self._notify_sql()} END FROM run",
                 {
                     "now": now,
@@ -672,6 +792,7 @@ class PostgresStore:
                     "type": draft.type,
                     "event": draft.payload_json,
                     "payload": payload_json,
+                    "token": token,
                     "channel": self._channel,
                     "wake": "",
                 },
@@ -680,11 +801,15 @@ class PostgresStore:
             if row is None:
                 existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
                 raise RunFinished(run_id, existing.status)
-        return Signal(run_id, row[0], name, json.loads(payload_json), now)
+            return int(row[0])
+
+        seq = await self._retrying(work)
+        return Signal(run_id, seq, name, json.loads(payload_json), now)
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
         """See :meth:`runtime.stores.Store.next_signal`."""
-        async with self._conn() as conn:
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> Signal | None:
             cursor = await conn.execute(
                 f"SELECT seq, payload, sent_at FROM {self._s}.signals "
                 "WHERE run_id = %s AND name = %s AND NOT consumed ORDER BY seq LIMIT 1",
@@ -694,12 +819,15 @@ class PostgresStore:
             if row is None:
                 await self._select_run(conn, run_id)  # raises RunNotFound for an unknown run
                 return None
-        return Signal(run_id, row[0], name, json.loads(row[1]), row[2])
+            return Signal(run_id, row[0], name, json.loads(row[1]), row[2])
+
+        return await self._retrying(work)
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
         now = self._now()
-        async with self._conn() as conn:
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> RunRecord:
             cursor = await conn.execute(
                 f"WITH run AS (UPDATE {self._s}.runs SET cancel_requested = true, "
                 "updated_at = %(now)s, "
@@ -714,7 +842,9 @@ class PostgresStore:
             if row is None:
                 existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
                 raise RunFinished(run_id, existing.status)
-        return _record(row)
+            return _record(row)
+
+        return await self._retrying(work)
 
     # ----------------------------------------------------------------- wake-ups
 
