@@ -180,6 +180,7 @@ class PostgresBackend(Backend):
         await self.store.close()
         await self._conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         await self._conn.close()
+        print(f"  (scratch schema {self.schema} dropped)")
 
 
 # --------------------------------------------------------------------------- append cost
@@ -313,6 +314,7 @@ async def bench_scale(server: str, runs: int, repeat: int) -> None:
         await store.close()
         await conn.execute(f'DROP SCHEMA IF EXISTS "{backend.schema}" CASCADE')
         await conn.close()
+        print(f"  (scratch schema {backend.schema} dropped)")
 
 
 # --------------------------------------------------------------------------- main

@@ -47,8 +47,10 @@ def test_bench_store_prints_postgres_figures_and_drops_its_scratch_schemas(
     assert "== postgresql at scale: 500 runs" in out
     for label in ("list_runs(workflow_name)", "workflow_stats('wf-7')", "claim(limit=10)"):
         assert re.search(rf"{re.escape(label)}\s+median\s+[\d.]+ ms", out), out
+    scratch = re.findall(r"scratch schema (vrb_bench_\w+) dropped", out)
+    assert len(scratch) == 2, out
     with psycopg.connect(postgres_server) as conn:
         left = conn.execute(
-            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'vrb_bench_%'"
+            "SELECT count(*) FROM pg_namespace WHERE nspname = ANY(%s)", (scratch,)
         ).fetchone()
     assert left == (0,)

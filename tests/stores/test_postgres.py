@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,8 +27,7 @@ from runtime.stores import (
 )
 from runtime.stores.base import encode_cursor, to_us
 from runtime.stores.postgres import PostgresStore
-
-from .conftest import drop_schema
+from tests.pg_fixtures import drop_schema
 
 
 def _pg(url: str) -> PostgresStore:
@@ -543,7 +543,6 @@ def test_an_append_repeated_after_it_committed_is_found_not_redone(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What a retry after a connection lost at commit time does: the token finds the commit."""
-    from runtime.stores import postgres
 
     class FixedToken:
         hex = "the-same-token"
@@ -553,7 +552,7 @@ def test_an_append_repeated_after_it_committed_is_found_not_redone(
         try:
             await store.create_run("r", "wf", None)
             [claim] = await store.claim("w")
-            monkeypatch.setattr(postgres.uuid, "uuid4", FixedToken)
+            monkeypatch.setattr(uuid, "uuid4", FixedToken)
             first = await store.append(claim.lease, [_started("a"), _completed("a")])
             again = await store.append(claim.lease, [_started("a"), _completed("a")])
             monkeypatch.undo()
