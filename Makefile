@@ -46,8 +46,10 @@ docs: docs-gen
 docs-serve: docs-gen
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
+# Benchmarks against the floors and DBOS Transact (issue 8): results.json + docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_check.py
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .vrb_cache build site

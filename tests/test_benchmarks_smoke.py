@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_check.py"
 
 
@@ -44,3 +46,95 @@ def test_bench_check_runs_and_prints_every_ratio(tmp_path: Path) -> None:
     assert checked is not None, out
     assert int(checked.group(2)) >= 9
     assert int(checked.group(3)) == 0
+
+
+# --------------------------------------------------------------------------- run_all.py
+
+RUN_ALL = BENCH.parent / "run_all.py"
+
+
+def _run_all(tmp_path: Path, *args: str) -> dict[str, object]:
+    import json
+
+    out, docs = tmp_path / "results.json", tmp_path / "benchmarks.md"
+    proc = subprocess.run(
+        [sys.executable, str(RUN_ALL), "--quick", "--out", str(out), "--docs", str(docs), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    document: dict[str, object] = json.loads(out.read_text())
+    table = docs.read_text()
+    assert "| workload | database |" in table
+    return document
+
+
+def _check_entry(entry: dict[str, dict[str, float]], *figures: str) -> None:
+    for figure in figures:
+        stat = entry[figure]
+        assert stat["min"] <= stat["median"] <= stat["max"], (figure, stat)
+        assert stat["median"] > 0, (figure, stat)
+
+
+def test_run_all_measures_every_workload_against_its_floor_on_sqlite(tmp_path: Path) -> None:
+    document = _run_all(tmp_path, "--databases", "sqlite", "--no-peer")
+    results = document["results"]
+    assert isinstance(results, dict)
+    assert set(results) == {
+        "sequential",
+        "fanout_w1",
+        "fanout_w2",
+        "recovery",
+        "replay",
+        "compile_check",
+        "compile_build",
+    }
+    for workload, by_db in results.items():
+        db = "none" if workload.startswith("compile") else "sqlite"
+        _check_entry(by_db[db], "ours", "floor", "ours_over_floor")
+        assert "peer" not in by_db[db]
+    _check_entry(results["sequential"]["sqlite"], "floor_asyncio", "ours_over_floor_asyncio")
+    # A run cannot be taken over before its dead worker's lease lapses.
+    assert results["recovery"]["sqlite"]["ours"]["min"] >= 0.5
+    assert document["skipped"] == {"peer": "disabled with --no-peer"}  # type: ignore[comparison-overlap]
+
+
+def test_run_all_measures_postgres_in_its_own_schema(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    from _harness import postgres_available
+
+    reason = postgres_available()
+    if reason is not None:
+        pytest.skip(reason)
+    document = _run_all(
+        tmp_path, "--databases", "postgres", "--no-peer", "--only", "sequential,replay"
+    )
+    results = document["results"]
+    assert isinstance(results, dict)
+    assert set(results) == {"sequential", "replay"}
+    _check_entry(results["sequential"]["postgres"], "ours", "floor", "ours_over_floor")
+
+
+def test_run_all_compares_with_dbos_transact_on_sqlite(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    from _harness import dbos_available
+
+    reason = dbos_available()
+    if reason is not None:
+        pytest.skip(f"{reason}; the DBOS comparison is not part of make test's dependencies")
+    document = _run_all(
+        tmp_path,
+        "--databases",
+        "sqlite",
+        "--workers",
+        "1",
+        "--only",
+        "sequential,fanout,recovery,replay",
+    )
+    results = document["results"]
+    assert isinstance(results, dict)
+    for by_db in results.values():
+        _check_entry(by_db["sqlite"], "ours", "peer", "ours_over_peer")
+        assert by_db["sqlite"]["peer_name"] == "DBOS Transact"
