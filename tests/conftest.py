@@ -1,15 +1,34 @@
-"""Shared fixtures: write a small package under tmp_path and check it."""
+"""Shared fixtures (write a small package under tmp_path and check it) and Hypothesis profiles.
+
+Hypothesis profiles, chosen by ``VRB_HYPOTHESIS_PROFILE``:
+
+* ``default`` - what ``make test`` runs: the property suite (tests/properties/)
+  stays within a few minutes on two cores;
+* ``ci-deep`` - what ``.ci/run`` selects: many more examples per property.
+
+Properties size their example counts with :func:`tests.properties.budget`, which
+reads the same variable, so one switch scales every property.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from vrb_compile.api import CheckConfig, CheckResult, check_paths
 
 CheckFiles = Callable[..., CheckResult]
+
+# Generated programs are compiled and run on real stores: an example takes tens of
+# milliseconds, which is what these health checks would complain about.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("default", deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("ci-deep", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
+settings.load_profile(os.environ.get("VRB_HYPOTHESIS_PROFILE", "").strip() or "default")
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""Hypothesis properties of the compiler and the runtime, one property per test.
+
+Example counts per property and profile (``VRB_HYPOTHESIS_PROFILE``, see
+tests/conftest.py) live in :data:`BUDGETS`; :func:`budget` picks one.
+"""
+
+from __future__ import annotations
+
+import os
+
+BUDGETS: dict[str, dict[str, int]] = {
+    "default": {
+        "source_graph_memory": 200,
+        "source_graph_sqlite": 30,
+        "replay": 100,
+        "crash": 25,
+        "crash_sqlite": 5,
+        "store_machine": 25,
+    },
+    "ci-deep": {
+        "source_graph_memory": 2000,
+        "source_graph_sqlite": 250,
+        "replay": 800,
+        "crash": 200,
+        "crash_sqlite": 30,
+        "store_machine": 150,
+    },
+}
+
+
+def budget(name: str) -> int:
+    """How many examples property ``name`` gets under the active profile."""
+    profile = os.environ.get("VRB_HYPOTHESIS_PROFILE", "").strip() or "default"
+    return BUDGETS.get(profile, BUDGETS["default"])[name]
