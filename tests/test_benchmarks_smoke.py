@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.pg_fixtures import postgres_server  # noqa: F401 - a fixture, found by name
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_check.py"
 
@@ -54,8 +57,6 @@ RUN_ALL = BENCH.parent / "run_all.py"
 
 
 def _run_all(tmp_path: Path, *args: str) -> dict[str, object]:
-    import json
-
     out, docs = tmp_path / "results.json", tmp_path / "benchmarks.md"
     proc = subprocess.run(
         [sys.executable, str(RUN_ALL), "--quick", "--out", str(out), "--docs", str(docs), *args],
@@ -101,13 +102,8 @@ def test_run_all_measures_every_workload_against_its_floor_on_sqlite(tmp_path: P
     assert document["skipped"] == {"peer": "disabled with --no-peer"}  # type: ignore[comparison-overlap]
 
 
+@pytest.mark.usefixtures("postgres_server")
 def test_run_all_measures_postgres_in_its_own_schema(tmp_path: Path) -> None:
-    sys.path.insert(0, str(BENCH.parent))
-    from _harness import postgres_available
-
-    reason = postgres_available()
-    if reason is not None:
-        pytest.skip(reason)
     document = _run_all(
         tmp_path, "--databases", "postgres", "--no-peer", "--only", "sequential,replay"
     )
@@ -138,3 +134,24 @@ def test_run_all_compares_with_dbos_transact_on_sqlite(tmp_path: Path) -> None:
     for by_db in results.values():
         _check_entry(by_db["sqlite"], "ours", "peer", "ours_over_peer")
         assert by_db["sqlite"]["peer_name"] == "DBOS Transact"
+
+
+@pytest.mark.usefixtures("postgres_server")
+def test_bench_postgres_prints_per_step_cost_and_steps_per_second(tmp_path: Path) -> None:
+    out = tmp_path / "results_postgres.json"
+    script = BENCH.parent / "bench_postgres.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--no-peer", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert re.search(r"per step: ours \d+ µs, floor \d+ µs, ours/floor \d+\.\d+x", proc.stdout)
+    for workers in (1, 2):
+        assert re.search(
+            rf"throughput, {workers} worker process\(es\): steps/s ours [\d,]+, floor [\d,]+",
+            proc.stdout,
+        ), proc.stdout
+    assert set(json.loads(out.read_text())["results"]) == {"sequential", "fanout_w1", "fanout_w2"}

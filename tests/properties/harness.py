@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import sys
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -90,13 +89,14 @@ async def drive(
     worker: Worker,
     clock: ManualClock,
     run_id: str,
-    phases: Sequence[Sequence[tuple[str, int]]],
+    pending: list[tuple[tuple[str, int], ...]],
 ) -> Outcome:
     """Serve the run until it ends or waits forever; return how it ended.
 
-    ``phases`` are the signal phases not released yet (phase 0 is sent at trigger).
+    ``pending`` are the signal phases not released yet (phase 0 is sent at
+    trigger); released ones are popped from it, so a second drive after a crash
+    goes on where the first stopped.
     """
-    pending = list(phases)
     name = worker.library.names()
     for _ in range(500):
         await worker.run_until_idle(*name)
@@ -147,6 +147,6 @@ async def run_on_worker(
     client = Client(store)
     run_id = await start_run(client, scenario)
     worker = new_worker(client, graph, clock)
-    outcome = await drive(client, worker, clock, run_id, scenario.phases[1:])
+    outcome = await drive(client, worker, clock, run_id, list(scenario.phases[1:]))
     history = await client.workflow.history(run_id)
     return RunRecord(outcome, list(SCRIPT.calls), history, run_id)

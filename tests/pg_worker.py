@@ -1,0 +1,41 @@
+"""A worker process serving ``pgw-ten``: ``python -m tests.pg_worker URL LEASE_TIMEOUT``.
+
+The workflow lives in an importable module (:mod:`tests.pg_worker_flows`), not
+in this ``__main__`` script, so the graph's module names the code that runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from runtime import Client, Worker
+
+from . import pg_worker_flows  # noqa: F401 - registers the workflow
+
+
+def main() -> None:
+    """Serve ``pgw-ten`` until SIGTERM."""
+    logging.basicConfig(level=logging.WARNING, format="%(process)d %(name)s %(message)s")
+    url, lease_timeout = sys.argv[1], float(sys.argv[2])
+
+    async def serve() -> None:
+        client = Client(url)
+        worker = Worker(
+            client,
+            poll_interval=0.5,
+            heartbeat_interval=lease_timeout / 4,
+            lease_timeout=lease_timeout,
+            max_concurrency=8,
+        )
+        try:
+            await worker.run_forever("pgw-ten")
+        finally:
+            await client.close()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""A ten-step workflow for the PostgreSQL worker tests (served by ``python -m tests.pg_worker``).
+
+Each step execution appends ``run_id index pid`` to ``$VRB_PGW_DIR/effects``
+(one ``O_APPEND`` write per line, atomic across processes), so a test can
+count how often every step ran and in which process.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runtime import StepContext, WorkflowContext, step, workflow
+
+
+def effect(line: str) -> None:
+    """Record one step execution."""
+    fd = os.open(
+        os.path.join(os.environ["VRB_PGW_DIR"], "effects"),
+        os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+        0o644,
+    )
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@step("pgw-advance")
+async def advance(ctx: StepContext, x: int, index: int) -> int:
+    effect(f"{ctx.run_id} {index} {os.getpid()}")
+    return x + 1
+
+
+@workflow("pgw-ten")
+async def ten_steps(ctx: WorkflowContext, x: int) -> int:
+    for index in range(10):
+        x = await advance(x, index)
+    return x
