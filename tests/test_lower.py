@@ -263,6 +263,50 @@ def test_finally_runs_on_every_way_out(tmp_path: Path) -> None:
     assert {e.target for e in edges_of(graph, "error")} == {error_copy.id}
 
 
+def test_a_bare_raise_names_the_exception_its_handler_or_finally_copy_caught(
+    tmp_path: Path,
+) -> None:
+    # Found by the source/graph property: a try nested in a finally caught its own
+    # error, and the finally's re-raise then raised that one instead of the pending one.
+    graph = lower_snippet(
+        tmp_path,
+        """
+        @workflow("nested")
+        async def nested(ctx: WorkflowContext, n: int) -> int:
+            try:
+                if n:
+                    raise ValueError(n)
+            except KeyError:
+                raise
+            finally:
+                try:
+                    await a(n)
+                except Exception:
+                    n = 0
+            return n
+        """,
+    )
+    raises = [node for node in of_kind(graph, "raise") if isinstance(node, RaiseNode)]
+    handling = {node.id: node.handling for node in raises if node.exc is None}
+    excepts = {node.type: [] for node in of_kind(graph, "except")}  # type: ignore[union-attr]
+    for node in of_kind(graph, "except"):
+        excepts[node.type].append(node.id)  # type: ignore[union-attr]
+    (clause,) = excepts["KeyError"]
+    (copy_entry,) = {e.target for e in graph.out_edges(clause) if e.kind == "error"}
+    # The user's raise (after `true`) and the unmatched re-raise (after `false`)
+    # re-raise what the KeyError clause caught.
+    assert handling[successor(graph, clause, "true").id] == clause
+    assert handling[successor(graph, clause, "false").id] == clause
+    # A try nested in the finally (one per copy) re-raises what it caught...
+    assert len(excepts["Exception"]) == 2
+    for inner in excepts["Exception"]:
+        assert handling[successor(graph, inner, "false").id] == inner
+    # ...and the end of the error copy re-raises what entered the copy.
+    assert sorted(handling.values()) == sorted([clause, clause, *excepts["Exception"], copy_entry])
+    (value_error,) = [node for node in raises if node.exc == "ValueError(n)"]
+    assert value_error.handling is None
+
+
 def test_raise_without_handler_ends_the_path(tmp_path: Path) -> None:
     graph = lower_snippet(
         tmp_path,

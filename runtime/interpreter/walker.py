@@ -162,6 +162,9 @@ class _Frame:
     namespace: dict[str, Any]
     call: CallNode | None = None
     error: BaseException | None = None
+    # Per node an error edge led to, the exception that arrived there: a handler
+    # re-raises its own one even after a try nested inside it caught another.
+    caught: dict[str, BaseException] = field(default_factory=dict)
 
 
 @dataclass
@@ -331,6 +334,7 @@ class Walker:
             target = self._index.edges.get(node.id, {}).get("error")
             if target is not None:
                 self._frames[-1].error = error
+                self._frames[-1].caught[target] = error
                 return self._index.nodes[target]
             frame = self._frames[-1] if self._frames else None
             if frame is None or frame.call is None:
@@ -466,9 +470,17 @@ class Walker:
                 calls.append(StepCall(self._key(node, len(calls)), node.step, args, kwargs))
         return calls
 
+    def _handled(self, node: RaiseNode) -> BaseException | None:
+        frame = self._frames[-1]
+        if node.handling is None:
+            # Graphs built before ``handling`` existed: the latest exception caught.
+            return frame.error
+        return frame.caught.get(node.handling)
+
     def _exception(self, node: RaiseNode) -> BaseException:
+        handled = self._handled(node)
         if node.exc is None:
-            error = self._frames[-1].error
+            error = handled
             if error is None:
                 return RuntimeError("No active exception to reraise")
             return error
@@ -479,6 +491,6 @@ class Walker:
         if node.cause is not None:
             cause = evaluate(node.cause, self._ns)
             error.__cause__ = cause() if isinstance(cause, type) else cause
-        elif self._frames[-1].error is not None:
-            error.__context__ = self._frames[-1].error
+        elif handled is not None:
+            error.__context__ = handled
         return error

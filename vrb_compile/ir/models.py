@@ -335,6 +335,13 @@ class RaiseNode(NodeBase):
     kind: Literal["raise"] = "raise"
     exc: str | None = Field(description="Source of the exception, or null to re-raise.")
     cause: str | None = Field(default=None, description="Source of the ``from`` clause, or null.")
+    handling: str | None = Field(
+        default=None,
+        description="Id of the node where the exception being handled at this raise arrived "
+        "(the first except clause of the handler, or the entry of a finally block run on the "
+        "error path): a bare raise re-raises that exception, and it is the context of a new "
+        "one. Null where no exception is handled.",
+    )
 
 
 class ReturnNode(NodeBase):

@@ -106,6 +106,9 @@ class Ctx:
         finallys: Enclosing ``finally`` blocks of this scope, outermost first.
         returns: Collects the pending exits of ``return`` nodes of this scope.
         helpers: Qualified names of the helpers being inlined (recursion guard).
+        handling: Id of the node where the exception being handled here arrived
+            (the first ``except`` clause of the enclosing handler, or the entry of
+            a ``finally`` copy on the error path); None where none is handled.
     """
 
     scope: str | None
@@ -115,3 +118,4 @@ class Ctx:
     finallys: tuple[FinallyFrame, ...]
     returns: list[tuple[str, str]]
     helpers: tuple[str, ...]
+    handling: str | None = None

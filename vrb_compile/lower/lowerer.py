@@ -306,6 +306,7 @@ class BodyLowerer:
                     **self._base(lines, ctx),
                     "exc": None if exc is None else code(exc),
                     "cause": None if cause is None else code(cause),
+                    "handling": ctx.handling,
                 }
             )
             self.add(node, pending, ctx)
@@ -668,6 +669,7 @@ class BodyLowerer:
             out = self.lower_block(statements_of(statement.orelse.body), out, outer)
         if statement.handlers and body_raisers:
             incoming: list[Pending] = [(source, "error") for source in body_raisers]
+            handling = replace(outer, handling=self.next_id())
             for handler in statement.handlers:
                 lines = self._header(handler)
                 node = ExceptNode.model_validate(
@@ -680,10 +682,14 @@ class BodyLowerer:
                     }
                 )
                 clause = self.add(node, incoming, outer)
-                out += self.lower_block(statements_of(handler.body), [(clause, "true")], outer)
+                out += self.lower_block(statements_of(handler.body), [(clause, "true")], handling)
                 incoming = [(clause, "false")]
             reraise = RaiseNode.model_validate(
-                {**self._base(self._header(statement.handlers[-1]), outer), "exc": None}
+                {
+                    **self._base(self._header(statement.handlers[-1]), outer),
+                    "exc": None,
+                    "handling": handling.handling,
+                }
             )
             self.add(reraise, incoming, outer)
         if finally_frame is None:
@@ -692,11 +698,19 @@ class BodyLowerer:
         out = self.lower_block(statements_of(finally_frame.body), out, ctx)
         if escaping:
             incoming = [(source, "error") for source in escaping]
-            after = self.lower_block(statements_of(finally_frame.body), incoming, ctx)
+            # The copy's first node is where the escaping exception arrives: the
+            # copy handles it (a bare raise inside re-raises it, and so does its
+            # end) even when a try nested in the finally catches another one.
+            handling = replace(ctx, handling=self.next_id())
+            after = self.lower_block(statements_of(finally_frame.body), incoming, handling)
             if after:
                 lines = self._header(statement.finalbody) if statement.finalbody else (1, 1)
-                reraise = RaiseNode.model_validate({**self._base(lines, ctx), "exc": None})
+                reraise = RaiseNode.model_validate(
+                    {**self._base(lines, ctx), "exc": None, "handling": handling.handling}
+                )
                 self.add(reraise, after, ctx)
+            entry = {target for source, target, kind in self.edges if (source, kind) == incoming[0]}
+            assert entry == {handling.handling}, (entry, handling.handling)
         return out
 
 
