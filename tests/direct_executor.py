@@ -52,6 +52,7 @@ class Call:
         value: The step's argument, or the output a rollback undoes.
         detail: The attempt number, or the error a rollback was given (type: message).
         key: The idempotency key of a step attempt under a worker (``None`` directly).
+        branch: A step attempt made inside a ``parallel`` or map branch.
     """
 
     kind: str
@@ -59,6 +60,7 @@ class Call:
     value: Any
     detail: Any
     key: str | None = None
+    branch: bool = False
 
     def plain(self) -> tuple[str, str, Any, Any]:
         """The call without the key (the direct executor has none)."""
@@ -80,17 +82,18 @@ class Script:
         self.calls = []
         self.stop = None
 
-    def attempt(self, name: str, x: int, attempt: int, key: str | None) -> int:
+    def attempt(self, name: str, x: int, attempt: int, key: str | None, branch: bool) -> int:
         """One attempt of step ``name`` on ``x``: record it, then return or raise as scripted."""
         if self.stop is not None:
             raise self.stop(f"step {name} would run")
         assert self.scenario is not None, "no scenario scripted"
-        self.calls.append(Call("step", name, x, attempt, key))
+        self.calls.append(Call("step", name, x, attempt, key, branch))
         return self.scenario.plan(name).attempt(x, attempt)
 
     async def step(self, ctx: StepContext, name: str, x: int) -> int:
         """The body of a generated step function under a worker."""
-        return self.attempt(name, x, ctx.attempt, ctx.idempotency_key)
+        key = ctx.idempotency_key
+        return self.attempt(name, x, ctx.attempt, key, "#" in key)
 
     async def rollback(self, name: str, error: BaseException, output: int) -> None:
         """The body of a generated rollback function."""
@@ -147,6 +150,7 @@ class DirectRun:
     _failed: list[int] = field(default_factory=list)
     _sleepers: list[float] = field(default_factory=list)
     stuck: asyncio.Future[str] = field(init=False)
+    _body: asyncio.Future[Any] | None = None
 
     # ------------------------------------------------------------------ steps
 
@@ -161,7 +165,9 @@ class DirectRun:
             attempt = 1
             while True:
                 try:
-                    output = SCRIPT.attempt(name, x, attempt, None)
+                    # Branches of ctx.parallel and asyncio.gather run as tasks of their own.
+                    branch = asyncio.current_task() is not self._body
+                    output = SCRIPT.attempt(name, x, attempt, None, branch)
                 except Exception as error:
                     if isinstance(error, NonRetryableError) or attempt > step.retries:
                         cause: Exception = error
@@ -262,7 +268,7 @@ class DirectRun:
         self.stuck = asyncio.get_running_loop().create_future()
         token = STEP_EXECUTOR.set(self)
         try:
-            body = asyncio.ensure_future(flow.fn(context, self.scenario.input))
+            body = self._body = asyncio.ensure_future(flow.fn(context, self.scenario.input))
         finally:
             STEP_EXECUTOR.reset(token)
         await asyncio.wait([body, self.stuck], return_when=asyncio.FIRST_COMPLETED)

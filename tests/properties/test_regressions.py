@@ -6,6 +6,9 @@ fresh clone still checks every one of them.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from tests.strategies import (
     Assign,
     Jump,
@@ -84,3 +87,28 @@ def test_parallel_branches_resumed_after_a_crash_may_complete_in_another_order()
         (),
     )
     check_crash_equivalence(scenario, "memory://")
+
+
+def test_branches_due_at_the_same_moment_may_call_their_steps_in_either_order() -> None:
+    # Not a runtime bug: property 1 compared step calls in order, and two retries
+    # of parallel branches due at the same virtual moment ran in another order on
+    # SQLite (each branch commits before it calls its step).
+    scenario = Scenario(
+        Program(
+            body=(
+                Assign(var="v1", expr="n % 10"),
+                Parallel(
+                    target="p0", calls=(("s0", "n % 10"), ("s2", "n % 10"), ("s0", "v2 % 10"))
+                ),
+            )
+        ),
+        _plans(
+            StepPlan("s0", 1, 1.0, (1,), 0, 0, False, False),
+            StepPlan("s2", 1, 0.5, (1,), 0, 0, False, False),
+        ),
+        0,
+        (),
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        for _ in range(5):
+            check_equivalent(scenario, f"sqlite:///{Path(directory) / 'vrb.db'}")
