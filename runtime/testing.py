@@ -315,6 +315,20 @@ async def check_a_failing_append_writes_nothing(h: StoreHarness) -> None:
 
 
 @conformance_check()
+async def check_an_append_without_events_still_moves_updated_at(h: StoreHarness) -> None:
+    store = h.open()
+    await store.create_run("r", "wf", None)
+    lease = (await _claim_one(store, "w", lease_timeout=30)).lease
+    h.clock.advance(5)
+    await store.append(lease, [])
+    assert (await store.get_run("r")).updated_at == h.clock(), "no lease renewal was due"
+    signal = await store.send_signal("r", "go", 1)
+    h.clock.advance(5)
+    await store.append(lease, [], consume_signals=[signal.seq])
+    assert (await store.get_run("r")).updated_at == h.clock()
+
+
+@conformance_check()
 async def check_non_json_event_values_are_refused_before_the_store(h: StoreHarness) -> None:
     store = h.open()
     await store.create_run("r", "wf", None)
@@ -638,6 +652,22 @@ async def check_signals_are_consumed_fifo_per_name_with_their_event(h: StoreHarn
     assert b.payload == "x"
     consumed_events = [e for e in await store.history("r") if e.type == "signal_consumed"]
     assert [e.payload.signal_seq for e in consumed_events] == [2, 4, 5]
+
+
+@conformance_check()
+async def check_an_append_consuming_one_signal_twice_is_refused(h: StoreHarness) -> None:
+    store = h.open()
+    await store.create_run("r", "wf", None)
+    lease = (await _claim_one(store, "w")).lease
+    signal = await store.send_signal("r", "go", 1)
+    error = await _raises(
+        SignalConflict, store.append(lease, [_started("s", "k")], consume_signals=[2, 2])
+    )
+    assert error.seq == signal.seq == 2
+    assert await _seqs(store, "r") == [1, 2]
+    again = await store.next_signal("r", "go")
+    assert again is not None
+    assert again.seq == 2, "the refused append consumed nothing"
 
 
 @conformance_check()

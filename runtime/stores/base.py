@@ -203,7 +203,8 @@ class RunRecord:
         result: The return value once ``completed``.
         error: The error once ``failed`` (and optionally ``cancelled``).
         created_at: When it was triggered.
-        updated_at: When the run last changed: its status, lease, result or log.
+        updated_at: When the run last changed: its status, lease, result, log or
+            inbox (every append counts, even one without events).
         started_at: When it was first claimed.
         finished_at: When it reached a terminal status.
         wake_at: When a ``waiting`` run becomes due by time, if ever.

@@ -322,10 +322,13 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             run = self._fenced(lease)
+            taken: set[int] = set()
             for seq in consume_signals:
                 signal = run.signals.get(seq)
-                if signal is None or signal[3]:
+                # The same seq twice would hand one signal out twice.
+                if signal is None or signal[3] or seq in taken:
                     raise SignalConflict(lease.run_id, seq)
+                taken.add(seq)
             # Every check has passed: from here on nothing can fail, so the
             # whole append lands or none of it does.
             now = self._now()

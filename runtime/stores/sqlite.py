@@ -616,9 +616,12 @@ class SQLiteStore:
                         "graph_hash = coalesce(?, graph_hash) WHERE run_id = ?",
                         (expires_us, expires_us, now_us, graph_hash, lease.run_id),
                     )
-                elif graph_hash is not None:
+                elif graph_hash is not None or not drafts:
+                    # Without an event to carry this append's time (see _RUN_COLUMNS), the
+                    # row must: an append that only consumes signals is activity too.
                     c.execute(
-                        "UPDATE runs SET graph_hash = ?, updated_at = ? WHERE run_id = ?",
+                        "UPDATE runs SET graph_hash = coalesce(?, graph_hash), updated_at = ? "
+                        "WHERE run_id = ?",
                         (graph_hash, now_us, lease.run_id),
                     )
                 new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, from_us(expires_us))
