@@ -84,11 +84,19 @@ from .interpreter import (
     Suspend,
     Tripped,
     Walker,
+    WalkState,
 )
 from .sdk import Step, Workflow, get_step
 from .stores.base import Claim, LeaseLost, RunUpdate, Store
 
-__all__ = ["LeaseGone", "RecordedError", "RunExecutor", "RunSettings", "rebuild_error"]
+__all__ = [
+    "LeaseGone",
+    "RecordedError",
+    "RunExecutor",
+    "RunSettings",
+    "RunState",
+    "rebuild_error",
+]
 
 log = logging.getLogger("runtime.worker")
 
@@ -134,6 +142,34 @@ class RunSettings:
     inline_retry_max: float
     clock: Callable[[], datetime]
     stopping: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What an executor has rebuilt of its run at one moment (see :meth:`RunExecutor.snapshot`).
+
+    Attributes:
+        next_seq: The seq the next recorded event gets; ``next_seq - 1`` is the
+            event count the ``max_events`` breaker checks.
+        position: The seq of the latest step, wait or signal result the walk has
+            passed: ``ctx.now()`` is that event's commit time.
+        now: What ``ctx.now()`` answers from the commit times this executor
+            knows (before :meth:`RunExecutor.prepare_now` fetches newer ones).
+        saga: ``(seq, key, step, output)`` of each completed step whose
+            rollback this claim has neither run nor found recorded, in
+            completion order.
+        rolled: Keys whose rollback this claim has run or found recorded.
+        cancel_requested: Cancellation is known to have been requested.
+        walk: The walk's state, ``None`` before the walk begins.
+    """
+
+    next_seq: int
+    position: int
+    now: datetime
+    saga: tuple[tuple[int, str, str, Any], ...]
+    rolled: frozenset[str]
+    cancel_requested: bool
+    walk: WalkState | None
 
 
 @dataclass
@@ -215,9 +251,26 @@ class RunExecutor:
         self._position = 1
         self._steps: dict[str, Step] = {}
         self.instance: Any = flow.cls() if flow.cls is not None else None
+        self.walker: Walker | None = None
         started = claim.run.started_at or claim.run.created_at
         limit = graph.workflow.execution_timeout
         self.deadline = None if limit is None else started + timedelta(seconds=limit)
+
+    def snapshot(self) -> RunState:
+        """The run's state as this executor has rebuilt it, for tests and diagnostics."""
+        return RunState(
+            next_seq=self.next_seq,
+            position=self._position,
+            now=self.now(),
+            saga=tuple(
+                (c.seq, c.key, c.step, c.output)
+                for c in sorted(self._completions, key=lambda c: c.seq)
+                if c.key not in self._rolled
+            ),
+            rolled=frozenset(self._rolled),
+            cancel_requested=self.cancel_requested,
+            walk=None if self.walker is None else self.walker.state(),
+        )
 
     # ------------------------------------------------------------------ recording
 
@@ -299,7 +352,7 @@ class RunExecutor:
                 RunStartedPayload(worker_id=self.settings.worker_id, graph_hash=self.graph.hash)
             )
         args, kwargs = _split_input(self.run.input)
-        walker = Walker(
+        walker = self.walker = Walker(
             self.graph,
             self,
             self.journal,

@@ -9,7 +9,7 @@ store and retries.
 """
 
 from .state import Cancelled, ControlFlow, Journal, StepRecord, Suspend, Tripped, step_key
-from .walker import BodyFailed, Diverged, Host, StepCall, StepFailure, Walker
+from .walker import BodyFailed, Diverged, Host, StepCall, StepFailure, Walker, WalkState
 
 __all__ = [
     "BodyFailed",
@@ -23,6 +23,7 @@ __all__ = [
     "StepRecord",
     "Suspend",
     "Tripped",
+    "WalkState",
     "Walker",
     "step_key",
 ]

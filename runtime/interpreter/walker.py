@@ -15,6 +15,7 @@ corrupting the run.
 
 from __future__ import annotations
 
+import operator
 import random as _random
 import uuid as _uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -47,7 +48,7 @@ from ..errors import ConfigurationError, NondeterminismError, StepFailed
 from .evaluate import assign, bind_params, call_args, evaluate, execute, module_namespace
 from .state import ControlFlow, Journal, step_key
 
-__all__ = ["BodyFailed", "Diverged", "Host", "StepCall", "StepFailure", "Walker"]
+__all__ = ["BodyFailed", "Diverged", "Host", "StepCall", "StepFailure", "WalkState", "Walker"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,31 @@ class _Backend:
         return _uuid.UUID(int=self._rng.getrandbits(128), version=4)
 
 
+@dataclass(frozen=True)
+class WalkState:
+    """Where a walk stands: what replay must rebuild exactly (see :meth:`Walker.state`).
+
+    Attributes:
+        node: The id of the node being executed (``None`` before the first).
+        visited: Durable operations reached so far: the walk's position in the
+            journal's order.
+        counters: The iteration counter of each loop entered, by loop node id.
+        remaining: Items a ``for`` loop has yet to take, by loop node id.
+        frames: Each frame's namespace (the body's, then helper calls'), as a
+            shallow copy: the values are the walk's own objects.
+        errors: Each frame's exception being handled, if any.
+        result: The value the body returned (``None`` until it returns).
+    """
+
+    node: str | None
+    visited: int
+    counters: dict[str, int]
+    remaining: dict[str, int]
+    frames: tuple[dict[str, Any], ...]
+    errors: tuple[BaseException | None, ...]
+    result: Any
+
+
 @dataclass
 class _Frame:
     namespace: dict[str, Any]
@@ -218,7 +244,22 @@ class Walker:
         self._iterators: dict[str, Iterator[Any]] = {}
         self._visited = 0
         self._result: Any = None
+        self._node: str | None = None
         self.context = WorkflowContext(host.run_id, host.workflow_name, _Backend(host))
+
+    def state(self) -> WalkState:
+        """A snapshot of the walk, for tests and diagnostics; reading it changes nothing."""
+        return WalkState(
+            node=self._node,
+            visited=self._visited,
+            counters=dict(self._counters),
+            remaining={
+                loop: operator.length_hint(items) for loop, items in self._iterators.items()
+            },
+            frames=tuple(dict(frame.namespace) for frame in self._frames),
+            errors=tuple(frame.error for frame in self._frames),
+            result=self._result,
+        )
 
     # ------------------------------------------------------------------ checks
 
@@ -305,6 +346,7 @@ class Walker:
                 # loop advances; from anywhere else it starts afresh.
                 arrived = "loop" if node.id in previous.loops else arrived
             previous = node
+            self._node = node.id
             try:
                 kind = await self._do(node, arrived)
             except ControlFlow:

@@ -12,18 +12,20 @@ BUDGETS: dict[str, dict[str, int]] = {
     "default": {
         "source_graph_memory": 200,
         "source_graph_sqlite": 30,
-        "replay": 100,
+        "replay": 200,
+        "replay_sqlite": 30,
         "crash": 25,
         "crash_sqlite": 5,
-        "store_machine": 25,
+        "store_machine": 50,
     },
     "ci-deep": {
         "source_graph_memory": 2000,
         "source_graph_sqlite": 250,
         "replay": 800,
+        "replay_sqlite": 150,
         "crash": 200,
         "crash_sqlite": 30,
-        "store_machine": 150,
+        "store_machine": 200,
     },
 }
 
