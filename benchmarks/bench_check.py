@@ -268,8 +268,11 @@ def _write(path: Path, text: str) -> int:
     return text.count("\n")
 
 
-def generate(root: Path, lines: int) -> tuple[list[Path], int]:
-    """Write the package under ``root``; returns its files and their total line count."""
+def generate(root: Path, lines: int, *, broken: bool = True) -> tuple[list[Path], int]:
+    """Write the package under ``root``; returns its files and their total line count.
+
+    ``broken=False`` leaves out the planted findings (a package that builds).
+    """
     package = root / PACKAGE
     package.mkdir(parents=True)
     files = [package / "__init__.py"]
@@ -283,7 +286,7 @@ def generate(root: Path, lines: int) -> tuple[list[Path], int]:
             flows += FLOW_FUNCTIONAL.format(m=k, w=w)
             flows += FLOW_DECORATOR.format(m=k, w=w)
             flows += FLOW_CLASS.format(m=k, w=w)
-        if k % 10 == 9:
+        if broken and k % 10 == 9:
             flows += FLOW_BROKEN.format(m=k)
         for name, text in (
             (f"steps_{k:03d}", steps),

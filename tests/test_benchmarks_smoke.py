@@ -155,3 +155,15 @@ def test_bench_postgres_prints_per_step_cost_and_steps_per_second(tmp_path: Path
             proc.stdout,
         ), proc.stdout
     assert set(json.loads(out.read_text())["results"]) == {"sequential", "fanout_w1", "fanout_w2"}
+
+
+def test_the_compile_workload_package_has_no_planted_findings(tmp_path: Path) -> None:
+    # `make bench` builds this package: one planted finding would stop the build.
+    sys.path.insert(0, str(BENCH.parent))
+    import bench_check
+
+    files, _ = bench_check.generate(tmp_path / "clean", 12_000, broken=False)
+    assert len(files) > 30, "enough modules that the tenth would carry the planted workflow"
+    assert not [f for f in files if "broken-" in f.read_text(encoding="utf-8")]
+    planted, _ = bench_check.generate(tmp_path / "planted", 12_000)
+    assert [f for f in planted if "broken-" in f.read_text(encoding="utf-8")]
