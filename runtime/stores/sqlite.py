@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -238,7 +239,7 @@ class SQLiteStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout)}")
             if self._path != ":memory:":
-                conn.execute("PRAGMA journal_mode = WAL")
+                self._enable_wal(conn)
             conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
             self._conn = conn
             self._ensure_schema(conn)
@@ -250,6 +251,22 @@ class SQLiteStore:
             conn.close()
             self._conn = None
             raise
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL takes an exclusive lock, and SQLite answers
+        # "database is locked" at once, without the busy handler, while another
+        # process opens the same new file: retry within the busy timeout instead.
+        deadline = time.monotonic() + self._busy_timeout / 1000
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         app_id, version = self._header(conn)

@@ -14,8 +14,8 @@ BUDGETS: dict[str, dict[str, int]] = {
         "source_graph_sqlite": 30,
         "replay": 200,
         "replay_sqlite": 30,
-        "crash": 25,
-        "crash_sqlite": 5,
+        "crash": 50,
+        "crash_sqlite": 10,
         "store_machine": 50,
     },
     "ci-deep": {
@@ -23,8 +23,8 @@ BUDGETS: dict[str, dict[str, int]] = {
         "source_graph_sqlite": 250,
         "replay": 800,
         "replay_sqlite": 150,
-        "crash": 200,
-        "crash_sqlite": 30,
+        "crash": 600,
+        "crash_sqlite": 100,
         "store_machine": 200,
     },
 }
