@@ -1,4 +1,8 @@
-"""Fixtures for runtime behaviour tests: every test runs on the memory and the SQLite store."""
+"""Fixtures for runtime behaviour tests: every test runs on the memory, SQLite and PostgreSQL stores.
+
+PostgreSQL runs get a fresh schema each (tests/pg_fixtures.py): skipped without a
+server, failed under ``CI=true``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,11 @@ import pytest
 
 from runtime import Client, Worker
 from runtime.graphs import GraphLibrary
+from tests.pg_fixtures import (  # noqa: F401 - fixtures are found by name
+    postgres_schema,
+    postgres_server,
+    postgres_url,
+)
 
 from . import flows
 
@@ -23,11 +32,14 @@ FAST = {
 }
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A store URL for each backend."""
     if request.param == "memory":
         return "memory://"
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     return f"sqlite:///{tmp_path / 'vrb.db'}"
 
 

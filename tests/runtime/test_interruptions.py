@@ -93,6 +93,12 @@ async def _baseline(url: str, name: str, args: Any) -> tuple[Any, list[Any], int
     return result, _log(history), counting.appends, Counter(map(repr, flows.CALLS))
 
 
+def _scratch(url: str, suffix: str) -> str:
+    """A store for one sample: a new SQLite file; ``memory://`` is new at each open,
+    and on PostgreSQL the samples' runs stay apart by run id in the test's schema."""
+    return f"{url}.{suffix}" if url.startswith("sqlite:") else url
+
+
 @pytest.mark.parametrize(("name", "args"), CASES, ids=[case[0] for case in CASES])
 @pytest.mark.parametrize("after", [False, True], ids=["before-commit", "after-commit"])
 def test_run_interrupted_at_any_commit_ends_like_an_uninterrupted_one(
@@ -101,14 +107,11 @@ def test_run_interrupted_at_any_commit_ends_like_an_uninterrupted_one(
     flows.FLAKY_FAILURES = 1
 
     async def main() -> None:
-        result, log, appends, calls = await _baseline(
-            store_url if store_url == "memory://" else store_url + ".base", name, args
-        )
+        result, log, appends, calls = await _baseline(_scratch(store_url, "base"), name, args)
         assert appends >= 2
         for crash_at in range(1, appends + 1):
             flows.CALLS.clear()
-            url = store_url if store_url == "memory://" else f"{store_url}.{crash_at}"
-            store = open_store(url)
+            store = open_store(_scratch(store_url, str(crash_at)))
             client = Client(_CrashingStore(store, crash_at, after))  # type: ignore[arg-type]
             handle = await client.workflow.trigger(name, args)
             for signal, payload in SIGNALS.get(name, []):
