@@ -11,6 +11,7 @@ from tests.lower_helpers import source_of
 from vrb_compile.api import CheckConfig
 from vrb_compile.build import build_paths
 from vrb_compile.cli import main
+from vrb_compile.errors import UsageError
 from vrb_compile.ir import load_graph
 
 FLOW = """
@@ -101,6 +102,48 @@ def test_a_comment_edit_keeps_the_hash(tmp_path: Path) -> None:
     assert sorted(p.name for p in (out / "versions" / "order-flow").iterdir()) == [
         f"{before.hash}.graph.json"
     ]
+
+
+def test_a_stored_version_is_never_rewritten(tmp_path: Path) -> None:
+    path = source_of(tmp_path, FLOW)
+    out = tmp_path / "build"
+    before = build_paths([path], out, CONFIG).built[0]
+    stored = before.version_path.read_bytes()
+    # Two lines more above the workflow, and a statement reformatted: same graph,
+    # other lines and text.
+    source_of(
+        tmp_path,
+        "\n\n" + FLOW.replace("reserved = await r1(order)", "reserved  =  await r1( order )"),
+    )
+    after = build_paths([path], out, CONFIG).built[0]
+    assert after.hash == before.hash
+    assert not after.new_version
+    assert before.version_path.read_bytes() == stored
+    newest = load_graph(out / "order-flow.graph.json")
+    assert newest.hash == before.hash
+    assert newest.nodes[1].line == load_graph(before.version_path).nodes[1].line + 2
+
+
+@pytest.mark.parametrize(
+    "name", ["wf\nflowchart LR\nX-->Y %%", "tab\there", "nul\x00", "ls\u2028x"]
+)
+def test_control_characters_in_a_workflow_name_are_refused_as_a_file_name(
+    tmp_path: Path, name: str
+) -> None:
+    path = source_of(
+        tmp_path,
+        f"""
+        @workflow({name!r})
+        async def flow(ctx: WorkflowContext) -> None:
+            await a()
+        """,
+    )
+    with pytest.raises(
+        UsageError, match="cannot be used as a file name: it holds the control"
+    ) as info:
+        build_paths([path], tmp_path / "build", CONFIG)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "build").exists()
 
 
 def test_check_errors_stop_the_build(tmp_path: Path) -> None:

@@ -58,8 +58,80 @@ def test_mermaid_escape_uses_entity_codes_for_every_special_character() -> None:
     assert mermaid_escape("ünïcødé → ✓") == "ünïcødé → ✓"
 
 
-def test_dot_escape_escapes_quotes_backslashes_and_newlines() -> None:
-    assert dot_escape('say "hi"\\n\nnext') == 'say \\"hi\\"\\\\n\\nnext'
+def test_dot_escape_escapes_quotes_backslashes_and_control_characters() -> None:
+    # A newline in the text shows as the two characters \n (escaped for DOT):
+    # only the template breaks a label into lines.
+    assert dot_escape('say "hi"\\n\nnext') == 'say \\"hi\\"\\\\n\\\\nnext'
+    assert dot_escape("a\x1bb\u2028c") == "a\\\\x1bb\\\\u2028c"
+
+
+def test_mermaid_escape_keeps_control_characters_visible_and_on_one_line() -> None:
+    assert mermaid_escape("a\nb\r\tc\x00") == "a\\nb\\r\\tc\\x00"
+    assert mermaid_escape("x\u2028y\u2029z") == "x\\u2028y\\u2029z"
+
+
+CONTROL = """
+@step("st\\nep\\x1b")
+async def odd(x):
+    return x
+
+
+@workflow("wf\\nflowchart LR\\nX-->Y %%")
+async def flow(ctx: WorkflowContext, xs: list) -> int:
+    for x in xs:
+        if x:
+            continue
+        await odd(x)
+    return await odd(xs)
+"""
+
+
+def test_names_with_control_characters_cannot_break_any_output(tmp_path: Path) -> None:
+    graph = lower_snippet(tmp_path, CONTROL)
+    assert graph.workflow.name == "wf\nflowchart LR\nX-->Y %%"
+    mermaid = render(graph, "mermaid")
+    for line in mermaid.splitlines():
+        assert _MERMAID_LINE.match(line), line
+    assert "%% workflow wf\\nflowchart LR\\nX--#62;Y %% (flow:flow)" in mermaid
+    assert "st ep\\x1b" in mermaid  # the label's whitespace collapsed, the escape visible
+    assert render_mermaid([mermaid])[0]["ok"]
+    dot = render(graph, "dot")
+    assert dot.startswith('digraph "wf\\\\nflowchart LR\\\\nX-->Y %%" {\n')
+    assert render_dot(dot).count('class="node"') == len(graph.nodes)
+    page = render(graph, "html")
+    assert "<h1>wf\\nflowchart LR\\nX--&gt;Y %%</h1>" in page
+    for text in (mermaid, dot, page):
+        assert not any(char in text for char in "\x1b\r\u2028")
+
+
+def test_labels_hide_compiler_temporaries(tmp_path: Path) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        """
+        @workflow("temps")
+        async def temps(ctx: WorkflowContext, n: int) -> int:
+            try:
+                return await a(n)
+            finally:
+                await b()
+        """,
+    )
+    mermaid = render(graph, "mermaid")
+    assert "_vrb_" not in mermaid
+    assert "_vrb_" not in render(graph, "dot")
+    step = next(node for node in graph.nodes if node.kind == "step" and node.step == "a")  # type: ignore[union-attr]
+    assert f'    {step.id}["a<br/>(n)"]' in mermaid
+    assert "⟨return value⟩ = ⟨a⟩" in mermaid
+    assert "return ⟨return value⟩" in mermaid
+
+
+def test_a_branch_back_to_its_loop_is_drawn_as_a_loop_edge(tmp_path: Path) -> None:
+    graph = lower_snippet(tmp_path, CONTROL)
+    (branch,) = [node for node in graph.nodes if node.kind == "branch"]
+    (loop,) = [node for node in graph.nodes if node.kind == "loop"]
+    assert f'    {branch.id} -->|"true · loop"| {loop.id}\n' in render(graph, "mermaid")
+    assert f'{branch.id} -> {loop.id} [label="true · loop"];' in render(graph, "dot")
+    assert "e-true e-loop" in render(graph, "html")
 
 
 # Each line of our Mermaid output is one of these statements.
@@ -67,7 +139,7 @@ _MERMAID_LINE = re.compile(
     r"""^(?:flowchart\ TD
     |%%\ .*
     |\ {4}n\d+(?:\(\["|\("|\["|\{"|\{\{"|\(\("|>"|\[\["|\[/")[^"]*(?:"\]\)|"\)|"\]|"\}|"\}\}|"\)\)|"\]\]|"\\\]|"/\])
-    |\ {4}n\d+\ (?:-->|-\.->|==>)(?:\|"[a-z]+"\|)?\ n\d+
+    |\ {4}n\d+\ (?:-->|-\.->|==>)(?:\|"[a-z]+(?:\ ·\ loop)?"\|)?\ n\d+
     |\ {4}classDef\ k_[a-z]+\ [-a-z:#0-9,\ ]+
     |\ {4}class\ n\d+(?:,n\d+)*\ k_[a-z]+)$""",
     re.VERBOSE,

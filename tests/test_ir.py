@@ -11,6 +11,7 @@ import pytest
 from tests.lower_helpers import lower_snippet
 from vrb_compile.errors import GraphLoadError
 from vrb_compile.ir import (
+    CodeNode,
     Graph,
     GraphInvalid,
     compute_hash,
@@ -18,6 +19,7 @@ from vrb_compile.ir import (
     parse_graph,
     validate,
 )
+from vrb_compile.ir.models import normalised_source
 
 BODY = """
 @workflow("hashed")
@@ -63,6 +65,64 @@ def test_a_change_to_what_runs_changes_the_hash(tmp_path: Path) -> None:
     assert after.hash != before.hash
 
 
+FORMATTED = """
+@workflow("hashed")
+async def hashed(ctx: WorkflowContext, n: int) -> int:
+    total  =  (n
+               + 1)  # plus one
+    if (total > 2):
+        await a(total)  # comment after a step
+    return await b(total)
+"""
+
+
+def test_reformatting_inside_a_statement_keeps_the_hash_and_the_verbatim_text(
+    tmp_path: Path,
+) -> None:
+    before = _graph(tmp_path)
+    after = lower_snippet(tmp_path, FORMATTED)
+    assert after.hash == before.hash
+    # The graph keeps the statement as written (the runtime finds it at its lines).
+    code = after.nodes[1]
+    assert isinstance(code, CodeNode)
+    assert [line.strip() for line in code.code.splitlines()] == ["total  =  (n", "+ 1)"]
+    assert code.code != before.nodes[1].code  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("n + 1", "n - 1"),
+        ("total > 2", "total >= 2"),
+        ("await a(total)", "await a(total, 1)"),
+        ("await a(total)", "await a(n)"),
+        ("return await b(total)", "return (await b(total)) + 0"),
+    ],
+)
+def test_every_change_to_code_or_expressions_changes_the_hash(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    before = _graph(tmp_path)
+    after = lower_snippet(tmp_path, BODY.replace(old, new))
+    assert after.hash != before.hash
+
+
+def test_normalised_source_ignores_layout_and_keeps_meaning() -> None:
+    same = [
+        ("x = [1, 2]", "x = [\n    1,  # one\n    2,\n]"),
+        ("x = 'a'", 'x = "a"'),
+        ("a, b", "(a, b)"),
+        ("f(x, y=1)", "f( x ,y = 1 )"),
+    ]
+    for first, second in same:
+        assert normalised_source(first) == normalised_source(second), (first, second)
+    different = [("x = 'a'", "x = b'a'"), ("x = 1", "x = 1.0"), ("a, b", "[a, b]"), ("x", "y")]
+    for first, second in different:
+        assert normalised_source(first) != normalised_source(second), (first, second)
+    # Plain JSON data, so canonical_json can hash it.
+    json.dumps(normalised_source("x = f'{a!r:>{w}}' + 1j"))
+
+
 def test_loader_round_trips_a_graph(tmp_path: Path) -> None:
     graph = _graph(tmp_path)
     loaded = load_graph(_write(tmp_path, graph.to_json()))
@@ -84,6 +144,16 @@ def test_loader_refuses_another_schema_version(tmp_path: Path) -> None:
         GraphLoadError, match=r"graph schema version 2 is not supported .* rebuild it"
     ):
         load_graph(_write(tmp_path, data))
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_loader_refuses_a_schema_version_that_only_equals_one(tmp_path: Path, version: Any) -> None:
+    data = json.loads(_graph(tmp_path).to_json())
+    data["schema_version"] = version
+    with pytest.raises(GraphLoadError, match=rf"graph schema version {version!r} is not supported"):
+        load_graph(_write(tmp_path, data))
+    with pytest.raises(ValueError, match="schema_version must be the integer 1"):
+        Graph.model_validate(data)
 
 
 def test_loader_refuses_json_that_is_not_a_graph(tmp_path: Path) -> None:

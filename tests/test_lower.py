@@ -643,3 +643,113 @@ def test_with_statement_is_refused(tmp_path: Path) -> None:
         LoweringError, match="a with statement cannot be replayed; move it into a step"
     ):
         lower_file(path)
+
+
+@pytest.mark.parametrize(
+    ("jump", "kind", "target_kind"), [("break", "exit", "return"), ("continue", "loop", "loop")]
+)
+def test_break_or_continue_in_finally_discards_the_exception(
+    tmp_path: Path, jump: str, kind: str, target_kind: str
+) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        f"""
+        @workflow("jumps")
+        async def jumps(ctx: WorkflowContext, xs: list) -> int:
+            for x in xs:
+                try:
+                    await a(x)
+                finally:
+                    {jump}
+            return 1
+        """,
+    )
+    assert kinds(graph) == ["start", "loop", "step", "return", "end"]
+    (step,) = of_kind(graph, "step")
+    # The normal way out and the exceptional one both take the jump: as in Python,
+    # the jump in the finally block swallows the step's exception.
+    assert successor(graph, step.id, kind).kind == target_kind
+    assert successor(graph, step.id, "error") == successor(graph, step.id, kind)
+    assert of_kind(graph, "raise") == []
+
+
+_JUMP_IN_FINALLY = """
+from runtime import WorkflowContext, step, workflow
+
+CALLS = []
+
+
+@step("{name}-a")
+async def a(x):
+    CALLS.append(x)
+    if x % 2:
+        raise ValueError(x)
+    return x
+
+
+@workflow("{name}")
+async def flow(ctx: WorkflowContext, xs: list) -> list:
+    trace = []
+    for x in xs:
+        try:
+            y = await a(x)
+            trace.append(y)
+        finally:
+            trace.append(-x)
+            if x > 2:
+                {jump}
+    else:
+        trace.append("else")
+    return trace
+"""
+
+
+@pytest.mark.parametrize("jump", ["break", "continue"])
+def test_break_or_continue_in_finally_runs_like_python_on_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jump: str
+) -> None:
+    # The same body run as Python (steps called directly) and as its graph on a
+    # worker: same result, same step calls. The step fails on odd numbers, and
+    # the jump in the finally block swallows the failure, as Python does.
+    import asyncio
+    import importlib
+
+    from runtime import Client, Worker
+    from runtime.graphs import GraphLibrary
+    from vrb_compile.api import CheckConfig
+    from vrb_compile.build import compile_paths
+
+    name = f"jump_in_finally_{jump}"
+    (tmp_path / f"{name}.py").write_text(
+        _JUMP_IN_FINALLY.format(name=name, jump=jump), encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    compiled = compile_paths([tmp_path / f"{name}.py"], CheckConfig(jobs=1), cwd=tmp_path)
+    assert compiled.check.errors == 0
+    library = GraphLibrary()
+    library.add(compiled.graphs[0])
+    xs = [2, 3, 4, 5, 6]
+
+    direct = asyncio.run(module.flow(None, xs))
+    direct_calls = list(module.CALLS)
+    module.CALLS.clear()
+
+    async def on_worker() -> object:
+        client = Client("memory://")
+        worker = Worker(client, library, poll_interval=0.05, heartbeat_interval=10.0)
+        try:
+            handle = await client.workflow.trigger(name, [xs])
+            task = asyncio.create_task(worker.start(name))
+            try:
+                return await client.workflow.result(handle.run_id, timeout=20)
+            finally:
+                await worker.stop()
+                await task
+        finally:
+            await client.close()
+
+    assert asyncio.run(on_worker()) == direct
+    assert direct_calls == module.CALLS
+    expected = [2, -2, -3] if jump == "break" else [2, -2, -3, 4, -4, -5, 6, -6, "else"]
+    assert direct == expected

@@ -4,7 +4,8 @@ The build directory (SPEC section 5)::
 
     DIR/manifest.json                               workflows, their hashes, compiler version
     DIR/<workflow>.graph.json                       the newest graph of each workflow
-    DIR/versions/<workflow>/<hash>.graph.json       every version ever built, never deleted
+    DIR/versions/<workflow>/<hash>.graph.json       every version ever built: written once, never
+                                                    rewritten or deleted
 
 Workers load ``versions/`` so a run continues on the graph it started with;
 new runs take the graph the manifest names. Every file is written atomically
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -160,7 +162,13 @@ def select_graph(graphs: Sequence[Graph], workflow: str | None) -> Graph:
 
 
 def _safe_name(name: str) -> str:
-    if not name or name in (".", "..") or any(c in name for c in "/\\\0:") or name.startswith("."):
+    control = next((c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:
+        raise UsageError(
+            f"workflow name {name!r} cannot be used as a file name: it holds the control "
+            f"character {control!r}; use letters, digits, '-', '_'"
+        )
+    if not name or name in (".", "..") or any(c in name for c in "/\\:") or name.startswith("."):
         raise UsageError(
             f"workflow name {name!r} cannot be used as a file name; use letters, digits, '-', '_'"
         )
@@ -207,7 +215,10 @@ def write_build(graphs: Sequence[Graph], out_dir: str | os.PathLike[str]) -> tup
             path = out / f"{name}.graph.json"
             version = out / VERSIONS / name / f"{graph.hash}.graph.json"
             new_version = not version.exists()
-            _write_atomic(version, text)
+            if new_version:
+                # A stored version is immutable: rebuilding a graph with the same hash
+                # (only lines or formatting moved) updates the newest file, not the version.
+                _write_atomic(version, text)
             _write_atomic(path, text)
             versions = manifest.get(name, {}).get("versions", [])
             manifest[name] = {

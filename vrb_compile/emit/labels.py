@@ -1,6 +1,17 @@
-"""What each node says in a drawing, shared by every renderer (plain text, unescaped)."""
+"""What each node says in a drawing, shared by every renderer (plain text, unescaped).
+
+Every label line is printable: whitespace runs (line breaks included) collapse
+to one space and other control characters show as Python escapes (``\\x1b``),
+so a name or an expression can never break a line of the output. Compiler
+temporaries do not show: a step whose result only feeds a rewritten statement
+shows no target, and the statement shows ``⟨step⟩`` where the temporary is.
+"""
 
 from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
 
 from ..ir.models import (
     Argument,
@@ -21,7 +32,7 @@ from ..ir.models import (
     StepNode,
 )
 
-__all__ = ["EDGE_LABELS", "label_lines", "shorten"]
+__all__ = ["EDGE_LABELS", "label_lines", "shorten", "temporaries", "visible"]
 
 MAX_WIDTH = 48
 MAX_CODE_LINES = 3
@@ -37,10 +48,49 @@ EDGE_LABELS = {
 }
 
 
+_TEMPORARY = re.compile(r"\b_vrb_(?:t\d+|return)\b")
+_INVISIBLE = frozenset({"Cc", "Zl", "Zp"})
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters and line separators as Python escapes (``\\n``)."""
+    if all(unicodedata.category(char) not in _INVISIBLE for char in text):
+        return text
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in _INVISIBLE
+        else char
+        for char in text
+    )
+
+
 def shorten(text: str, width: int = MAX_WIDTH) -> str:
-    """One line of at most ``width`` characters (whitespace runs collapsed)."""
-    text = " ".join(text.split())
+    """One printable line of at most ``width`` characters (whitespace runs collapsed)."""
+    text = visible(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def temporaries(graph: Graph) -> dict[str, str]:
+    """What each compiler temporary of ``graph`` stands for in a label (``⟨step⟩``)."""
+    found = {"_vrb_return": "⟨return value⟩"}
+    for node in graph.nodes:
+        target = getattr(node, "target", None)
+        if not isinstance(target, str) or _TEMPORARY.fullmatch(target) is None:
+            continue
+        if isinstance(node, StepNode | MapNode):
+            what = node.step
+        elif isinstance(node, CallNode):
+            what = f"{node.helper}()"
+        else:
+            what = node.kind
+        found[target] = f"⟨{shorten(what, MAX_WIDTH // 2)}⟩"
+    return found
+
+
+def _hide(text: str, temps: Mapping[str, str]) -> str:
+    if "_vrb_" not in text:
+        return text
+    return _TEMPORARY.sub(lambda match: temps.get(match.group(), match.group()), text)
 
 
 def _seconds(value: float) -> str:
@@ -59,10 +109,17 @@ def _args(args: tuple[Argument, ...]) -> str:
 
 
 def _assign(target: str | None, text: str) -> str:
+    target = _shown(target)
     return f"{target} = {text}" if target else text
 
 
+def _shown(target: str | None) -> str | None:
+    """The target as drawn: none for a compiler temporary."""
+    return None if target is None or _TEMPORARY.fullmatch(target) else target
+
+
 def _into(text: str, target: str | None) -> str:
+    target = _shown(target)
     return f"{text} → {target}" if target else text
 
 
@@ -78,11 +135,25 @@ def _options(graph: Graph, step: str) -> str:
     return " · ".join(parts)
 
 
-def label_lines(graph: Graph, node: Node) -> list[str]:
-    """The lines of text that label ``node`` (first line: what it is)."""
+def label_lines(graph: Graph, node: Node, temps: Mapping[str, str] | None = None) -> list[str]:
+    """The lines of text that label ``node`` (first line: what it is).
+
+    Args:
+        graph: The graph holding ``node``.
+        node: The node.
+        temps: :func:`temporaries` of ``graph`` (computed when not given).
+    """
+    lines = _label_lines(graph, node)
+    if any("_vrb_" in line for line in lines):
+        temps = temporaries(graph) if temps is None else temps
+        lines = [_hide(line, temps) for line in lines]
+    return lines
+
+
+def _label_lines(graph: Graph, node: Node) -> list[str]:
     lines: list[str]
     if isinstance(node, StepNode):
-        lines = [node.step, shorten(_into(f"({_args(node.args)})", node.target))]
+        lines = [shorten(node.step), shorten(_into(f"({_args(node.args)})", node.target))]
         options = _options(graph, node.step)
         if options:
             lines.append(options)
@@ -104,13 +175,13 @@ def label_lines(graph: Graph, node: Node) -> list[str]:
             lines.append(shorten(f"timeout {node.timeout}"))
     elif isinstance(node, ParallelNode):
         lines = ["parallel", *(shorten(f"{b.step}({_args(b.args)})") for b in node.branches)]
-        lines += [shorten(f"→ {node.target}")] if node.target else []
+        lines += [shorten(f"→ {_shown(node.target)}")] if _shown(node.target) else []
     elif isinstance(node, MapNode):
         lines = [
-            f"map {node.step}",
+            shorten(f"map {node.step}"),
             shorten(f"({_args(node.args)}) for {node.item} in {node.iter}"),
         ]
-        lines += [shorten(f"→ {node.target}")] if node.target else []
+        lines += [shorten(f"→ {_shown(node.target)}")] if _shown(node.target) else []
         options = _options(graph, node.step)
         if options:
             lines.append(options)
@@ -127,7 +198,7 @@ def label_lines(graph: Graph, node: Node) -> list[str]:
         text = "except" if node.type is None else f"except {node.type}"
         lines = [shorten(text + (f" as {node.name}" if node.name else ""))]
     elif isinstance(node, RollbackNode):
-        lines = [f"rollback {node.step}", shorten(node.rollback_ref)]
+        lines = [shorten(f"rollback {node.step}"), shorten(node.rollback_ref)]
     elif node.kind == "start":
         params = ", ".join(p.name for p in graph.params)
         lines = [shorten(f"start({params})")]

@@ -15,7 +15,7 @@ import jinja2
 
 from ..ir.graph import back_edges
 from ..ir.models import Graph
-from .labels import EDGE_LABELS, label_lines
+from .labels import EDGE_LABELS, label_lines, temporaries, visible
 
 __all__ = ["FORMATS", "Format", "dot_escape", "mermaid_escape", "render"]
 
@@ -45,9 +45,13 @@ _MERMAID_ARROWS = {"compensate": "-.->", "error": "==>"}
 
 
 def mermaid_escape(text: str) -> str:
-    """Escape text for a double-quoted Mermaid label (entity codes, no raw HTML)."""
+    """Escape text for a double-quoted Mermaid label or a ``%%`` comment.
+
+    Markup characters become entity codes (no raw HTML); control characters and
+    line separators become visible Python escapes, so the text stays on its line.
+    """
     out = []
-    for char in text:
+    for char in visible(text):
         if char in '"#<>&`':
             out.append(f"#{ord(char)};")
         else:
@@ -56,8 +60,12 @@ def mermaid_escape(text: str) -> str:
 
 
 def dot_escape(text: str) -> str:
-    """Escape text for a double-quoted DOT string."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Escape text for a double-quoted DOT string, on one line.
+
+    Control characters and line separators become visible Python escapes (a
+    label's lines are joined with DOT's own ``\\n`` by the template).
+    """
+    return visible(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["mermaid"] = mermaid_escape
     env.filters["dot"] = dot_escape
+    env.filters["visible"] = visible
     return env
 
 
@@ -98,27 +107,47 @@ def _env() -> jinja2.Environment:
 
 def _drawn(graph: Graph) -> list[_Drawn]:
     drawn = []
+    temps = temporaries(graph)
     for node in graph.nodes:
         open_, close, shape, style = _SHAPES[node.kind]
         drawn.append(
             _Drawn(
-                node.id, node.kind, label_lines(graph, node), open_, close, shape, style, node.line
+                node.id,
+                node.kind,
+                label_lines(graph, node, temps),
+                open_,
+                close,
+                shape,
+                style,
+                node.line,
             )
         )
     return drawn
 
 
-def _edges(graph: Graph) -> list[dict[str, str]]:
-    return [
-        {
-            "source": edge.source,
-            "target": edge.target,
-            "kind": edge.kind,
-            "label": EDGE_LABELS.get(edge.kind, ""),
-            "arrow": _MERMAID_ARROWS.get(edge.kind, "-->"),
-        }
-        for edge in graph.edges
-    ]
+def _edges(graph: Graph) -> list[dict[str, Any]]:
+    loops_of = {node.id: node.loops for node in graph.nodes}
+    edges = []
+    for edge in graph.edges:
+        label = EDGE_LABELS.get(edge.kind, "")
+        # A branch (or a finally copy) going straight back to the header of a loop
+        # it is in (`if x: continue`, an `if` ending the body) is a back edge too.
+        back = edge.kind == "loop" or (
+            edge.kind != "compensate" and edge.target in loops_of.get(edge.source, ())
+        )
+        if back and edge.kind != "loop":
+            label = f"{label} · loop"
+        edges.append(
+            {
+                "source": edge.source,
+                "target": edge.target,
+                "kind": edge.kind,
+                "label": label,
+                "back": back,
+                "arrow": _MERMAID_ARROWS.get(edge.kind, "-->"),
+            }
+        )
+    return edges
 
 
 def _layout(graph: Graph) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def parse_graph(text: str | bytes, *, origin: str = "<graph>") -> Graph:
             origin, "not a step graph: no schema_version; rebuild with vrb-compile build"
         )
     version = data["schema_version"]
-    if version != SCHEMA_VERSION:
+    # ``True == 1`` and ``1.0 == 1`` in Python: the version must be the JSON integer.
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise GraphLoadError(
             origin,
             f"graph schema version {version!r} is not supported (this compiler reads "

@@ -22,8 +22,10 @@ How the interpreter walks a graph
 * An exception raised by a node (a failing step, a code node, a ``raise``, an
   unmatched ``except`` chain) follows the node's ``error`` edge when it has one:
   that leads to the first ``except`` clause of the innermost enclosing ``try``
-  (or to a copy of its ``finally`` block that ends with a bare ``raise``). A node
-  without an ``error`` edge lets the exception end the run. ``raise`` with no
+  (or to a copy of its ``finally`` block that ends with a bare ``raise``; when
+  that copy starts with ``break`` or ``continue``, straight to the jump's
+  target: as in Python, the jump discards the exception). A node without an
+  ``error`` edge lets the exception end the run. ``raise`` with no
   expression re-raises the exception being handled.
 * ``finally`` blocks are lowered once per way out of the ``try`` (normal exit,
   exception, ``return``, ``break``, ``continue``), so every path is explicit and
@@ -67,21 +69,30 @@ interpreter compensates from the log (the steps that actually completed).
 
 The content hash
 ----------------
-:attr:`Graph.hash` is the sha256 of the canonical JSON of the graph without
-``hash`` itself, without the source ``path`` and ``sha256``, and without every
-node's ``line``/``end_line``: editing a comment or moving the workflow in its
-file does not change the hash; changing what runs does. :func:`canonical_json`
-is ``json.dumps`` with sorted keys, ``(",", ":")`` separators and
-``ensure_ascii=False``, encoded as UTF-8.
+:attr:`Graph.hash` is the sha256 of the canonical JSON of :func:`hash_payload`:
+the graph without ``hash`` itself, without the source ``path`` and ``sha256``,
+without every node's ``line``/``end_line``, and with every field that holds
+Python source (code, expressions, assignment targets, defaults; see
+:func:`normalised_source`) replaced by its syntax tree. The graph file keeps
+the source text verbatim (the runtime finds code nodes at their lines in the
+module); the hash covers what it means. So a change that does not change the
+graph does not change the hash: editing or adding a comment, reformatting a
+statement (``total = 0`` to ``total  =  0``, a literal split over lines,
+quotes), moving the workflow in its file. Changing what runs does.
+:func:`canonical_json` is ``json.dumps`` with sorted keys, ``(",", ":")``
+separators and ``ensure_ascii=False``, encoded as UTF-8.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticUndefined
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -115,6 +126,8 @@ __all__ = [
     "WorkflowOptions",
     "canonical_json",
     "compute_hash",
+    "hash_payload",
+    "normalised_source",
 ]
 
 SCHEMA_VERSION = 1
@@ -129,6 +142,11 @@ CONTROL_EDGE_KINDS: frozenset[str] = frozenset({"next", "loop", "exit"})
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _source(default: Any = PydanticUndefined, *, description: str) -> Any:
+    """A field holding Python source: the content hash covers its syntax tree, not its text."""
+    return Field(default, description=description, json_schema_extra={"python_source": True})
 
 
 class WorkflowOptions(_Model):
@@ -160,7 +178,7 @@ class Param(_Model):
     kind: Literal[
         "positional_only", "positional_or_keyword", "var_positional", "keyword_only", "var_keyword"
     ] = Field(description="Python parameter kind, as inspect.Parameter names them (lowercase).")
-    default: str | None = Field(
+    default: str | None = _source(
         default=None, description="Source of the default expression, or null when required."
     )
 
@@ -199,7 +217,7 @@ class SignalRef(_Model):
 class Argument(_Model):
     """One argument of a call, as Python source."""
 
-    expr: str = Field(description="Source of the argument expression.")
+    expr: str = _source(description="Source of the argument expression.")
     keyword: str | None = Field(default=None, description="Keyword name, or null if positional.")
     star: Literal["", "*", "**"] = Field(default="", description="Unpacking: '', '*' or '**'.")
 
@@ -234,7 +252,7 @@ class CodeNode(NodeBase):
     """A basic block of pure statements, executed with ``exec`` in the current frame."""
 
     kind: Literal["code"] = "code"
-    code: str = Field(description="Python statements, one per line, at indentation zero.")
+    code: str = _source(description="Python statements, one per line, at indentation zero.")
     assigns: tuple[str, ...] = Field(description="Names the statements bind, sorted.")
     rewritten: bool = Field(
         default=False,
@@ -252,7 +270,7 @@ class StepNode(NodeBase):
     kind: Literal["step"] = "step"
     step: str = Field(description="Name of the step, declared in Graph.steps.")
     args: tuple[Argument, ...] = Field(description="Arguments, in call order.")
-    target: str | None = Field(
+    target: str | None = _source(
         description="Source of the assignment target of the result (a name, tuple, "
         "subscript ...), or null when the result is discarded."
     )
@@ -262,7 +280,7 @@ class BranchNode(NodeBase):
     """``if``/``elif``: follows ``true`` when the test is truthy, else ``false``."""
 
     kind: Literal["branch"] = "branch"
-    test: str = Field(description="Source of the test expression.")
+    test: str = _source(description="Source of the test expression.")
 
 
 class LoopNode(NodeBase):
@@ -270,25 +288,25 @@ class LoopNode(NodeBase):
 
     kind: Literal["loop"] = "loop"
     loop: Literal["for", "while"] = Field(description="The loop statement.")
-    target: str | None = Field(description="for: source of the loop target; while: null.")
-    iter: str | None = Field(description="for: source of the iterable; while: null.")
-    test: str | None = Field(description="while: source of the test; for: null.")
+    target: str | None = _source(description="for: source of the loop target; while: null.")
+    iter: str | None = _source(description="for: source of the iterable; while: null.")
+    test: str | None = _source(description="while: source of the test; for: null.")
 
 
 class SleepNode(NodeBase):
     """``await ctx.sleep(duration)``: a durable timer."""
 
     kind: Literal["sleep"] = "sleep"
-    duration: str = Field(description="Source of the duration expression.")
+    duration: str = _source(description="Source of the duration expression.")
 
 
 class SignalNode(NodeBase):
     """``await ctx.wait_for_signal(name, timeout=...)``."""
 
     kind: Literal["signal"] = "signal"
-    signal: str = Field(description="Source of the signal-name expression.")
-    timeout: str | None = Field(description="Source of the timeout expression, or null.")
-    target: str | None = Field(description="Source of the assignment target, or null.")
+    signal: str = _source(description="Source of the signal-name expression.")
+    timeout: str | None = _source(description="Source of the timeout expression, or null.")
+    target: str | None = _source(description="Source of the assignment target, or null.")
 
 
 class ParallelBranch(_Model):
@@ -303,7 +321,7 @@ class ParallelNode(NodeBase):
 
     kind: Literal["parallel"] = "parallel"
     branches: tuple[ParallelBranch, ...] = Field(description="The branches, in order.")
-    target: str | None = Field(description="Source of the target of the result list, or null.")
+    target: str | None = _source(description="Source of the target of the result list, or null.")
 
 
 class MapNode(NodeBase):
@@ -312,10 +330,10 @@ class MapNode(NodeBase):
     kind: Literal["map"] = "map"
     step: str = Field(description="Name of the step, declared in Graph.steps.")
     args: tuple[Argument, ...] = Field(description="Arguments, evaluated per item.")
-    item: str = Field(description="Source of the comprehension target (bound per item).")
-    iter: str = Field(description="Source of the iterable.")
-    ifs: tuple[str, ...] = Field(default=(), description="Sources of the comprehension's ifs.")
-    target: str | None = Field(description="Source of the target of the result list, or null.")
+    item: str = _source(description="Source of the comprehension target (bound per item).")
+    iter: str = _source(description="Source of the iterable.")
+    ifs: tuple[str, ...] = _source(default=(), description="Sources of the comprehension's ifs.")
+    target: str | None = _source(description="Source of the target of the result list, or null.")
 
 
 class CallNode(NodeBase):
@@ -326,15 +344,15 @@ class CallNode(NodeBase):
     module: str = Field(description="Module whose globals the helper's frame is built on.")
     params: tuple[Param, ...] = Field(description="The helper's parameters.")
     args: tuple[Argument, ...] = Field(description="Arguments, in call order.")
-    target: str | None = Field(description="Source of the target of the return value, or null.")
+    target: str | None = _source(description="Source of the target of the return value, or null.")
 
 
 class RaiseNode(NodeBase):
     """``raise``: follows the ``error`` edge if any, else fails the run."""
 
     kind: Literal["raise"] = "raise"
-    exc: str | None = Field(description="Source of the exception, or null to re-raise.")
-    cause: str | None = Field(default=None, description="Source of the ``from`` clause, or null.")
+    exc: str | None = _source(description="Source of the exception, or null to re-raise.")
+    cause: str | None = _source(default=None, description="Source of the ``from`` clause, or null.")
     handling: str | None = Field(
         default=None,
         description="Id of the node where the exception being handled at this raise arrived "
@@ -348,14 +366,14 @@ class ReturnNode(NodeBase):
     """``return``: the run's result (or, with a scope, the inlined helper's value)."""
 
     kind: Literal["return"] = "return"
-    value: str | None = Field(description="Source of the returned expression, or null.")
+    value: str | None = _source(description="Source of the returned expression, or null.")
 
 
 class ExceptNode(NodeBase):
     """One ``except`` clause: ``true`` when the exception matches, else ``false``."""
 
     kind: Literal["except"] = "except"
-    type: str | None = Field(description="Source of the exception type, or null (bare except).")
+    type: str | None = _source(description="Source of the exception type, or null (bare except).")
     name: str | None = Field(description="The ``as`` name, or null.")
 
 
@@ -416,6 +434,14 @@ class Graph(_Model):
     entry: str = Field(description="Id of the start node.")
     hash: str = Field(description="sha256 content hash; see the module docstring.")
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        # Literal[1] alone lets true and 1.0 through (they compare equal to 1).
+        if type(value) is not int:
+            raise ValueError(f"schema_version must be the integer {SCHEMA_VERSION}, not {value!r}")
+        return value
+
     def node(self, node_id: str) -> Node:
         """The node with id ``node_id``.
 
@@ -460,7 +486,12 @@ def canonical_json(data: Any) -> bytes:
 
 
 def hash_payload(graph: Graph) -> dict[str, Any]:
-    """What the content hash covers: the graph minus hash, source path/sha256 and lines."""
+    """What the content hash covers.
+
+    The graph without ``hash``, the source ``path`` and ``sha256`` and every
+    node's ``line``/``end_line``, with each Python source field (code,
+    expressions, targets) replaced by :func:`normalised_source` of it.
+    """
     data = graph.model_dump(mode="json")
     data.pop("hash")
     data["source"].pop("path")
@@ -468,7 +499,58 @@ def hash_payload(graph: Graph) -> dict[str, Any]:
     for node in data["nodes"]:
         node.pop("line")
         node.pop("end_line")
+    _normalise_fields(graph, data)
     return data
+
+
+def _normalise_fields(model: BaseModel, data: dict[str, Any]) -> None:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("python_source"):
+            if isinstance(value, str):
+                data[name] = normalised_source(value)
+            elif isinstance(value, tuple):
+                data[name] = [normalised_source(item) for item in value]
+        elif isinstance(value, BaseModel):
+            _normalise_fields(value, data[name])
+        elif isinstance(value, tuple):
+            for item, dumped in zip(value, data[name], strict=True):
+                if isinstance(item, BaseModel):
+                    _normalise_fields(item, dumped)
+
+
+@lru_cache(maxsize=4096)
+def normalised_source(text: str) -> Any:
+    """The syntax tree of Python source as plain JSON data, independent of its layout.
+
+    Comments, whitespace, line breaks, redundant parentheses and the quoting of
+    string literals do not show; anything that changes what the code does does.
+    The form is built field by field (no ``ast.dump``, whose output changes
+    between Python versions), leaving out empty and null fields, so the same
+    source gives the same form on every supported Python.
+
+    Text that does not parse (never written by the compiler) is kept as is.
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    return _tree(tree)
+
+
+def _tree(node: Any) -> Any:
+    if isinstance(node, ast.AST):
+        fields: dict[str, Any] = {}
+        for name, value in ast.iter_fields(node):
+            if name in ("kind", "type_comment", "type_ignores") or value is None or value == []:
+                continue
+            fields[name] = _tree(value)
+        return [type(node).__name__, fields]
+    if isinstance(node, list):
+        return [_tree(item) for item in node]
+    # Constants: str, bytes, numbers, bool, None, Ellipsis.
+    return [type(node).__name__, repr(node)]
 
 
 def compute_hash(graph: Graph) -> str:
