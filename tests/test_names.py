@@ -119,3 +119,48 @@ def test_imports_are_recorded_and_symbols_round_trip_through_json() -> None:
     )
     assert symbols.imports == ("a.b.c", "pkg.x.y", "z")
     assert ModuleSymbols.from_json(symbols.to_json()) == symbols
+
+
+def test_star_imports_are_followed_through_analysed_modules() -> None:
+    t = table(
+        shop__init="",
+        shop__helpers="from random import *\nfrom .more import *\n",
+        shop__more="from mystery import *\nfrom .helpers import *\n\n\ndef local():\n    pass\n",
+        shop__flows="from .helpers import *\nfrom . import helpers\n",
+    )
+    assert qnames(t.resolve("shop.flows", "randint")) == [("random.randint", "external")]
+    assert qnames(t.resolve("shop.flows", "local")) == [("shop.more.local", "def")]
+    assert qnames(t.resolve("shop.flows", "helpers.choice")) == [("random.choice", "external")]
+    # the cycle helpers <-> more ends; a name nobody provides is a guess into the unseen module
+    assert qnames(t.resolve("shop.flows", "nowhere")) == [("mystery.nowhere", "external")]
+    assert qnames(t.resolve("shop.flows", "helpers.nowhere")) == [("mystery.nowhere", "external")]
+
+
+def test_missing_names_and_members_of_definitions() -> None:
+    t = table(
+        shop__init="",
+        shop__helpers="def h():\n    pass\n",
+        m="from shop import helpers\nfrom shop.nosuch import f\nfrom shop import other\n",
+    )
+    assert qnames(t.resolve("m", "helpers.hh")) == [("shop.helpers.hh", "missing")]
+    assert qnames(t.resolve("m", "f")) == [("shop.nosuch.f", "missing")]
+    assert qnames(t.resolve("m", "other.g")) == [("shop.other.g", "missing")]
+    assert qnames(t.resolve("m", "helpers.h.cache_clear")) == [
+        ("shop.helpers.h.cache_clear", "member")
+    ]
+
+
+def test_sets_at_module_level_and_helpers_returning_them() -> None:
+    t = table(
+        m="ALLOWED = {'a'}\nFROZ = frozenset(['b'])\nBOTH = ALLOWED | {'c'}\nITEMS = ['a']\n"
+        "COPY = ALLOWED.copy()\nLIMIT = 3 - 1\n"
+        "def mk(xs):\n    s = set(xs)\n    t = s | {1}\n    return t\n"
+        "def tags() -> 'frozenset[str]':\n    return load()\n"
+        "def listed(xs):\n    return sorted(set(xs))\n"
+        "def either(xs):\n    if xs:\n        return set(xs)\n    return xs\n"
+    )
+    sets = {name for name in ("ALLOWED", "FROZ", "BOTH", "COPY") if t.resolve("m", name)[0].is_set}
+    assert sets == {"ALLOWED", "FROZ", "BOTH", "COPY"}
+    assert not any(t.resolve("m", n)[0].is_set for n in ("ITEMS", "LIMIT", "listed", "either"))
+    assert t.resolve("m", "mk")[0].is_set
+    assert t.resolve("m", "tags")[0].is_set

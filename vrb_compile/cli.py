@@ -57,6 +57,7 @@ from .report import (
 )
 from .rules.base import RuleInfo
 from .rules.registry import RULES, get_rule
+from .source import decode_source
 
 __all__ = ["EXIT_ERRORS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "SUBCOMMANDS", "main"]
 
@@ -214,7 +215,7 @@ def _read_sources(diagnostics: Sequence[Diagnostic]) -> dict[str, str]:
     sources: dict[str, str] = {}
     for path in sorted({d.path for d in diagnostics}):
         try:
-            sources[path] = Path(path).read_text(encoding="utf-8", errors="replace")
+            sources[path] = decode_source(Path(path).read_bytes())[0]
         except OSError:
             continue  # the report still has the location; only the excerpt is lost
     return sources

@@ -47,6 +47,7 @@ TargetKind = Literal[
     "workflow",
     "module",
     "missing",
+    "member",
     "external",
     "builtin",
     "unresolved",
@@ -78,6 +79,11 @@ _MUTABLE_CALLS = frozenset(
 )
 
 
+_SET_OPS = (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)
+_SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
+_SET_ANNOTATIONS = frozenset({"set", "frozenset", "Set", "FrozenSet", "AbstractSet", "MutableSet"})
+
+
 @dataclass(frozen=True)
 class Binding:
     """What a module-level name is bound to.
@@ -94,12 +100,16 @@ class Binding:
             ``session = aiohttp.ClientSession()``, ``requests.Session.get`` for
             ``get = requests.Session().get``), so calls on the object can be
             matched against the rule tables.
+        is_set: For ``data``: the value is a set or frozenset; for ``def``:
+            the function returns one (by its annotation, or every ``return``),
+            so iterating it depends on an order a replay may not reproduce.
     """
 
     kind: BindingKind
     target: str
     mutable: bool = False
     origin: str = ""
+    is_set: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,17 +121,21 @@ class Target:
         kind: What it is: a definition in an analysed module (``def``,
             ``asyncdef``, ``class``, ``data``, ``step``, ``workflow``), an
             analysed ``module``, a name an analysed module does not define
-            (``missing``), something in a module outside the analysed sources
-            (``external``), a ``builtin``, or ``unresolved``.
+            (``missing``: a typo, or a module the compiler cannot see), an
+            attribute of a function, step or workflow defined in an analysed
+            module (``member``), something in a module outside the analysed
+            sources (``external``), a ``builtin``, or ``unresolved``.
         mutable: For ``data``: a mutable module-level container.
         origin: For ``data`` built by a call: what the reference means in terms
             of the callee (``aiohttp.ClientSession.get`` for ``session.get``).
+        is_set: See :attr:`Binding.is_set`.
     """
 
     qname: str
     kind: TargetKind
     mutable: bool = False
     origin: str = ""
+    is_set: bool = False
 
 
 @dataclass
@@ -152,7 +166,7 @@ class ModuleSymbols:
             "module": self.module,
             "is_package": self.is_package,
             "bindings": {
-                name: [[b.kind, b.target, b.mutable, b.origin] for b in bs]
+                name: [[b.kind, b.target, b.mutable, b.origin, b.is_set] for b in bs]
                 for name, bs in sorted(self.bindings.items())
             },
             "star_imports": list(self.star_imports),
@@ -260,7 +274,10 @@ class _Builder:
                 for d in stmt.decorator_list
             ):
                 kind = "workflow"
-            self.bind(stmt.name, Binding(kind, f"{module}.{stmt.name}"), conditional)
+            returns_set = isinstance(stmt, ast.FunctionDef) and self.returns_set(stmt)
+            self.bind(
+                stmt.name, Binding(kind, f"{module}.{stmt.name}", is_set=returns_set), conditional
+            )
         elif isinstance(stmt, ast.ClassDef):
             self.bind(stmt.name, Binding("class", f"{module}.{stmt.name}"), conditional)
         elif isinstance(stmt, ast.Assign | ast.AnnAssign):
@@ -326,7 +343,8 @@ class _Builder:
             mutable = dotted is not None and any(
                 q.removeprefix("builtins.") in _MUTABLE_CALLS for q in self.local_resolve(dotted)
             )
-            return [Binding("data", f"{module}.{name}", mutable, self._origin(value))]
+            is_set = self.is_set_value(value)
+            return [Binding("data", f"{module}.{name}", mutable, self._origin(value), is_set)]
         dotted = dotted_name(value)
         if dotted is not None:
             return [Binding("alias", q) for q in self.local_resolve(dotted)]
@@ -335,7 +353,87 @@ class _Builder:
         mutable = isinstance(
             value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp
         )
-        return [Binding("data", f"{module}.{name}", mutable)]
+        return [Binding("data", f"{module}.{name}", mutable, is_set=self.is_set_value(value))]
+
+    def is_set_value(self, value: ast.expr, local: Mapping[str, bool] | None = None) -> bool:
+        """Whether ``value`` evaluates to a set, by construction.
+
+        Args:
+            value: An expression at the top level, or inside a function when
+                ``local`` is given.
+            local: Inside a function: whether each local name holds a set
+                (locals shadow the module's names).
+        """
+        if isinstance(value, ast.Set | ast.SetComp):
+            return True
+        if isinstance(value, ast.BinOp) and isinstance(value.op, _SET_OPS):
+            return self.is_set_value(value.left, local) or self.is_set_value(value.right, local)
+        called = isinstance(value, ast.Call)
+        if isinstance(value, ast.Call):
+            if isinstance(value.func, ast.Attribute) and value.func.attr in _SET_METHODS:
+                return self.is_set_value(value.func.value, local)
+            value = value.func
+        dotted = dotted_name(value)
+        if dotted is None or "." in dotted:
+            return False  # an attribute of an imported module: resolved when it is used
+        if local is not None and dotted in local:
+            return not called and local[dotted]
+        bindings = self.symbols.bindings.get(dotted)
+        if not bindings:
+            return called and dotted in ("set", "frozenset")
+        kind = "def" if called else "data"
+        return all(b.kind == kind and b.is_set for b in bindings)
+
+    def returns_set(self, fn: ast.FunctionDef) -> bool:
+        """Whether ``fn`` returns a set: by its annotation, or because every ``return`` does."""
+        if fn.returns is not None:
+            ann = fn.returns.value if isinstance(fn.returns, ast.Subscript) else fn.returns
+            if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+                return ann.value.split("[")[0].split(".")[-1].strip() in _SET_ANNOTATIONS
+            dotted = dotted_name(ann)
+            return dotted is not None and dotted.split(".")[-1] in _SET_ANNOTATIONS
+        returns: list[ast.expr | None] = []
+        assigned: dict[str, list[ast.expr | None]] = {}
+        for arg in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs):
+            assigned.setdefault(arg.arg, []).append(None)
+        for extra in (fn.args.vararg, fn.args.kwarg):
+            if extra is not None:
+                assigned.setdefault(extra.arg, []).append(None)
+        stack: list[ast.AST] = list(fn.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                if not isinstance(node, ast.Lambda):
+                    assigned.setdefault(node.name, []).append(None)
+                continue
+            if isinstance(node, ast.Return):
+                returns.append(node.value)
+            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.NamedExpr):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for assigned_to in targets:
+                    whole = isinstance(assigned_to, ast.Name)
+                    for bound in ast.walk(assigned_to):
+                        if isinstance(bound, ast.Name):
+                            assigned.setdefault(bound.id, []).append(node.value if whole else None)
+            elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                if not isinstance(node.op, ast.BitOr):  # s |= other keeps a set a set
+                    assigned.setdefault(node.target.id, []).append(None)
+            elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension | ast.withitem):
+                loop_target = node.optional_vars if isinstance(node, ast.withitem) else node.target
+                for bound in ast.walk(loop_target) if loop_target is not None else ():
+                    if isinstance(bound, ast.Name):
+                        assigned.setdefault(bound.id, []).append(None)
+            stack.extend(ast.iter_child_nodes(node))
+        local = dict.fromkeys(assigned, False)
+        changed = True
+        while changed:  # s2 = s1 | s0: iterate until nothing more is known to be a set
+            changed = False
+            for local_name, values in assigned.items():
+                if not local[local_name] and all(
+                    v is not None and self.is_set_value(v, local) for v in values
+                ):
+                    local[local_name] = changed = True
+        return bool(returns) and all(r is not None and self.is_set_value(r, local) for r in returns)
 
 
 def build_symbols(tree: ast.Module, module: str, *, is_package: bool = False) -> ModuleSymbols:
@@ -398,25 +496,60 @@ class SymbolTable:
                 if binding.kind in ("import", "alias") or rest:
                     out.extend(self.canonical(binding.target + suffix))
                 else:
-                    kind: TargetKind = binding.kind  # type: ignore[assignment]
-                    out.append(Target(binding.target, kind, binding.mutable, binding.origin))
+                    out.append(_target(binding))
             return out
         if symbols is not None:
-            for star in symbols.star_imports:
-                star_symbols = self.modules.get(star)
-                if star_symbols is not None:
-                    if head in star_symbols.bindings and not head.startswith("_"):
-                        return self._resolve(star, dotted)
-                elif _stdlib_has(star, head):
-                    return self.canonical(f"{star}.{dotted}")
+            found = self._star_lookup(module, dotted, set())
+            if found is not None:
+                return found
         if hasattr(builtins, head):
             return [Target(f"builtins.{dotted}", "builtin")]
         if symbols is not None:
-            for star in symbols.star_imports:
-                if star not in self.modules and star.split(".")[0] not in _STDLIB:
-                    # a star import from code we cannot see: the best guess
-                    return [Target(f"{star}.{dotted}", "external")]
+            guess = self._star_guess(module, set())
+            if guess is not None:
+                # a star import from code we cannot see: the best guess
+                return [Target(f"{guess}.{dotted}", "external")]
         return [Target(dotted, "unresolved")]
+
+    def _star_lookup(self, module: str, dotted: str, seen: set[str]) -> list[Target] | None:
+        """What ``dotted`` means through the star imports of ``module``, if one provides its head.
+
+        Star imports are followed through analysed modules transitively
+        (``from .helpers import *`` where helpers does ``from random import *``);
+        ``seen`` cuts import cycles.
+        """
+        head = dotted.partition(".")[0]
+        if module in seen or head.startswith("_"):  # `import *` leaves out private names
+            return None
+        seen.add(module)
+        symbols = self.modules.get(module)
+        for star in symbols.star_imports if symbols is not None else ():
+            star_symbols = self.modules.get(star)
+            if star_symbols is not None:
+                if head in star_symbols.bindings:
+                    return self._resolve(star, dotted)
+                found = self._star_lookup(star, dotted, seen)
+                if found is not None:
+                    return found
+            elif _stdlib_has(star, head):
+                return self.canonical(f"{star}.{dotted}")
+        return None
+
+    def _star_guess(self, module: str, seen: set[str]) -> str | None:
+        """The first module outside the analysed sources and the standard library that
+        ``module`` star-imports (directly or through analysed modules)."""
+        if module in seen:
+            return None
+        seen.add(module)
+        symbols = self.modules.get(module)
+        for star in symbols.star_imports if symbols is not None else ():
+            if star in self.modules:
+                guess = self._star_guess(star, seen)
+                if guess is not None:
+                    return guess
+            elif star.split(".")[0] not in _STDLIB:
+                return star
+        return None
 
     def canonical(self, qname: str, _depth: int = 0) -> list[Target]:
         """Follow re-exports of ``qname`` through the analysed modules."""
@@ -442,10 +575,12 @@ class SymbolTable:
                     if cut + 1 < len(parts)
                     else [Target(qname, "module")]
                 )
-            for star in symbols.star_imports:
-                star_symbols = self.modules.get(star)
-                if star_symbols is not None and name in star_symbols.bindings:
-                    return self.canonical(".".join([star, *parts[cut:]]), _depth + 1)
+            found = self._star_lookup(prefix, ".".join(parts[cut:]), set())
+            if found is not None:
+                return found
+            guess = self._star_guess(prefix, set())
+            if guess is not None:
+                return [Target(".".join([guess, *parts[cut:]]), "external")]
             return [Target(qname, "missing")]
         out: list[Target] = []
         for binding in symbols.bindings[name]:
@@ -456,12 +591,18 @@ class SymbolTable:
                 else:
                     out.extend(self.canonical(target, _depth + 1))
             elif rest:
-                # an attribute of a definition (Cls.method, OBJ.attr)
-                kind: TargetKind = "data" if binding.kind == "data" else "missing"
-                if binding.kind == "class":
-                    kind = "class"
+                # an attribute of a definition (Cls.method, OBJ.attr, helper.cache_clear)
+                kind: TargetKind = "member"
+                if binding.kind in ("data", "class"):
+                    kind = binding.kind
                 origin = ".".join([binding.origin, *rest]) if binding.origin else ""
                 out.append(Target(".".join([binding.target, *rest]), kind, binding.mutable, origin))
             else:
-                out.append(Target(binding.target, binding.kind, binding.mutable, binding.origin))  # type: ignore[arg-type]
+                out.append(_target(binding))
         return out
+
+
+def _target(binding: Binding) -> Target:
+    """The target a definition binding stands for (not an ``import`` or ``alias``)."""
+    kind: TargetKind = binding.kind  # type: ignore[assignment]
+    return Target(binding.target, kind, binding.mutable, binding.origin, binding.is_set)

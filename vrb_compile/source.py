@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import os
+import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,7 +30,14 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .errors import PathNotFound
 
-__all__ = ["SourceFile", "SyntaxProblem", "iter_python_files", "load_sources", "module_name"]
+__all__ = [
+    "SourceFile",
+    "SyntaxProblem",
+    "decode_source",
+    "iter_python_files",
+    "load_sources",
+    "module_name",
+]
 
 #: Directory names never descended into when a package directory is given.
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
@@ -83,7 +92,8 @@ class SourceFile:
         module: Dotted module name (``shop.orders``).
         text: The decoded source.
         sha256: Hex digest of the file's bytes.
-        decode_error: Set when the bytes are not valid UTF-8.
+        decode_error: Set when the bytes cannot be decoded (UTF-8, or the
+            encoding the file declares, PEP 263).
     """
 
     path: Path
@@ -114,13 +124,7 @@ class SourceFile:
         cls, path: Path, data: bytes, *, display_path: str, module: str | None = None
     ) -> SourceFile:
         """Build a source from bytes already read (used by tests and workers)."""
-        problem = None
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            text = data.decode("utf-8", errors="replace")
-            line = data[: exc.start].count(b"\n") + 1
-            problem = SyntaxProblem(f"the file is not valid UTF-8 ({exc.reason})", line, 1)
+        text, problem = decode_source(data)
         return cls(
             path=path,
             display_path=display_path,
@@ -267,6 +271,38 @@ class SourceFile:
         if module is None:
             raise KeyError("the file has no LibCST tree (syntax error)")
         return module.code_for_node(node)
+
+
+def decode_source(data: bytes) -> tuple[str, SyntaxProblem | None]:
+    """The text of a Python file, decoded as Python would (PEP 263).
+
+    A ``# -*- coding: latin-1 -*-`` line (or a UTF-8 BOM) decides the encoding,
+    UTF-8 otherwise. Positions are then counted in characters of the decoded
+    text, whatever the encoding of the bytes.
+
+    Returns:
+        The text and ``None``, or a best-effort text and the problem that
+        makes the file unreadable to Python (reported as ``VRB001``).
+    """
+    declared: SyntaxError | None = None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        # an unknown encoding, a BOM contradicting the declaration, or (most often)
+        # bytes that are not UTF-8 in the first two lines: decoding as UTF-8
+        # below finds the offending line
+        declared, encoding = exc, "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        shown = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        problem = SyntaxProblem(f"the file is not valid {shown} ({exc.reason})", line, 1)
+        return data.decode(encoding, errors="replace"), problem
+    if declared is not None:
+        message = (declared.msg or "invalid encoding declaration").splitlines()[0]
+        return text, SyntaxProblem(message, declared.lineno or 1, 1)
+    return text, None
 
 
 def _one_based(rng: CodeRange) -> tuple[int, int, int, int]:

@@ -46,6 +46,17 @@ VALID = [
 ]
 
 INVALID = [
+    Invalid("time-sleep", CODE, wf("    time.sleep(5)  # !\n", "import time\n")),
+    Invalid("time-sleep-alias", CODE, wf("    nap(5)  # !\n", "from time import sleep as nap\n")),
+    Invalid(
+        "time-sleep-in-helper",
+        CODE,
+        wf(
+            "    pause()\n",
+            "import time\n",
+            extra="def pause():\n    time.sleep(1)  # !\n\n\n",
+        ),
+    ),
     Invalid("sleep", CODE, wf("    await asyncio.sleep(1)  # !\n", "import asyncio\n")),
     Invalid(
         "sleep-alias", CODE, wf("    await nap(1)  # !\n", "from asyncio import sleep as nap\n")
@@ -105,3 +116,18 @@ def test_exact_diagnostic(check_files: CheckFiles) -> None:
             {"mod.py": wf("    await asyncio.sleep(1)\n", "import asyncio\n")}
         ).diagnostics
     ] == [CODE]
+
+
+def test_blocking_sleep_exact_diagnostic(check_files: CheckFiles) -> None:
+    [diag] = check_files({"mod.py": wf("    time.sleep(5)\n", "import time\n")}).diagnostics
+    assert (diag.code, diag.line, diag.column, diag.end_line, diag.end_column) == (
+        CODE,
+        12,
+        5,
+        12,
+        18,
+    )
+    assert diag.message == (
+        "time.sleep() blocks the worker, and a wait outside the ctx API is not durable"
+    )
+    assert diag.hint.startswith("use `await ctx.sleep(...)`")

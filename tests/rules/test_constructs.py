@@ -150,6 +150,19 @@ INVALID = [
     Invalid("ctx-in-container", "VRB214", wf("    box = [ctx]  # !\n    return box\n")),
     Invalid("ctx-to-step", "VRB214", wf("    return await charge(ctx)  # !\n")),
     Invalid("ctx-unknown-attribute", "VRB215", wf("    return ctx.backend  # !\n")),
+    Invalid(
+        "ctx-passed-to-a-helper-already-called-without-it",
+        "VRB215",
+        wf(
+            "    a = usesctx(order)\n    return usesctx(ctx)\n",
+            extra="def usesctx(c):\n    return c.frobnicate()  # !\n\n\n",
+        ),
+    ),
+    Invalid(
+        "ctx-getattr-with-a-literal-name",
+        "VRB215",
+        wf("    return getattr(ctx, 'frobnicate')()  # !\n"),
+    ),
     Invalid("ctx-unknown-method", "VRB215", wf("    return await ctx.signal('x')  # !\n")),
 ]
 

@@ -22,6 +22,11 @@ VALID = [
 ]
 
 INVALID = [
+    Invalid(
+        "attribute-read-assigned",
+        CODE,
+        wf("    args = sys.argv  # !\n    env = os.environ  # !\n", "import os\nimport sys\n"),
+    ),
     Invalid("environ-subscript", CODE, wf("    return os.environ['REGION']  # !\n", "import os\n")),
     Invalid("environ-get", CODE, wf("    return os.environ.get('REGION')  # !\n", "import os\n")),
     Invalid(

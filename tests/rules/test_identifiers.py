@@ -28,6 +28,11 @@ INVALID = [
         "uuid1-alias", CODE, wf("    return new_id()  # !\n", "from uuid import uuid1 as new_id\n")
     ),
     Invalid("id", CODE, wf("    return id(order)  # !\n")),
+    Invalid(
+        "alias-reported-at-the-call-only",
+        CODE,
+        wf("    fn = mkid\n    return fn()  # !\n", "from uuid import uuid4 as mkid\n"),
+    ),
     Invalid("hash-of-str", CODE, wf("    return hash(order['id'])  # !\n")),
     Invalid("hash-of-str-literal", CODE, wf("    return hash('abc')  # !\n")),
     Invalid("hash-of-mixed-tuple", CODE, wf("    return hash((1, 'a'))  # !\n")),

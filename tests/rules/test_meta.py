@@ -80,3 +80,26 @@ def test_bare_suppression_hides_and_warns_exactly(check_files: CheckFiles) -> No
     assert (result.errors, result.warnings) == (0, 1)
     [diag] = only(check_files({"m.py": wf("    return 1  # vrb: ignore[VRB999]\n")}), "VRB003")
     assert diag.message == "`# vrb: ignore[VRB999]` names no known rule"
+
+
+def test_coding_declaration_is_honoured(tmp_path: Path) -> None:
+    # PEP 263: the bytes are latin-1, as the file declares; columns count characters
+    source = wf('    x = "\xe9\xe9"; y = time.time()\n    return x, y\n', CLOCK)
+    (tmp_path / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\n" + source.encode("latin-1"))
+    [diag] = check_paths([tmp_path], CheckConfig(jobs=1), cwd=tmp_path).diagnostics
+    assert (diag.code, diag.line, diag.column, diag.end_column) == ("VRB101", 13, 19, 30)
+
+
+def test_bytes_invalid_in_the_declared_encoding_are_a_syntax_diagnostic(tmp_path: Path) -> None:
+    (tmp_path / "ascii.py").write_bytes(b"# coding: ascii\nx = 1\ny = '\xe9'\n")
+    (tmp_path / "unknown.py").write_bytes(b"# coding: no-such-codec\nx = 1\n")
+    found = check_paths([tmp_path], CheckConfig(jobs=1), cwd=tmp_path).diagnostics
+    assert [(d.path, d.code, d.line, d.message) for d in found] == [
+        (
+            "ascii.py",
+            "VRB001",
+            3,
+            "syntax error: the file is not valid ascii (ordinal not in range(128))",
+        ),
+        ("unknown.py", "VRB001", 1, "syntax error: unknown encoding: no-such-codec"),
+    ]

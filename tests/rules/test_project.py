@@ -142,6 +142,16 @@ INVALID = [
             extra="async def poll(c):\n    while True:  # !\n        await c.sleep('1m')\n\n\n",
         ),
     ),
+    Invalid(
+        "while-in-helper-shared-with-a-workflow-that-has-a-breaker",
+        "VRB305",
+        wf(
+            "    await poll(ctx)\n",
+            extra='@workflow("first", max_events=100)\nasync def first(ctx, order):\n'
+            "    await poll(ctx)\n\n\n"
+            "async def poll(c):\n    while True:  # !\n        await c.sleep('1m')\n\n\n",
+        ),
+    ),
     Invalid("after-return", "VRB306", wf("    return 1\n    order = 2  # !\n")),
     Invalid(
         "after-raise-in-branch",

@@ -30,9 +30,63 @@ VALID = [
         "suppressed", wf("    return random.random()  # vrb: ignore[VRB102]\n", "import random\n")
     ),
     Valid("step-named-random", wf("    return await charge(order['random'])\n")),
+    Valid(
+        "pure-helper-passed-as-key",
+        wf(
+            "    return sorted(order, key=weight), list(map(weight, order))\n",
+            extra="def weight(x):\n    return x['n']\n\n\n",
+        ),
+    ),
+    Valid(
+        "star-import-cycle-through-local-modules",
+        {
+            "shop/__init__.py": "",
+            "shop/a.py": "from .b import *\n\n\ndef price(x):\n    return x\n",
+            "shop/b.py": "from .a import *\n",
+            "shop/flows.py": wf("    return price(order)\n", "from .b import *\n"),
+        },
+    ),
 ]
 
+KEYF = "def keyf(x):\n    return random.random()  # !\n\n\n"
+
 INVALID = [
+    Invalid(
+        "helper-passed-as-key",
+        CODE,
+        wf("    return sorted(order, key=keyf)\n", "import random\n", extra=KEYF),
+    ),
+    Invalid(
+        "helper-passed-to-map",
+        CODE,
+        wf("    return list(map(keyf, order))\n", "import random\n", extra=KEYF),
+    ),
+    Invalid(
+        "helper-passed-to-a-helper-calling-it",
+        CODE,
+        wf(
+            "    return apply(keyf, 1)\n",
+            "import random\n",
+            extra=KEYF + "def apply(f, x):\n    return f(x)\n\n\n",
+        ),
+    ),
+    Invalid(
+        "helper-assigned-then-passed",
+        CODE,
+        wf("    f = keyf\n    return max(order, key=f)\n", "import random\n", extra=KEYF),
+    ),
+    Invalid(
+        "star-import-through-a-local-module",
+        CODE,
+        {
+            "shop/__init__.py": "",
+            "shop/helpers.py": "from random import *\n",
+            "shop/flows.py": wf(
+                "    a = randint(1, 6)  # !\n    return helpers.choice(order)  # !\n",
+                "from . import helpers\nfrom .helpers import *\n",
+            ),
+        },
+    ),
     Invalid("module-attribute", CODE, wf("    return random.random()  # !\n", "import random\n")),
     Invalid("import-alias", CODE, wf("    return r.randint(1, 6)  # !\n", "import random as r\n")),
     Invalid(

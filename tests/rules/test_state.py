@@ -21,7 +21,26 @@ VALID = [
             "    skus = set(order)\n    skus = sorted(skus)\n    for s in skus:\n        await charge(s)\n"
         ),
     ),
+    Valid(
+        "order-free-uses-of-module-sets",
+        wf(
+            "    for s in sorted(ALLOWED | FROZ):\n        await charge(s)\n"
+            "    return 'a' in ALLOWED, len(FROZ), [x for x in ITEMS]\n",
+            extra="ALLOWED = {'a', 'b'}\nFROZ = frozenset(['x'])\nITEMS = ['a']\n",
+        ),
+    ),
+    Valid(
+        "helper-returning-a-sorted-list",
+        wf(
+            "    for u in unique(order):\n        await charge(u)\n",
+            extra="def unique(xs):\n    s = set(xs)\n    return sorted(s)\n\n\n",
+        ),
+    ),
     # VRB110
+    Valid(
+        "write-a-local-copy-of-module-state",
+        wf("    c = dict(CACHE)\n    c['x'] = 1\n    return c\n", extra="CACHE = {}\n"),
+    ),
     Valid(
         "read-module-constants",
         wf("    return LIMIT + len(SEEN)\n", extra="LIMIT = 3\nSEEN = []\n"),
@@ -38,6 +57,21 @@ VALID = [
     Valid(
         "pure-stdlib",
         wf("    return json.dumps(sorted(order)), math.floor(1.5)\n", "import json\nimport math\n"),
+    ),
+    Valid(
+        "local-module-function",
+        {
+            "shop/__init__.py": "",
+            "shop/helpers.py": "def h():\n    return 1\n",
+            "shop/flows.py": wf(
+                "    return h(), helpers.h()\n", "from . import helpers\nfrom .helpers import h\n"
+            ),
+        },
+    ),
+    Valid("getattr-on-a-local", wf("    return getattr(order, 'get')('a')\n")),
+    Valid(
+        "getattr-literal-on-a-pure-module",
+        wf("    return getattr(math, 'floor')(1.5)\n", "import math\n"),
     ),
     Valid("methods-on-locals", wf("    items = order.get('items', [])\n    return items.copy()\n")),
     Valid(
@@ -92,11 +126,57 @@ INVALID = [
             extra="def first(s: set[str]):\n    for x in s:  # !\n        return x\n\n\n",
         ),
     ),
+    Invalid(
+        "iterate-module-sets",
+        "VRB109",
+        wf(
+            "    for x in ALLOWED:  # !\n        await charge(x)\n"
+            "    for y in FROZ:  # !\n        await charge(y)\n"
+            "    for z in ALLOWED | {'c'}:  # !\n        await charge(z)\n",
+            extra="ALLOWED = {'a', 'b'}\nFROZ = frozenset(['x', 'y'])\n",
+        ),
+    ),
+    Invalid(
+        "module-set-through-a-local",
+        "VRB109",
+        wf(
+            "    tags = ALLOWED\n    return list(tags)  # !\n",
+            extra="ALLOWED = {'a', 'b'}\n",
+        ),
+    ),
+    Invalid(
+        "module-set-of-another-module",
+        "VRB109",
+        {
+            "shop/__init__.py": "",
+            "shop/consts.py": "BASE = {'a'}\nALLOWED = BASE | frozenset({'b'})\n",
+            "shop/flows.py": wf(
+                "    for x in ALLOWED:  # !\n        await charge(x)\n"
+                "    return await charge(consts.BASE)  # !\n",
+                "from . import consts\nfrom .consts import ALLOWED\n",
+            ),
+        },
+    ),
+    Invalid(
+        "helper-returning-a-set",
+        "VRB109",
+        wf(
+            "    for u in mk(order):  # !\n        await charge(u)\n"
+            "    return [*tags(order)]  # !\n",
+            extra="def mk(xs):\n    out = set()\n    out.add(1)\n    return out\n\n\n"
+            "def tags(o) -> frozenset[str]:\n    return o['tags']\n\n\n",
+        ),
+    ),
     Invalid("global", "VRB110", wf("    global COUNT  # !\n    COUNT = 1\n", extra="COUNT = 0\n")),
     Invalid(
         "subscript-write", "VRB110", wf("    CACHE[order['id']] = 1  # !\n", extra="CACHE = {}\n")
     ),
     Invalid("append", "VRB110", wf("    SEEN.append(order['id'])  # !\n", extra="SEEN = []\n")),
+    Invalid(
+        "write-through-a-local-alias",
+        "VRB110",
+        wf("    c = CACHE\n    c['x'] = 1  # !\n    c.y = 2  # !\n", extra="CACHE = {}\n"),
+    ),
     Invalid(
         "attribute-write",
         "VRB110",
@@ -126,6 +206,31 @@ INVALID = [
         "unknown-module", "VRB111", wf("    return pricing.total(order)  # !\n", "import pricing\n")
     ),
     Invalid("undefined-name", "VRB111", wf("    return undefined_helper(order)  # !\n")),
+    Invalid(
+        "name-from-a-missing-local-module",
+        "VRB111",
+        {
+            "shop/__init__.py": "",
+            "shop/flows.py": wf(
+                "    a = other.f()  # !\n    return h()  # !\n",
+                "from . import other\nfrom .nosuch import h\n",
+            ),
+        },
+    ),
+    Invalid(
+        "typo-in-a-local-module",
+        "VRB111",
+        {
+            "shop/__init__.py": "",
+            "shop/helpers.py": "def h():\n    return 1\n",
+            "shop/flows.py": wf("    return helpers.hh()  # !\n", "from . import helpers\n"),
+        },
+    ),
+    Invalid(
+        "getattr-with-a-run-time-name",
+        "VRB111",
+        wf("    return getattr(time, order['fn'])()  # !\n", "import time\n"),
+    ),
     Invalid("eval", "VRB111", wf("    return eval(order['expr'])  # !\n")),
     Invalid(
         "conditional-import-unknown-candidate",

@@ -160,3 +160,35 @@ def test_alias_bound_in_a_branch_or_later_in_a_loop_is_a_candidate(check_files: 
         ("VRB101", 15),
         ("VRB101", 18),
     ]
+
+
+def test_getattr_with_a_literal_name_is_the_attribute(check_files: CheckFiles) -> None:
+    src = "import time\n" + HEAD + '@workflow("w")\nasync def flow(ctx):\n'
+    src += '    return getattr(time, "time")()\n'
+    [diag] = check_files({"flows.py": src}).diagnostics
+    assert (diag.code, diag.line, diag.column, diag.end_column) == ("VRB101", 12, 12, 35)
+    assert diag.message == "time.time() reads the clock; a replay would see a different value"
+
+
+def test_helper_passed_as_a_value_is_reported_with_its_chain(check_files: CheckFiles) -> None:
+    src = (
+        "import time\n"
+        + HEAD
+        + "def keyf(x):\n    return time.time()\n\n\n"
+        + '@workflow("w")\nasync def flow(ctx, order):\n    return sorted(order, key=keyf)\n'
+    )
+    [diag] = check_files({"flows.py": src}).diagnostics
+    assert (diag.code, diag.line, diag.chain) == ("VRB101", 11, ("flow", "keyf"))
+
+
+def test_helper_shared_by_workflows_is_reported_once_whatever_the_order(
+    check_files: CheckFiles,
+) -> None:
+    helper = "def stamp():\n    return time.time()\n\n\n"
+    first = '@workflow("a")\nasync def a(ctx):\n    return stamp()\n\n\n'
+    second = '@workflow("b")\nasync def b(ctx):\n    return 1 + stamp()\n\n\n'
+    found = []
+    for order in ((first, second), (second, first)):
+        src = "import time\n" + HEAD + helper + "".join(order)
+        found.append([(d.code, d.line) for d in check_files({"flows.py": src}).diagnostics])
+    assert found == [[("VRB101", 11)], [("VRB101", 11)]]

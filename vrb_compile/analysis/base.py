@@ -19,7 +19,7 @@ from ..discover import ProjectIndex, WorkflowDef, cst_dotted
 from ..names import Target
 from ..rules.registry import RULES
 from ..source import SourceFile, SyntaxProblem
-from .scope import LocalScope, kids
+from .scope import GlobalSets, LocalScope, kids
 
 __all__ = ["AnalyserBase", "FileAnalysis", "Frame", "syntax_diagnostic"]
 
@@ -112,7 +112,7 @@ class AnalyserBase:
         self.pure = tuple(pure)
         self.result = result
         self.origin = origin
-        self.seen_helpers: set[tuple[str, str]] = set()
+        self.seen_helpers: set[tuple[str, str, frozenset[str], bool, bool]] = set()
         self.workflow: WorkflowDef | None = None
         self.reported: set[tuple[str, int, int, str]] = set()
 
@@ -145,6 +145,17 @@ class AnalyserBase:
 
     def resolve(self, frame: Frame, dotted: str) -> tuple[Target, ...]:
         return self.project.symbols.resolve(frame.source.module, dotted)
+
+    def global_sets(self, source: SourceFile) -> GlobalSets:
+        """Whether a module-level name of ``source`` holds a set (or, called, returns one)."""
+        symbols = self.project.symbols
+
+        def is_set(dotted: str, called: bool) -> bool:
+            kinds = ("def",) if called else ("data",)
+            targets = symbols.resolve(source.module, dotted)
+            return bool(targets) and all(t.is_set and t.kind in kinds for t in targets)
+
+        return is_set
 
     @staticmethod
     def alias_of(frame: Frame, name: str) -> list[str] | None:
@@ -196,8 +207,10 @@ class AnalyserBase:
         """Check a block of statements (see :class:`.walk.StatementWalker`)."""
         raise NotImplementedError
 
-    def follow(self, frame: Frame, call: cst.Call, qualname: str, source: SourceFile) -> None:
-        """Check a helper a call reaches (see :class:`.engine.Analyser`)."""
+    def follow(
+        self, frame: Frame, call: cst.Call | None, qualname: str, source: SourceFile
+    ) -> None:
+        """Check a helper a call (or, ``call`` None, a reference) reaches (see :class:`.engine.Analyser`)."""
         raise NotImplementedError
 
 

@@ -177,11 +177,37 @@ class CallChecker(AnalyserBase):
                     f"ctx.{rest.split('.')[0]} is not part of the WorkflowContext API",
                 )
             return
-        for target in self._targets(frame, dotted):
+        if head == "self" and frame.self_class and rest and "." not in rest:
+            qname = f"{frame.source.module}.{frame.self_class}.{rest}"
+            if qname not in self.project.steps_by_qname:
+                self.follow(frame, None, f"{frame.self_class}.{rest}", frame.source)
+            return
+        targets = self._targets(frame, dotted)
+        for target in targets:
             found = self.match(target.qname, False, 0, reference_only=True)
             if found is not None:
                 self.report(frame, node, found[0], found[1], found[2])
                 return
+        # a module-local function passed as a value (sorted(xs, key=f), map(f, xs),
+        # apply(f, x)) runs wherever it ends up being called: check it as if called here
+        for target in targets:
+            split = self.project.split_qname(target.qname)
+            helper_source = self.by_module.get(split[0]) if split else None
+            if target.kind in ("def", "asyncdef") and split and helper_source is not None:
+                self.follow(frame, None, split[1], helper_source)
+
+    def attribute_read(self, frame: Frame, node: cst.BaseExpression) -> None:
+        """Report ``node`` if reading it is nondeterministic by itself (``sys.argv``, ``os.environ``)."""
+        dotted = cst_dotted(node)
+        for target in self._targets(frame, dotted) if dotted is not None else ():
+            for table in CALL_TABLES:
+                if any(
+                    target.qname == a or target.qname.startswith(a + ".") for a in table.attributes
+                ):
+                    found = table.match(target.qname, called=False, nargs=0)
+                    if found is not None:
+                        self.report(frame, node, found.code, found.message, found.hint)
+                        return
 
     def match(
         self, qname: str, called: bool, nargs: int, *, reference_only: bool = False
@@ -209,6 +235,24 @@ class CallChecker(AnalyserBase):
         dotted = cst_dotted(func)
         for arg in call.args:
             self.expr(frame, arg.value)
+        if dotted is None and isinstance(func, cst.Call):
+            dynamic = self.getattr_callee(frame, func)
+            if dynamic is not None:
+                self.expr(frame, func)
+                base, attr = dynamic
+                if attr is not None:
+                    dotted = f"{base}.{attr}"  # getattr(time, "time")() is time.time()
+                elif base.split(".")[0] in frame.scope.ctx_names:
+                    return  # the ctx passed to getattr is already VRB214
+                else:
+                    self.report(
+                        frame,
+                        call,
+                        "VRB111",
+                        f"getattr({base}, ...)() calls an attribute of {base} chosen at run time; "
+                        "the compiler cannot prove it deterministic",
+                    )
+                    return
         if dotted is None:
             if isinstance(func, cst.Attribute):
                 if (
@@ -347,14 +391,48 @@ class CallChecker(AnalyserBase):
                 "VRB111",
                 f"{dotted}() calls {head!r}, a name this module does not define or import",
             )
-        else:
-            where = next(t.qname for t in unknown if t.kind != "unresolved")
-            self.report(
-                frame,
-                call,
-                "VRB111",
-                f"{dotted}() calls {where}, from a module the compiler cannot see; it may not be deterministic",
+            return
+        where = next(t for t in unknown if t.kind != "unresolved")
+        if where.kind == "missing":
+            message = (
+                f"{dotted}() calls {where.qname}, which no analysed module defines "
+                "(a typo, or a module the compiler cannot see); it may not be deterministic"
             )
+        else:
+            message = (
+                f"{dotted}() calls {where.qname}, from a module the compiler cannot see; "
+                "it may not be deterministic"
+            )
+        self.report(frame, call, "VRB111", message)
+
+    def getattr_callee(self, frame: Frame, func: cst.Call) -> tuple[str, str | None] | None:
+        """``(base, name)`` when ``func`` is ``getattr(base, name)`` on a non-local ``base``.
+
+        ``name`` is the attribute when it is a string literal, else ``None``
+        (chosen at run time). A getattr on a local value is left alone, as
+        other calls on local values are.
+        """
+        callee = cst_dotted(func.func)
+        if callee is None or len(func.args) < 2 or any(a.keyword for a in func.args[:2]):
+            return None
+        if not any(t.qname == "builtins.getattr" for t in self._targets(frame, callee)):
+            return None
+        base = cst_dotted(func.args[0].value)
+        if base is None:
+            return None
+        head = base.split(".")[0]
+        if (
+            head in frame.scope.names
+            and head not in frame.scope.ctx_names
+            and self.alias_of(frame, head) is None
+        ):
+            return None
+        name = func.args[1].value
+        if isinstance(name, cst.SimpleString) and name.prefix.lower() in ("", "u"):
+            literal = name.evaluated_value
+            if isinstance(literal, str) and literal.isidentifier():
+                return base, literal
+        return base, None
 
     def path_io(self, frame: Frame, call: cst.Call, func: cst.Attribute) -> None:
         """VRB105 for ``p.read_text()`` where ``p`` is a ``pathlib.Path`` value."""
@@ -420,9 +498,9 @@ class CallChecker(AnalyserBase):
         if not targets:
             return True
         for target in targets:
-            if target.kind in ("class", "data", "module", "missing", "step", "workflow", "builtin"):
+            if target.kind in ("class", "data", "module", "member", "step", "workflow", "builtin"):
                 return True
-            if target.kind == "external":
+            if target.kind in ("external", "missing"):
                 q = target.qname
                 parts = q.split(".")
                 if any(".".join(parts[:i]) in PURE_MODULES for i in range(1, len(parts) + 1)):

@@ -1,8 +1,9 @@
 """The checker's engine: walks workflow bodies and the helpers they call.
 
-Only workflow bodies, the helpers reached from them (transitively, each once,
-cycles cut) and signal-waiting step bodies are walked; everything else in a
-file is left alone. Findings in a helper are reported at the offending line
+Only workflow bodies, the helpers reached from them (called, or passed as a
+value such as ``sorted(xs, key=helper)``; transitively, cycles cut, once per
+distinct context: see :meth:`Analyser.memo_key`) and signal-waiting step
+bodies are walked; everything else in a file is left alone. Findings in a helper are reported at the offending line
 inside the helper, with the call chain from the workflow body. The analyser's
 other responsibilities live in :mod:`.base`, :mod:`.calls` and :mod:`.walk`.
 """
@@ -78,7 +79,9 @@ class Analyser(StatementWalker):
             body_source,
             fn,
             top,
-            build_scope(fn, skip_first=wf.style == "class"),
+            build_scope(
+                fn, skip_first=wf.style == "class", global_sets=self.global_sets(body_source)
+            ),
             (fn.name.value,),
             wf.class_name,
         )
@@ -94,7 +97,9 @@ class Analyser(StatementWalker):
                 "VRB212",
                 f"the body of workflow {wf.name!r} ({fn.name.value}) is a plain def, not an async def",
             )
-        self.seen_helpers.add((body_source.display_path, qual))
+        self.seen_helpers.add(
+            self.memo_key(body_source, qual, frozenset(frame.scope.ctx_names), sync=False)
+        )
         self.block(frame, fn.body)
 
     @staticmethod
@@ -106,28 +111,49 @@ class Analyser(StatementWalker):
                 return top
         return fn
 
-    def follow(self, frame: Frame, call: cst.Call, qualname: str, source: SourceFile) -> None:
-        key = (source.display_path, qualname)
+    def memo_key(
+        self, source: SourceFile, qualname: str, ctx_params: frozenset[str], *, sync: bool
+    ) -> tuple[str, str, frozenset[str], bool, bool]:
+        """What a helper's findings depend on besides its own code.
+
+        Which parameters receive the ctx (``c.frobnicate()`` is VRB215 only
+        when ``c`` is the ctx), whether it is checked as lowered code or as code
+        run by something else, and whether the workflow has a ``max_events``
+        breaker (VRB305). A helper is walked once per distinct key, so what it
+        reports does not depend on the order of the calls reaching it; a
+        finding reached twice is reported once (see :meth:`report`).
+        """
+        breaker = self.workflow is not None and self.workflow.max_events is not None
+        return (source.display_path, qualname, ctx_params, sync, breaker)
+
+    def follow(
+        self, frame: Frame, call: cst.Call | None, qualname: str, source: SourceFile
+    ) -> None:
         tree = source.tree
         fn = find_function(tree, qualname) if tree is not None else None
         if fn is None:
             return
+        is_method = "." in qualname
+        params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
+        if is_method:
+            params = params[1:]
+        ctx_params: set[str] = set()
+        for i, arg in enumerate(call.args if call is not None else ()):
+            if isinstance(arg.value, cst.Name) and arg.value.value in frame.scope.ctx_names:
+                if arg.keyword is not None:
+                    ctx_params.add(arg.keyword.value)
+                elif i < len(params):
+                    ctx_params.add(params[i])
+        # a function passed as a value is run by whatever receives it, not lowered
+        sync = call is None or fn.asynchronous is None
+        key = self.memo_key(source, qualname, frozenset(ctx_params), sync=sync)
         if key in self.seen_helpers:
             return
         self.seen_helpers.add(key)
         if source is not self.origin:
             self.result.deps[source.display_path] = source.sha256
-        is_method = "." in qualname
-        scope = build_scope(fn, skip_first=is_method)
-        params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
-        if is_method:
-            params = params[1:]
-        for i, arg in enumerate(call.args):
-            if isinstance(arg.value, cst.Name) and arg.value.value in frame.scope.ctx_names:
-                if arg.keyword is not None:
-                    scope.ctx_names.add(arg.keyword.value)
-                elif i < len(params):
-                    scope.ctx_names.add(params[i])
+        scope = build_scope(fn, skip_first=is_method, global_sets=self.global_sets(source))
+        scope.ctx_names |= ctx_params
         helper = Frame(
             source,
             fn,
@@ -135,7 +161,7 @@ class Analyser(StatementWalker):
             scope,
             (*frame.chain, fn.name.value),
             qualname.split(".")[0] if is_method else None,
-            sync=fn.asynchronous is None,
+            sync=sync,
         )
         self.block(helper, fn.body)
 
@@ -155,7 +181,7 @@ class Analyser(StatementWalker):
         if ann.split(".")[-1] != "StepContext":
             return
         ctx_name = params[0].name.value
-        scope = build_scope(fn)
+        scope = build_scope(fn, global_sets=self.global_sets(source))
         frame = Frame(source, fn, self._top(source, fn), scope, (fn.name.value,), None)
         effect: cst.Call | None = None
         for node in _calls_in_order(fn.body):

@@ -10,14 +10,18 @@ expressions are tracked for VRB109.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from ..discover import cst_dotted
 
-__all__ = ["LocalScope", "build_scope", "kids", "lambda_scope", "nested_scope"]
+__all__ = ["GlobalSets", "LocalScope", "build_scope", "kids", "lambda_scope", "nested_scope"]
+
+#: ``is_set(dotted, called)``: whether a module-level reference holds a set
+#: (``ALLOWED = {"a", "b"}``) or, called, returns one (``def tags() -> set[str]``).
+GlobalSets = Callable[[str, bool], bool]
 
 _SET_METHODS = frozenset({"union", "intersection", "difference", "symmetric_difference", "copy"})
 _SET_OPS = (cst.BitOr, cst.BitAnd, cst.Subtract, cst.BitXor)
@@ -35,6 +39,8 @@ class LocalScope:
         values: Every value assigned to each local (``None`` for a binding
             whose value is unknown: a loop target, an unpacking, ``+=``).
         annotations: The annotation of each annotated parameter.
+        global_sets: Which module-level names hold sets (names that are not
+            local); ``None`` when unknown.
     """
 
     names: set[str] = field(default_factory=set)
@@ -43,22 +49,28 @@ class LocalScope:
     ctx_names: set[str] = field(default_factory=set)
     values: dict[str, list[cst.BaseExpression | None]] = field(default_factory=dict)
     annotations: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    global_sets: GlobalSets | None = None
 
-    def is_set(self, node: cst.BaseExpression, builtin_set: bool = True) -> bool:
+    def is_set(self, node: cst.BaseExpression) -> bool:
         """Whether ``node`` evaluates to a set (by construction)."""
         if isinstance(node, cst.Set | cst.SetComp):
             return True
-        if isinstance(node, cst.Name):
+        if isinstance(node, cst.Name) and node.value in self.names:
             return node.value in self.sets
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _SET_OPS):
             return self.is_set(node.left) or self.is_set(node.right)
+        called = isinstance(node, cst.Call)
         if isinstance(node, cst.Call):
             func = node.func
             if isinstance(func, cst.Name) and func.value in ("set", "frozenset"):
                 return func.value not in self.names
             if isinstance(func, cst.Attribute) and func.attr.value in _SET_METHODS:
                 return self.is_set(func.value)
-        return False
+            node = func
+        dotted = cst_dotted(node)
+        if dotted is None or dotted.split(".")[0] in self.names or self.global_sets is None:
+            return False
+        return self.global_sets(dotted, called)
 
 
 def _targets(node: cst.BaseExpression) -> Iterator[cst.Name]:
@@ -108,12 +120,19 @@ def nested_scope(outer: LocalScope, inner: LocalScope) -> LocalScope:
         values={**outer.values, **inner.values},
         annotations={k: v for k, v in outer.annotations.items() if k not in shadowed}
         | inner.annotations,
+        global_sets=outer.global_sets,
     )
 
 
-def build_scope(fn: cst.FunctionDef, *, skip_first: bool = False) -> LocalScope:
-    """Collect the local bindings of ``fn`` (``skip_first`` drops ``self``)."""
-    scope = LocalScope()
+def build_scope(
+    fn: cst.FunctionDef, *, skip_first: bool = False, global_sets: GlobalSets | None = None
+) -> LocalScope:
+    """Collect the local bindings of ``fn`` (``skip_first`` drops ``self``).
+
+    ``global_sets`` tells which module-level names hold sets, so that a local
+    assigned one (``tags = ALLOWED``) is known to hold a set too.
+    """
+    scope = LocalScope(global_sets=global_sets)
     for param in _param_list(fn.params):
         scope.names.add(param.name.value)
         if param.annotation is not None:

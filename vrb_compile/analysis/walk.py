@@ -134,7 +134,9 @@ class StatementWalker(CallChecker):
                 f"function {stmt.name.value!r} is defined inside a workflow body",
             )
             # what it does when called still has to be deterministic
-            inner = nested_scope(frame.scope, build_scope(stmt))
+            inner = nested_scope(
+                frame.scope, build_scope(stmt, global_sets=frame.scope.global_sets)
+            )
             self.block(dataclasses.replace(frame, scope=inner), stmt.body)
         elif isinstance(stmt, cst.ClassDef):
             self.report(
@@ -215,9 +217,9 @@ class StatementWalker(CallChecker):
             base: cst.BaseExpression = target
             while isinstance(base, cst.Subscript | cst.Attribute):
                 base = base.value
+            if isinstance(base, cst.Name) and base.value == "self" and frame.self_class:
+                return
             if isinstance(base, cst.Name) and base.value not in frame.scope.names:
-                if base.value == "self" and frame.self_class:
-                    return
                 targets = self.resolve(frame, base.value)
                 if any(t.kind in ("data", "class", "external", "module") for t in targets):
                     self.report(
@@ -225,6 +227,21 @@ class StatementWalker(CallChecker):
                         target,
                         "VRB110",
                         f"writes module-level {base.value!r}, state another worker replaying the run would not see",
+                    )
+            elif isinstance(base, cst.Name):
+                # `c = CACHE; c["x"] = 1` writes CACHE itself
+                written = [
+                    t
+                    for t in self._targets(frame, base.value)
+                    if t.kind in ("data", "class", "external", "module")
+                ]
+                if written:
+                    self.report(
+                        frame,
+                        target,
+                        "VRB110",
+                        f"writes module-level {written[0].qname.rpartition('.')[2]!r} through "
+                        f"{base.value!r}, state another worker replaying the run would not see",
                     )
             self.expr(frame, target)
 
@@ -267,9 +284,15 @@ class StatementWalker(CallChecker):
         """An expression at statement level: an await here is allowed."""
         if isinstance(node, cst.Await):
             self.awaited(frame, node)
-        elif alias_rhs and cst_dotted(node) is not None and node.__class__ is not cst.Name:
-            # `clock = time.time`: the call through the alias is what gets flagged
-            return
+        elif (
+            alias_rhs
+            and cst_dotted(node) is not None
+            and not (isinstance(node, cst.Name) and node.value in frame.scope.names)
+        ):
+            # `clock = time.time`, `fn = uuid4`: the use of the alias is what gets
+            # flagged (flagging the assignment too reported one finding twice);
+            # `args = sys.argv` is itself the nondeterministic read
+            self.attribute_read(frame, node)
         else:
             self.expr(frame, node)
 

@@ -6,7 +6,7 @@ from ..diagnostics import Severity
 from .base import RuleInfo, workflow_module
 from .calls import CallTable
 
-__all__ = ["RULES", "TABLE"]
+__all__ = ["BLOCKING_TABLE", "RULES", "TABLE"]
 
 TABLE = CallTable(
     code="VRB108",
@@ -21,14 +21,24 @@ TABLE = CallTable(
     ),
 )
 
+#: Waits that block the worker's thread: the same defect as an asyncio timer, and
+#: the event loop (every other run on the worker) stalls while it lasts.
+BLOCKING_TABLE = CallTable(
+    code="VRB108",
+    reason=lambda q: "blocks the worker, and a wait outside the ctx API is not durable",
+    hint="use `await ctx.sleep(...)`: the timer is recorded and survives a restart",
+    exact=frozenset({"time.sleep"}),
+)
+
 RULES = (
     RuleInfo(
         code="VRB108",
         name="raw-asyncio",
         severity=Severity.ERROR,
-        summary="asyncio used outside the ctx API",
+        summary="asyncio (or a blocking time.sleep) used outside the ctx API",
         rationale="asyncio timers and tasks live in one process's memory; a crash loses them "
-        "and a replay cannot tell when they fired. ctx.sleep and ctx.parallel are recorded.",
+        "and a replay cannot tell when they fired. time.sleep() is no better, and blocks "
+        "every other run on the worker while it waits. ctx.sleep and ctx.parallel are recorded.",
         hint=TABLE.hint,
         bad=workflow_module("    await asyncio.sleep(60)\n", "import asyncio\n"),
         good=workflow_module("    await ctx.sleep('60s')\n"),
@@ -49,6 +59,7 @@ RULES = (
             ),
             workflow_module("    asyncio.create_task(charge(1))\n", "import asyncio\n"),
             workflow_module("    return asyncio.get_running_loop()\n", "import asyncio\n"),
+            workflow_module("    time.sleep(5)\n", "import time\n"),
         ),
     ),
 )

@@ -63,6 +63,7 @@ CALL_TABLES: tuple[CallTable, ...] = (
     network.TABLE,
     concurrency.TABLE,
     asyncio_api.TABLE,
+    asyncio_api.BLOCKING_TABLE,
 )
 
 
