@@ -1,7 +1,10 @@
 """Use case 2, multi-level document approval: two human decisions, days apart.
 
 Each review step waits for its own signal (``manager-decision``, then
-``legal-decision``) through its :class:`~runtime.StepContext`.
+``legal-decision``) through its :class:`~runtime.StepContext`. The submission
+time (the whitepaper's ``submittedAt: new Date()``) comes from ``ctx.now()``,
+the run's recorded clock, never from ``datetime.now()`` in the body (see
+``examples/broken/wall_clock.py``).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ async def notify_stakeholders(approval: dict[str, Any]) -> dict[str, Any]:
 
 @workflow("document-approval")
 async def document_approval(ctx: WorkflowContext, document: dict[str, Any]) -> dict[str, Any]:
-    submitted = await submit_document(document)
+    # ctx.now() is recorded with the run: a replay stamps the same time.
+    submitted = await submit_document({**document, "submittedAt": ctx.now().isoformat()})
     manager_approved = await manager_review(submitted)
     legal_approved = await legal_review(manager_approved)
     await notify_stakeholders(legal_approved)

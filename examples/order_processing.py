@@ -2,7 +2,10 @@
 
 Each step's completion is recorded; after a crash during ``reserve-inventory``
 the run replays ``validate-order`` from its log and re-executes the
-reservation (with up to three retries).
+reservation (with up to three retries). The payment's idempotency key is
+minted in the body with ``ctx.uuid4()``, seeded from the run, so a replay hands
+the gateway the same key; ``uuid.uuid4()`` there would mint another one (see
+``examples/broken/identifiers.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from runtime import WorkflowContext, step, workflow
 # Stand-ins for the inventory database and the payment gateway.
 RESERVATIONS: dict[str, dict[str, Any]] = {}
 CHARGES: dict[str, float] = {}
+PAYMENT_KEYS: dict[str, str] = {}  # idempotency key -> transaction id, as a gateway keeps
 
 
 def calculate_total(order: dict[str, Any]) -> float:
@@ -40,7 +44,11 @@ reserve_inventory = step("reserve-inventory", _reserve, retries=3)
 @step("process-payment", retries=2)
 async def process_payment(payment: dict[str, Any]) -> dict[str, Any]:
     transaction_id = f"TXN-{payment['id']}"
-    CHARGES[transaction_id] = calculate_total(payment)
+    # The gateway charges a key once: an attempt retried after a charge that went
+    # through (but whose answer was lost) does not charge again.
+    if payment["idempotencyKey"] not in PAYMENT_KEYS:
+        PAYMENT_KEYS[payment["idempotencyKey"]] = transaction_id
+        CHARGES[transaction_id] = calculate_total(payment)
     return {"transactionId": transaction_id, "paid": True}
 
 
@@ -52,7 +60,8 @@ async def confirm_order(confirmation: dict[str, Any]) -> dict[str, Any]:
 async def order_processing(ctx: WorkflowContext, order: dict[str, Any]) -> dict[str, Any]:
     await validate_order(order)
     reserved = await reserve_inventory(order)
-    paid = await process_payment({**reserved, **order})
+    payment_key = str(ctx.uuid4())
+    paid = await process_payment({**reserved, **order, "idempotencyKey": payment_key})
     await confirm_order({**paid, "orderId": order["id"]})
     return {"status": "completed", "orderId": order["id"]}
 

@@ -2,6 +2,11 @@
 
 The primary provider's transient errors are retried (``retries=2``); a
 permanent refusal is a result, and the fallback step takes over from it.
+
+A payment may carry ``fallback_share``, the share of traffic sent straight to
+the fallback provider (an A/B split, 0 by default). The draw is ``ctx.random()``,
+seeded from the run, so a replay takes the branch the run took; ``random.random()``
+in the body would not (see ``examples/broken/randomness.py``).
 """
 
 from __future__ import annotations
@@ -63,7 +68,10 @@ async def record_transaction(payment: dict[str, Any], result: dict[str, Any]) ->
 
 @workflow("payment-orchestration", execution_timeout="45s")
 async def payment_orchestration(ctx: WorkflowContext, payment: dict[str, Any]) -> dict[str, Any]:
-    primary = await try_primary_provider(payment)
+    if ctx.random() < payment.get("fallback_share", 0.0):
+        primary = {"provider": "primary", "failed": True, "error": "routed to the fallback"}
+    else:
+        primary = await try_primary_provider(payment)
     final = await try_fallback_provider(payment, primary)
     await record_transaction(payment, final)
     return {

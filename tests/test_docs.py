@@ -70,6 +70,26 @@ def test_cli_reference_documents_every_vrb_compile_subcommand(pages: dict[Path, 
     assert "| `--out DIR` | the build directory (required) |" in page
 
 
+def test_vrb_reference_documents_output_modes_and_every_exit_status(
+    pages: dict[Path, str],
+) -> None:
+    from runtime.cli import _common as cli
+
+    page = pages[DOCS / "reference" / "vrb.md"]
+    statuses = page.split("## Exit status\n")[1].split("\n## ")[0]
+    for status in (
+        cli.EXIT_OK,
+        cli.EXIT_FAILED,
+        cli.EXIT_USAGE,
+        cli.EXIT_INTERNAL,
+        cli.EXIT_INTERRUPTED,
+    ):
+        assert f"| `{status}` |" in statuses
+    output = page.split("## Output\n")[1].split("\n## ")[0]
+    for fragment in ("**In a terminal**", "**In a pipe or a file**", "`NO_COLOR`", "`--json`"):
+        assert fragment in output
+
+
 def test_gallery_has_a_page_and_a_graph_per_example_workflow(pages: dict[Path, str]) -> None:
     modules = sorted(p.stem for p in (ROOT / "examples").glob("*.py") if p.stem != "__init__")
     index = pages[DOCS / "examples" / "index.md"]

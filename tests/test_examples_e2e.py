@@ -13,7 +13,9 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,11 @@ def of_type(history: list[Event], kind: str) -> list[Any]:
     return [event.payload for event in history if event.type == kind]
 
 
+def steps_started(history: list[Event]) -> list[str]:
+    """The steps whose attempts began, in order."""
+    return [payload.step for payload in of_type(history, "step_started")]
+
+
 # --------------------------------------------------------------------------- worker set-up
 
 
@@ -174,6 +181,19 @@ def test_order_processing_rejects_an_empty_order(db_url: str) -> None:
     run(db_url, scenario)
 
 
+def test_order_processing_pays_with_an_idempotency_key_from_ctx_uuid4(db_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        order = {"id": "ORD-KEY", "items": [{"sku": "A", "price": 4.0, "quantity": 2}]}
+        result, failure, _ = await execute(client, "order-processing", [order])
+        assert failure is None
+        assert result == {"status": "completed", "orderId": "ORD-KEY"}
+        (key,) = [k for k, txn in order_processing.PAYMENT_KEYS.items() if txn == "TXN-ORD-KEY"]
+        assert uuid.UUID(key).version == 4
+        assert order_processing.CHARGES["TXN-ORD-KEY"] == 8.0
+
+    run(db_url, scenario)
+
+
 # --------------------------------------------------------------------------- signals
 
 
@@ -232,6 +252,42 @@ def test_signals_best_practice_records_the_run_id_in_a_step(db_url: str) -> None
         runs = await client.workflow.list_runs(workflow_name="my-main-workflow", limit=1)
         assert signals.TODOS["todo-e2e"]["runId"] == runs.items[0].run_id
         assert of_type(history, "step_completed")[0].step == "link-todo"
+
+    run(db_url, scenario)
+
+
+def test_document_approval_manager_rejection_stops_before_legal_review(db_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        _, failure, history = await execute(
+            client,
+            "document-approval",
+            [{"id": "DOC-MGR"}],
+            [("manager-decision", {"approved": False, "reviewer": "m", "comments": "too long"})],
+        )
+        assert failure is not None
+        assert failure.error == {
+            "type": "StepFailed",
+            "message": "step 'manager-review' failed: ValueError: Rejected at manager-decision",
+        }
+        assert [
+            (event.type, event.key, getattr(event.payload, "step", None)) for event in history
+        ] == [
+            ("run_created", None, None),
+            ("signal_received", None, None),
+            ("run_started", None, None),
+            ("step_started", "n1", "submit-document"),
+            ("step_completed", "n1", "submit-document"),
+            ("step_started", "n2", "manager-review"),
+            ("signal_consumed", "n2/manager-decision/0", None),
+            ("step_failed", "n2", "manager-review"),
+            ("run_failed", None, None),
+        ]
+        record = document_approval.DOCUMENTS["DOC-MGR"]
+        assert record["status"] == "rejected"
+        assert record["rejectionReason"] == "too long"
+        # submittedAt is ctx.now(): the run's recorded clock, between its first events.
+        submitted_at = datetime.fromisoformat(record["submittedAt"])
+        assert history[0].at <= submitted_at <= history[4].at
 
     run(db_url, scenario)
 
@@ -496,6 +552,23 @@ def test_payment_orchestration_transient_primary_errors_exhaust_retries(db_url: 
     run(db_url, scenario)
 
 
+def test_payment_orchestration_split_draws_ctx_random_to_route_to_the_fallback(
+    db_url: str,
+) -> None:
+    async def scenario(client: Client) -> None:
+        everything = {"orderId": "O-AB", "amount": 2.0, "fallback_share": 1.0}
+        result, failure, history = await execute(client, "payment-orchestration", [everything])
+        assert failure is None
+        assert result == {"success": True, "provider": "fallback", "transactionId": "TXN-F-O-AB"}
+        assert steps_started(history) == ["try-fallback-provider", "record-transaction"]
+        nothing = {"orderId": "O-NO", "amount": 2.0, "fallback_share": 0.0}
+        result, _, history = await execute(client, "payment-orchestration", [nothing])
+        assert result["provider"] == "primary"
+        assert steps_started(history)[0] == "try-primary-provider"
+
+    run(db_url, scenario)
+
+
 def test_external_api_calls_unknown_url_fails_the_step(db_url: str) -> None:
     async def scenario(client: Client) -> None:
         urls = ["https://api.example.com/a", "https://api.example.com/missing"]
@@ -507,12 +580,34 @@ def test_external_api_calls_unknown_url_fails_the_step(db_url: str) -> None:
             "https://api.example.com/missing",
         }
         assert [p.step for p in of_type(history, "step_completed")] == [
+            "resolve-urls",
             "fetch-data",
             "process-response",
             "save-results",
         ]
         assert external_api_calls.RESULTS[-1] == {"count": 3, "sum": 6}
 
+    run(db_url, scenario)
+
+
+def test_external_api_calls_reads_the_base_url_from_the_environment_in_a_step(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(client: Client) -> None:
+        result, failure, history = await execute(client, "external-api-calls", [["/a", "b"]])
+        assert failure is None
+        assert result == {"saved": 2}
+        resolved = of_type(history, "step_completed")[0]
+        assert resolved.step == "resolve-urls"
+        assert resolved.output == ["https://api.example.com/a", "https://api.example.com/b"]
+
+        monkeypatch.setenv("API_BASE_URL", "https://mirror.example.com")
+        _, failure, _ = await execute(client, "external-api-calls", [["/a"]])
+        assert failure is not None
+        assert failure.error is not None
+        assert failure.error["message"].endswith("404 for https://mirror.example.com/a")
+
+    monkeypatch.delenv("API_BASE_URL", raising=False)
     run(db_url, scenario)
 
 

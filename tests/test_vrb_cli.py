@@ -742,6 +742,55 @@ def test_bad_input_is_one_error_line_and_exit_2(db: str, args: list[str], messag
     assert result.out == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "option", "example"),
+    [
+        pytest.param(["trigger", "w", "--args", "[1"], "--args", """'[{"id": "A1"}]'""", id="args"),
+        pytest.param(
+            ["signal", "r", "s", "--payload", "[1"],
+            "--payload",
+            """'{"approved": true}'""",
+            id="payload",
+        ),
+    ],
+)
+def test_bad_json_hint_shows_the_option_that_was_given(
+    db: str, args: list[str], option: str, example: str
+) -> None:
+    result = vrb(*args, env=_env(VRB_DATABASE_URL=db))
+    line = assert_one_line_error(
+        result, 2, f"{option} is not valid JSON", f"e.g. {option} {example}"
+    )
+    other = "--payload" if option == "--args" else "--args"
+    assert other not in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["runs", "show", "no-such-run"], id="unknown-run"),
+        pytest.param(["signal", "r", "s", "--payload", "[1"], id="bad-json"),
+        pytest.param(["runs", "list", "--limit", "0"], id="bad-option-value"),
+        pytest.param(["stats", "--verbose"], id="unknown-option"),
+        pytest.param(["worker", "README.md"], id="worker-not-python"),
+        pytest.param(["trigger", "w", "--db", "mysql://x"], id="bad-database"),
+    ],
+)
+def test_json_mode_errors_leave_stdout_empty_and_stderr_one_line(db: str, args: list[str]) -> None:
+    # A script parsing stdout as JSON sees nothing rather than half a document.
+    result = vrb(*args, "--json", env=_env(VRB_DATABASE_URL=db))
+    assert_one_line_error(result, 2)
+    assert result.out == ""
+
+
+def test_json_mode_failed_wait_prints_one_document_and_one_error_line(db: str) -> None:
+    result = vrb("trigger", "order-processing", "--wait", "--timeout", "0.2", "--json", db=db)
+    line = assert_one_line_error(result, 1, "is still pending after 0.2s")
+    document = result.json()  # the whole of stdout is one JSON document
+    assert document["status"] == "pending"
+    assert f"run {document['run_id']} " in line
+
+
 def test_a_trigger_reusing_a_run_id_of_another_workflow_is_bad_input(db: str) -> None:
     ok("trigger", "order-processing", "--run-id", "shared-id", db=db)
     result = vrb("trigger", "saga-with-rollbacks", "--run-id", "shared-id", db=db)
@@ -826,6 +875,21 @@ def _write(path: Path, text: str) -> Path:
             [],
             "workflow module file 'examples/no_such_file.py' does not exist",
             id="file",
+        ),
+        pytest.param(
+            ["docs/index.md"],
+            [],
+            "workflow module file 'docs/index.md' is not a Python file",
+            id="file-not-python",
+        ),
+        pytest.param(
+            ["README.md"],
+            [],
+            "workflow module file 'README.md' is not a Python file",
+            id="file-not-python-in-cwd",
+        ),
+        pytest.param(
+            ["examples/"], [], "workflow module 'examples/' is a directory", id="directory"
         ),
         pytest.param(
             ["examples.order_processing"], ["--workflow", "nope"], "'nope'", id="unknown-workflow"
@@ -998,6 +1062,93 @@ def test_a_terminal_gets_a_rich_table_and_no_color_removes_colours(db: str) -> N
     piped = ok(*args).out
     assert "\x1b" not in piped
     assert piped.splitlines()[1].startswith("tty-run  order-processing  pending  ")
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def _screen(text: str) -> list[str]:
+    """The lines a terminal shows: escape codes and carriage returns removed."""
+    return [_ESCAPES.sub("", line).rstrip("\r") for line in text.split("\n")]
+
+
+@pytest.fixture(scope="module")
+def finished_order(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A SQLite store and the 32-character id of an order-processing run that completed."""
+    directory = tmp_path_factory.mktemp("narrow")
+    db = f"sqlite:///{directory / 'vrb.db'}"
+    worker = WorkerProcess(directory / "worker", db, "examples.order_processing")
+    worker.wait_serving(1)
+    try:
+        waited = trigger_wait(db, "order-processing", [ORDER])
+        assert waited.code == 0, waited.err
+    finally:
+        assert worker.stop() == 0, worker.errors()
+    run_id = waited.out.splitlines()[0]
+    assert RUN_ID.fullmatch(run_id)
+    return db, run_id
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_a_normal_terminal_history_table_cuts_only_the_payload(
+    finished_order: tuple[str, str], columns: int
+) -> None:
+    db, run_id = finished_order
+    env = _env(TERM="xterm-256color", COLUMNS=str(columns))
+    screen = _screen(_in_terminal(["runs", "show", run_id, "--db", db], env))
+    assert max(len(line) for line in screen) <= columns, "\n".join(screen)
+    assert f"run       {run_id}" in screen
+    events = show(run_id, db)["history"]
+    rows = [line for line in screen if re.match(r"^\s*\d+\s", line)]
+    # One line per event: seq, type, key and time whole, never folded onto a second line.
+    assert len(rows) == len(events), "\n".join(screen)
+    for row, event in zip(rows, events, strict=True):
+        assert re.fullmatch(
+            rf"\s*{event['seq']}\s+{event['type']}\s+{event['key'] or '-'}\s+.*\S\s+{_TIMESTAMP}\s*",
+            row,
+        ), row
+    # The reservation's output does not fit in the payload column: it ends in an ellipsis.
+    reserved = next(row for row in rows if "reserve-inventory ->" in row)
+    assert "\u2026" in reserved
+
+
+@pytest.mark.parametrize("columns", [80, 100, 120])
+def test_a_normal_terminal_run_list_keeps_the_run_id_on_one_line(
+    finished_order: tuple[str, str], columns: int
+) -> None:
+    db, run_id = finished_order
+    env = _env(TERM="xterm-256color", COLUMNS=str(columns))
+    screen = _screen(_in_terminal(["runs", "list", "--db", db], env))
+    assert max(len(line) for line in screen) <= columns, "\n".join(screen)
+    (row,) = [line for line in screen if "order-processing" in line]
+    assert row.split()[:3] == [run_id, "order-processing", "completed"]
+    assert row.rstrip().endswith("\u2026") or row.rstrip().endswith("}")
+    # The times make way for the result in a terminal too narrow for both.
+    header = next(line for line in screen if "RUN ID" in line)
+    assert ("CREATED" in header) == (columns >= 120)
+    assert "UPDATED" not in header
+
+
+def test_column_fitting_drops_optional_columns_right_to_left_and_never_cuts_the_others() -> None:
+    from runtime.cli.render import Column, fit_columns
+
+    columns = [
+        Column("ID"),
+        Column("A", optional=True),
+        Column("B", optional=True),
+        Column("W", wide=True),
+    ]
+    natural = [32, 24, 24, 60]
+
+    def frame(count: int) -> int:
+        return 3 * count - 1
+
+    assert fit_columns(columns, natural, 200, frame) == [(0, 32), (1, 24), (2, 24), (3, 60)]
+    assert fit_columns(columns, natural, 110, frame) == [(0, 32), (1, 24), (3, 46)]
+    assert fit_columns(columns, natural, 60, frame) == [(0, 32), (3, 23)]
+    # Narrower than the fixed columns: they keep their width and the terminal wraps.
+    assert fit_columns(columns, natural, 30, frame) == [(0, 32), (3, 8)]
 
 
 def test_the_vrb_console_script_runs_the_same_program(db: str) -> None:

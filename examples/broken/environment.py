@@ -2,8 +2,9 @@
 the run may have another environment than the one that started it.
 
 Expected diagnostic: VRB104 (process environment)
-Corrected version: examples/external_api_calls.py (pass configuration as a run
-argument, or read it inside a step so its value is recorded).
+Corrected version: examples/external_api_calls.py (its ``resolve-urls`` step
+reads ``API_BASE_URL``, so the value is recorded; or pass configuration as a
+run argument).
 """
 
 from __future__ import annotations

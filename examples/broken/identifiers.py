@@ -1,10 +1,11 @@
-"""Minting an id with ``uuid.uuid4()`` in a workflow body: on replay the step is
-called with another id than the one recorded, and idempotency keys built from it
-stop matching.
+"""Minting a payment's idempotency key with ``uuid.uuid4()`` in a workflow body:
+a payment step executed again after a crash gets another key than the attempt
+before it, so the gateway cannot tell it is the same payment and charges twice.
 
 Expected diagnostic: VRB103 (identifiers)
-Corrected version: examples/order_processing.py (derive ids from the input, or use
-``ctx.uuid4()``, seeded from the run and identical on replay).
+Corrected version: examples/order_processing.py (the key comes from
+``ctx.uuid4()``, seeded from the run and identical on replay; or derive ids from
+the input).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Any
 from runtime import WorkflowContext, step, workflow
 
 
-@step("broken-create-request")
-async def create_request(request: dict[str, Any]) -> dict[str, Any]:
-    return {"requestId": request["requestId"]}
+@step("broken-process-payment")
+async def process_payment(payment: dict[str, Any]) -> dict[str, Any]:
+    return {"transactionId": f"TXN-{payment['id']}", "key": payment["idempotencyKey"]}
 
 
-@workflow("broken-request-ids")
-async def request_ids(ctx: WorkflowContext, data: dict[str, Any]) -> dict[str, Any]:
-    request_id = str(uuid.uuid4())
-    return await create_request({**data, "requestId": request_id})
+@workflow("broken-payment-keys")
+async def payment_keys(ctx: WorkflowContext, order: dict[str, Any]) -> dict[str, Any]:
+    payment_key = str(uuid.uuid4())
+    return await process_payment({**order, "idempotencyKey": payment_key})

@@ -2,8 +2,9 @@
 another branch on replay than the one the log recorded.
 
 Expected diagnostic: VRB102 (randomness)
-Corrected version: examples/payment_orchestration.py (decide in a step, or use
-``ctx.random()``, seeded from the run and identical on replay).
+Corrected version: examples/payment_orchestration.py (its ``fallback_share``
+split draws ``ctx.random()``, seeded from the run and identical on replay; or
+decide in a step).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 ``datetime.now()`` returns a different value when the run is replayed.
 
 Expected diagnostic: VRB101 (wall clock)
-Corrected version: examples/document_approval.py (timestamps belong in steps,
-or use ``ctx.now()``, which is recorded and identical on replay).
+Corrected version: examples/document_approval.py (``submittedAt`` comes from
+``ctx.now()``, which is recorded and identical on replay; or read the clock
+inside a step).
 """
 
 from __future__ import annotations

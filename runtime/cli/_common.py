@@ -103,8 +103,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+_JSON_EXAMPLES = {"--args": '[{"id": "A1"}]', "--payload": '{"approved": true}'}
+
+
 def parse_json_option(text: str | None, option: str) -> Any:
     """The JSON value of ``--args``/``--payload``; ``None`` when the option is absent.
+
+    Args:
+        text: The option's value as given.
+        option: The option's name, e.g. ``--payload``; the error message's
+            example uses it, so it shows the option the user typed.
 
     Raises:
         UsageError: The text is not JSON; the message gives the line and column.
@@ -114,10 +122,11 @@ def parse_json_option(text: str | None, option: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
+        example = _JSON_EXAMPLES.get(option, '{"key": "value"}')
         raise UsageError(
             f"{option} is not valid JSON: {error.msg} at line {error.lineno} column "
             f"{error.colno} (character {error.pos + 1}); quote the whole value for the shell, "
-            """e.g. --args '[{"id": "A1"}]'"""
+            f"e.g. {option} '{example}'"
         ) from None
 
 

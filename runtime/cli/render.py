@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..client import RunInfo
 from ..events import Event
 from ..stores.base import WorkflowStats
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = [
     "Column",
@@ -27,6 +30,7 @@ __all__ = [
     "compact_json",
     "error_text",
     "event_doc",
+    "fit_columns",
     "iso",
     "payload_summary",
     "run_doc",
@@ -174,17 +178,67 @@ def payload_summary(event_type: str, payload: dict[str, Any], limit: int = 80) -
 class Column:
     """A table column.
 
+    In a terminal, every column but the wide one is drawn at the width of its
+    longest cell and never wraps (an id cut in two cannot be copied); the wide
+    column gets the room left and its cells end with an ellipsis when cut.
+
     Attributes:
         header: Its title.
         justify: ``left`` or ``right``.
         status: Its cells are run statuses (coloured in a terminal).
         wide: It holds long text that may be cut to fit a terminal.
+        optional: It is left out in a terminal too narrow for it (optional
+            columns go right to left) so the wide column keeps some room.
     """
 
     header: str
     justify: str = "left"
     status: bool = False
     wide: bool = False
+    optional: bool = False
+
+
+WIDE_PREFERRED = 20
+"""Optional columns make way while the wide column would be narrower than this."""
+
+WIDE_MINIMUM = 8
+"""The wide column is never narrower; a narrower terminal wraps the table's lines."""
+
+
+def fit_columns(
+    columns: Sequence[Column], natural: Sequence[int], width: int, frame: Callable[[int], int]
+) -> list[tuple[int, int]]:
+    """Which columns a terminal ``width`` wide shows, and how wide each is.
+
+    Args:
+        columns: The table's columns.
+        natural: The width of each column's longest cell (header included).
+        width: The terminal's width.
+        frame: The width of a table's borders and padding for a number of columns.
+
+    Returns:
+        ``(column index, width)`` of the columns to draw, in order.
+    """
+    keep = list(range(len(columns)))
+    wide = [index for index in keep if columns[index].wide]
+    while True:
+        fixed = sum(natural[index] for index in keep if not columns[index].wide)
+        room = width - frame(len(keep)) - fixed
+        share = room // len(wide) if wide else 0
+        wanted = min([WIDE_PREFERRED, *(natural[index] for index in wide)])
+        optional = [index for index in keep if columns[index].optional]
+        if not wide or share >= wanted or not optional:
+            break
+        keep.remove(optional[-1])
+    return [
+        (
+            index,
+            max(min(share, natural[index]), WIDE_MINIMUM)
+            if columns[index].wide
+            else natural[index],
+        )
+        for index in keep
+    ]
 
 
 class Output:
@@ -234,29 +288,51 @@ class Output:
             self.line("  ".join(padded).rstrip())
 
     def _rich_table(self, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
-        from rich import box
+        from rich.cells import cell_len
         from rich.console import Console
-        from rich.table import Table
         from rich.text import Text
 
         console = Console(file=self.stream, highlight=False)
-        table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-        for column in columns:
-            table.add_column(
-                column.header,
-                justify="right" if column.justify == "right" else "left",
-                overflow="ellipsis" if column.wide else "fold",
-                no_wrap=column.wide,
-                ratio=1 if column.wide else None,
-            )
+        natural = [
+            max([cell_len(column.header)] + [cell_len(row[index]) for row in rows])
+            for index, column in enumerate(columns)
+        ]
+
+        def frame(count: int) -> int:
+            # Measured, not computed: borders and padding are rich's to decide.
+            return console.measure(_rich_table([(Column(""), 1)] * count)).maximum - count
+
+        layout = fit_columns(columns, natural, console.width, frame)
+        table = _rich_table([(columns[index], width) for index, width in layout])
         for row in rows:
+            cells = [(row[index], columns[index]) for index, _ in layout]
             table.add_row(
                 *(
                     Text(cell, style=_STATUS_STYLES.get(cell, "") if column.status else "")
-                    for cell, column in zip(row, columns, strict=True)
+                    for cell, column in cells
                 )
             )
+        # rich shrinks every column of a table wider than the terminal, ids
+        # included; a terminal too narrow even for the fixed columns wraps the
+        # table's lines instead.
+        console.width = max(console.width, console.measure(table).maximum)
         console.print(table)
+
+
+def _rich_table(layout: Sequence[tuple[Column, int]]) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for column, width in layout:
+        table.add_column(
+            column.header,
+            justify="right" if column.justify == "right" else "left",
+            width=width,
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    return table
 
 
 def _isatty(stream: TextIO) -> bool:

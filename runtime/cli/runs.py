@@ -153,8 +153,10 @@ _RUN_COLUMNS = [
     Column("RUN ID"),
     Column("WORKFLOW"),
     Column("STATUS", status=True),
-    Column("CREATED"),
-    Column("UPDATED"),
+    # Two timestamps and a 32-character id leave no room for the result in a
+    # terminal under about 150 columns: the times make way (`runs show` has them).
+    Column("CREATED", optional=True),
+    Column("UPDATED", optional=True),
     Column("RESULT / ERROR", wide=True),
 ]
 

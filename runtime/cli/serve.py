@@ -66,9 +66,20 @@ def import_workflow_module(spec: str) -> str:
         UsageError: It does not exist or raised while being imported.
     """
     name = spec
+    path = Path(spec)
     looks_like_path = spec.endswith(".py") or os.sep in spec or "/" in spec
+    # Imported as a dotted name, `out.txt` or `flows/` would be reported as a
+    # missing module, which sends the user looking in the wrong place.
+    if path.is_file() and path.suffix != ".py":
+        raise UsageError(
+            f"workflow module file {spec!r} is not a Python file; pass a .py file or a module name"
+        )
+    if looks_like_path and path.is_dir():
+        raise UsageError(
+            f"workflow module {spec!r} is a directory; pass the .py files that define "
+            "workflows, or a module name (examples.order_processing)"
+        )
     if looks_like_path:
-        path = Path(spec)
         if not path.is_file():
             raise UsageError(f"workflow module file {spec!r} does not exist")
         name, root = _module_name_of(path)

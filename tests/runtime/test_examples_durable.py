@@ -148,7 +148,9 @@ def test_saga_example_failure_is_compensated_in_reverse_order(store_url: str) ->
     run(scenario, store_url)
 
 
-def test_class_style_and_parallel_saga_examples_run(store_url: str) -> None:
+def test_class_style_and_parallel_saga_examples_run_with_the_expected_history(
+    store_url: str,
+) -> None:
     async def scenario(client: Client) -> None:
         trip = await client.workflow.trigger(
             "trip-booking", [{"flight": "VR1", "traveller": "ada"}]
@@ -166,4 +168,37 @@ def test_class_style_and_parallel_saga_examples_run(store_url: str) -> None:
         assert paid["payment"]["amount"] == 10.0
         assert paid["credit"] == {"creditId": "CRED-1", "amount": 10.0}
 
+        # The class style's methods are steps like any other: one node each, in order.
+        trip_history = await client.workflow.history(trip.run_id)
+        assert _steps(trip_history) == [
+            ("run_created", None, None),
+            ("run_started", None, None),
+            ("step_started", "n1", "reserve-seat"),
+            ("step_completed", "n1", "reserve-seat"),
+            ("step_started", "n2", "issue-ticket"),
+            ("step_completed", "n2", "issue-ticket"),
+            ("run_completed", None, None),
+        ]
+        assert trip_history[3].payload.output == {"seat": booked["seat"]}  # type: ignore[union-attr]
+
+        # Both branches of ctx.parallel are one node, a key per branch; how their
+        # events interleave depends on scheduling, the order within a branch does not.
+        par_history = await client.workflow.history(par.run_id)
+        assert types(par_history)[:2] == ["run_created", "run_started"]
+        assert types(par_history)[-1] == "run_completed"
+        assert sorted(_steps(par_history)[2:-1]) == [
+            ("step_completed", "n1#0", "charge-card"),
+            ("step_completed", "n1#1", "deduct-credits"),
+            ("step_started", "n1#0", "charge-card"),
+            ("step_started", "n1#1", "deduct-credits"),
+        ]
+        for branch in ("n1#0", "n1#1"):
+            assert types(par_history, branch) == ["step_started", "step_completed"]
+        assert "rollback_completed" not in types(par_history)
+
     run(scenario, store_url)
+
+
+def _steps(history: list[Any]) -> list[tuple[str, str | None, str | None]]:
+    """``(type, key, step)`` of each event, in order."""
+    return [(event.type, event.key, getattr(event.payload, "step", None)) for event in history]

@@ -201,7 +201,13 @@ def _usage(parser: argparse.ArgumentParser) -> str:
     return formatter.format_help().strip()
 
 
-def _cli_page(title: str, intro: str, build_parser: Callable[[], argparse.ArgumentParser]) -> str:
+def _cli_page(
+    title: str,
+    intro: str,
+    build_parser: Callable[[], argparse.ArgumentParser],
+    general: str = "",
+) -> str:
+    """A command's reference: usage, options, ``general`` sections, then each subcommand."""
     parser = build_parser()
     parts = [HEADER, f"# {title}\n\n", intro, "\n\n", _fence(_usage(parser), "text"), "\n"]
     if parser.description:
@@ -209,6 +215,7 @@ def _cli_page(title: str, intro: str, build_parser: Callable[[], argparse.Argume
     rows = _argument_rows(parser)
     if rows:
         parts += ["| Option | Description |\n", "| --- | --- |\n", *rows, "\n"]
+    parts.append(general)
     for name, sub in _subcommands(parser).items():
         parts += [f"## `{parser.prog} {name}`\n\n", _fence(_usage(sub), "text"), "\n"]
         if sub.description:
@@ -225,6 +232,68 @@ def _cli_page(title: str, intro: str, build_parser: Callable[[], argparse.Argume
             if rows:
                 parts += ["| Argument | Description |\n", "| --- | --- |\n", *rows, "\n"]
     return "".join(parts).rstrip() + "\n"
+
+
+def _vrb_behaviour() -> str:
+    """What every ``vrb`` command shares: where output goes, terminals, exit statuses.
+
+    The status numbers are read from ``runtime.cli``, so the table cannot drift
+    from the code; the meanings follow the ``runtime.cli`` module docstring.
+    """
+    from runtime.cli import _common as cli
+
+    statuses = [
+        (cli.EXIT_OK, "success"),
+        (
+            cli.EXIT_FAILED,
+            "the thing asked for failed: `trigger --wait` on a run that ended `failed` or "
+            "`cancelled`, or that did not end within `--timeout`",
+        ),
+        (
+            cli.EXIT_USAGE,
+            "usage or bad input: an unknown option, malformed JSON (with its position), an "
+            "unknown run id, a signal to a finished run, a bad or unreachable database, a "
+            "workflow module that cannot be imported or compiled",
+        ),
+        (
+            cli.EXIT_INTERNAL,
+            "an internal error (a bug in vrb): one line asking for a report; `VRB_DEBUG=1` "
+            "shows the traceback instead",
+        ),
+        (
+            cli.EXIT_INTERRUPTED,
+            "interrupted by Ctrl-C (SIGINT); `vrb worker` exits 130 after Ctrl-C and 0 after "
+            "SIGTERM, once the steps in flight have finished",
+        ),
+    ]
+    return "".join(
+        [
+            "## Output\n\n",
+            "Results go to stdout; notes, progress and errors go to stderr. An error is one "
+            "line, `vrb: error: <message>`, never a traceback for a user mistake.\n\n",
+            "- **In a terminal** (stdout is a TTY), tables are drawn with rich to the "
+            "terminal's width (`COLUMNS` overrides it). Run ids, event types, keys, statuses "
+            "and times are never wrapped or cut; the payload and result column takes the "
+            "room left and ends in `…` when cut. In a terminal too narrow for every column, "
+            "`vrb runs list` leaves out `UPDATED`, then `CREATED` (`vrb runs show` has both). "
+            "`vrb trigger --wait` shows a spinner on stderr while stderr is a terminal.\n",
+            "- **In a pipe or a file** (CI logs, `| grep`), tables are plain columns "
+            "separated by two spaces, one line per row, whatever the width, with no colours, "
+            "escape codes or box drawing, so `grep`, `cut` and `awk` work on them.\n",
+            "- **Colours** follow [`NO_COLOR`](https://no-color.org): set to any non-empty "
+            "value, it turns them off; `TERM=dumb` does too.\n",
+            "- **`--json`** prints one JSON document on stdout, with stable keys, in a "
+            "terminal or not (`vrb worker --json` prints one JSON line when it starts). "
+            "Errors still go to stderr as one line; a command that fails before it has a "
+            "result leaves stdout empty, and `trigger --wait --json` on a run that fails "
+            "prints the run's document, then exits 1.\n\n",
+            "## Exit status\n\n",
+            "| Status | Meaning |\n",
+            "| --- | --- |\n",
+            *(f"| `{status}` | {meaning} |\n" for status, meaning in statuses),
+            "\n",
+        ]
+    )
 
 
 def _vrb_parser() -> Callable[[], argparse.ArgumentParser] | None:
@@ -366,6 +435,7 @@ def expected_pages() -> dict[Path, str]:
             "Operate workflows from a terminal: workers, triggers, signals, runs, stats. "
             "The database comes from `--db`, else `VRB_DATABASE_URL`, else `sqlite:///vrb.db`.",
             vrb,
+            _vrb_behaviour(),
         )
     pages.update(_gallery())
     return {DOCS / name: text for name, text in pages.items()}
