@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.lower_helpers import source_of
-from vrb_compile.api import CheckConfig
-from vrb_compile.build import build_paths
+from vrb_compile.api import CheckConfig, check_paths
+from vrb_compile.build import build_paths, compile_paths
 from vrb_compile.cli import main
+from vrb_compile.discover import discover
 from vrb_compile.errors import UsageError
 from vrb_compile.ir import load_graph
+from vrb_compile.lower import Span, lower_workflow
+from vrb_compile.source import SourceFile
 
 FLOW = """
 @workflow("order-flow", max_events=100)
@@ -250,3 +254,318 @@ def test_building_one_file_of_a_package_finds_steps_in_sibling_modules(tmp_path:
     assert result.check.errors == 0
     graph = load_graph(tmp_path / "out" / "checkout.graph.json")
     assert [(s.name, s.ref, s.retries) for s in graph.steps] == [("charge", "shop.steps:charge", 2)]
+
+
+# --------------------------------------------------------------------------- check accepts => build lowers
+
+
+def _wf(body: str, extra: str = "") -> str:
+    return (
+        f'{extra}\n\n@workflow("w", max_events=100)\n'
+        "async def w(ctx: WorkflowContext, xs: list, f: bool) -> object:\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+
+
+_ASYNC_H = "async def h(x):\n    return await a(x)\n"
+_CLASS = """
+@Workflow("k", max_events=5)
+class K:
+    @Step("k-own", retries=1)
+    async def own(self, x):
+        return x
+
+    async def _helper(self, x):
+        y = await self.own(x)
+        return y * 2
+
+    @staticmethod
+    async def _static(x):
+        return await a(x)
+
+    def _sync(self, x):
+        return x
+
+    async def run(self, ctx, x):
+        z = await self._helper(x)
+        w = await self._static(z)
+        return z + w + self._sync(1)
+"""
+
+#: Snippet -> what happens: "lowers" (the check has no error and the build lowers
+#: it), or the code of the error the check reports.
+CORPUS: dict[str, tuple[str, str]] = {
+    "class-method-helpers": (_CLASS, "lowers"),
+    "class-sync-method-awaited": (
+        _CLASS.replace("return z + w + self._sync(1)", "return await self._sync(1)"),
+        "VRB112",
+    ),
+    "class-recursive-method": (
+        _CLASS.replace("y = await self.own(x)", "y = await self._helper(x)"),
+        "VRB218",
+    ),
+    "gather-nested-for": (
+        _wf("return await asyncio.gather(*(a(x, y) for x in xs for y in xs))"),
+        "lowers",
+    ),
+    "gather-nested-ifs": (
+        _wf("return await asyncio.gather(*(a(x, y) for x in xs if x for y in xs if y != x))"),
+        "lowers",
+    ),
+    "gather-tuple-target": (
+        _wf("return await asyncio.gather(*(a(k, v) for k, v in xs))"),
+        "lowers",
+    ),
+    "gather-list": (_wf("return await asyncio.gather(*[a(x) for x in xs])"), "lowers"),
+    "gather-helper": (_wf("return await asyncio.gather(*(h(x) for x in xs))", _ASYNC_H), "VRB217"),
+    "gather-async-for": (_wf("return await asyncio.gather(*(a(x) async for x in xs))"), "VRB217"),
+    "gather-not-a-step": (_wf("return await asyncio.gather(*(len(x) for x in xs))"), "VRB217"),
+    "gather-awaited-items": (
+        _wf("return await asyncio.gather(*(await a(x) for x in xs))"),
+        "VRB205",
+    ),
+    "sleep-without-duration": (_wf("await ctx.sleep()"), "VRB216"),
+    "sleep-keyword": (_wf("await ctx.sleep(duration=5)"), "lowers"),
+    "signal-without-name": (_wf("return await ctx.wait_for_signal()"), "VRB216"),
+    "signal-keywords": (_wf("return await ctx.wait_for_signal(name='s', timeout=5)"), "lowers"),
+    "await-ctx-random": (_wf("await ctx.random()"), "VRB216"),
+    "await-ctx-now": (_wf("return await ctx.now()"), "VRB216"),
+    "await-ctx-uuid4": (_wf("return await ctx.uuid4()"), "VRB216"),
+    "sleep-not-awaited": (_wf("ctx.sleep(5)\nreturn 1"), "VRB216"),
+    "signal-not-awaited": (_wf("x = ctx.wait_for_signal('s')\nreturn x"), "VRB216"),
+    "await-ctx-attribute": (_wf("return await ctx.run_id"), "VRB112"),
+    "parallel-without-branches": (_wf("return await ctx.parallel()"), "VRB213"),
+    "parallel-helper-branch": (
+        _wf("return await ctx.parallel([lambda: h(1)])", _ASYNC_H),
+        "VRB213",
+    ),
+    "sync-helper-awaited": (_wf("return await h(1)", "def h(x):\n    return a(x)\n"), "VRB112"),
+    "recursive-helper": (
+        _wf(
+            "return await h(3)",
+            "async def h(n):\n    if n:\n        return await h(n - 1)\n    return await a(n)\n",
+        ),
+        "VRB218",
+    ),
+    "mutually-recursive-helpers": (
+        _wf(
+            "return await h(3)",
+            "async def h(n):\n    return await g(n)\n\n\nasync def g(n):\n    return await h(n)\n",
+        ),
+        "VRB218",
+    ),
+    "helper-ctx-renamed": (
+        _wf(
+            "return await h(ctx, 1)",
+            "async def h(c, x):\n    await c.sleep(x)\n    return await a(x)\n",
+        ),
+        "lowers",
+    ),
+    "helper-ctx-sleep-without-duration": (
+        _wf("return await h(ctx)", "async def h(c):\n    await c.sleep()\n"),
+        "VRB216",
+    ),
+    "break-outside-loop": (_wf("break"), "VRB001"),
+    "continue-in-if-outside-loop": (_wf("if f:\n    continue"), "VRB001"),
+    "conditional-awaits": (_wf("x = await a(1) if f else await b(2)\nreturn x"), "lowers"),
+    "conditional-one-await": (_wf("x = await a(1) if f else 0\nreturn x"), "lowers"),
+    "conditional-return": (_wf("return await a(1) if f else await b(2)"), "lowers"),
+    "conditional-statement": (_wf("await a(1) if f else await b(2)"), "lowers"),
+    "conditional-nested": (
+        _wf("return await a(1) if f else await b(2) if xs else await c(3)"),
+        "lowers",
+    ),
+    "conditional-augmented": (_wf("t = 0\nt += await a(1) if f else 0\nreturn t"), "lowers"),
+    "conditional-await-in-operand": (_wf("return (await a(1)) + 1 if f else 0"), "VRB208"),
+    "and-or-await": (_wf("return f and await a(1)"), "VRB208"),
+    "await-in-if-test": (_wf("if await a(1):\n    return 1\nreturn 2"), "VRB208"),
+    "await-in-comprehension": (_wf("return {x: await a(x) for x in xs}"), "VRB205"),
+    "parenthesised-await": (_wf("x = (await a(1))\nreturn x"), "lowers"),
+    "await-targets": (
+        _wf("d = {}\nd['k'] = p = await a(1)\ny: int = await b(p)\nreturn d, y"),
+        "lowers",
+    ),
+    "break-in-finally": (
+        _wf("for x in xs:\n    try:\n        await a(x)\n    finally:\n        break\nreturn 1"),
+        "lowers",
+    ),
+    "continue-in-finally-after-return": (
+        _wf(
+            "for x in xs:\n    try:\n        return await a(x)\n    finally:\n        continue\nreturn 0"
+        ),
+        "lowers",
+    ),
+    "break-in-nested-finally": (
+        _wf(
+            "for x in xs:\n    try:\n        try:\n            await a(x)\n        finally:\n            break\n    finally:\n        await b(x)\nreturn 1"
+        ),
+        "lowers",
+    ),
+    "return-in-finally": (_wf("try:\n    await a(1)\nfinally:\n    return 5"), "lowers"),
+    "try-without-raisers": (
+        _wf("try:\n    pass\nexcept ValueError:\n    return 1\nreturn 2"),
+        "lowers",
+    ),
+    "with": (_wf("with open('x'):\n    pass"), "VRB201"),
+    "match": (_wf("match f:\n    case True:\n        return 1"), "VRB209"),
+    "except-star": (_wf("try:\n    await a(1)\nexcept* ValueError:\n    pass"), "VRB211"),
+    "global": (_wf("global G\nG = 1", "G = 0\n"), "VRB110"),
+    "always-raises": (_wf("raise ValueError(xs)"), "lowers"),
+    "helper-always-raises": (
+        _wf("x = await h(1)\nreturn await h(x)", "async def h(x):\n    raise ValueError(x)\n"),
+        "lowers",
+    ),
+    "del-and-assert": (_wf("y = 1\ndel y\nassert xs, 'empty'\nreturn await a(xs)"), "lowers"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_whatever_the_check_accepts_the_build_lowers(tmp_path: Path, name: str) -> None:
+    source, expected = CORPUS[name]
+    path = source_of(tmp_path, source)
+    compiled = compile_paths([path], CONFIG, cwd=tmp_path)
+    errors = {d.code for d in compiled.check.diagnostics if d.severity.value == "error"}
+    if expected == "lowers":
+        assert not errors, compiled.check.diagnostics
+        assert len(compiled.graphs) == 1
+    else:
+        assert expected in errors, compiled.check.diagnostics
+        assert compiled.graphs == ()
+
+
+# --------------------------------------------------------------------------- unreachable code (VRB306)
+
+#: Bodies whose dead code starts on the lines marked ``# dead``: the check
+#: reports exactly those (from the source), and the lowering leaves exactly those
+#: out of the graph.
+DEAD = {
+    "after-return-in-both-branches": "if f:\n    return 1\nelse:\n    return 2\nawait a(3)  # dead\nx = 1",
+    "after-elif-chain": "if f:\n    return 1\nelif xs:\n    raise ValueError\nelse:\n    return 3\nx = 1  # dead",
+    "if-without-else": "if f:\n    return 1\nawait a(3)\nreturn 2",
+    "after-try-return-finally": "try:\n    return 1\nfinally:\n    await a(0)\nawait a(3)  # dead",
+    "try-else-after-return": "try:\n    return await a(1)\nexcept ValueError:\n    pass\nelse:  # dead\n    await b(2)\nreturn 3",
+    "after-handlers-that-return": "try:\n    await a(1)\nexcept ValueError:\n    return 1\nexcept Exception:\n    raise\nreturn 3",
+    "after-handled-body-returning": "try:\n    return await a(1)\nexcept ValueError:\n    return 2\nawait b()  # dead",
+    "finally-that-returns": "try:\n    await a(1)\nfinally:\n    return 2\nawait b()  # dead",
+    "continue-or-break": "for i in xs:\n    if f:\n        continue\n    else:\n        break\n    await a(i)  # dead\nreturn 3",
+    "same-line": "x = 1; return x; y = 2  # dead",
+    "nested-dead-reported-once": "return 1\nif f:  # dead\n    return 2\n    await a()",
+    "for-else-returning": "for x in xs:\n    await a(x)\nelse:\n    return 1\nreturn 2  # dead",
+    "for-else-with-break": "for x in xs:\n    if x:\n        break\nelse:\n    return 1\nreturn 2",
+    "while-else-returning": "while f:\n    f = await a(f)\nelse:\n    return 1\nawait b()  # dead",
+    "dead-in-finally-copy": "try:\n    await a(1)\nfinally:\n    return 2\n    x = 3  # dead",
+    "dead-in-helper": (
+        "return await h(1)",
+        "async def h(x):\n    raise ValueError(x)\n    await a(x)  # dead\n",
+    ),
+}
+
+
+def _marked(source: str) -> set[int]:
+    return {n for n, line in enumerate(source.splitlines(), 1) if line.endswith("# dead")}
+
+
+@pytest.mark.parametrize("name", sorted(DEAD))
+def test_unreachable_code_is_reported_where_the_graph_leaves_it_out(
+    tmp_path: Path, name: str
+) -> None:
+    body, extra = (DEAD[name], "") if isinstance(DEAD[name], str) else DEAD[name]
+    path = source_of(tmp_path, _wf(body, extra))
+    expected = _marked(path.read_text())
+    check = check_paths([path], CONFIG, cwd=tmp_path)
+    assert {d.line for d in check.diagnostics if d.code == "VRB306"} == expected
+    assert check.errors == 0
+    source = SourceFile.from_path(path, cwd=tmp_path)
+    index = discover([source])
+    unreachable: list[Span] = []
+    lower_workflow(index.workflows[0], index, unreachable=unreachable)
+    assert {span.line for span in unreachable} == expected
+
+
+def test_code_after_while_true_without_break_is_reported_but_kept(tmp_path: Path) -> None:
+    # Python never leaves the loop; the graph's loop node keeps its exit edge.
+    path = source_of(tmp_path, _wf("while True:\n    await a(1)\nawait a(3)\nreturn 3"))
+    check = check_paths([path], CONFIG, cwd=tmp_path)
+    (dead,) = [d for d in check.diagnostics if d.code == "VRB306"]
+    assert (dead.line, dead.column) == (
+        path.read_text().splitlines().index("    await a(3)") + 1,
+        5,
+    )
+    assert dead.message == "this code can never run: the `while True` loop before it has no `break`"
+    assert "VRB305" not in {d.code for d in check.diagnostics}  # max_events is set
+    with_break = _wf("while True:\n    r = await a(1)\n    if r:\n        break\nawait a(3)")
+    assert not check_paths([source_of(tmp_path, with_break)], CONFIG, cwd=tmp_path).diagnostics
+
+
+def test_while_true_without_max_events_is_an_unbounded_loop(tmp_path: Path) -> None:
+    path = source_of(
+        tmp_path,
+        """
+        @workflow("forever")
+        async def forever(ctx: WorkflowContext) -> None:
+            while True:
+                await ctx.sleep("1m")
+        """,
+    )
+    (found,) = check_paths([path], CONFIG, cwd=tmp_path).diagnostics
+    assert (found.code, found.severity.value) == ("VRB305", "warning")
+    assert "no max_events circuit breaker" in found.message
+
+
+HELPER_RAISES = """
+async def refuse(reason):
+    raise ValueError(reason)
+
+
+@workflow("refusing", max_events=10)
+async def refusing(ctx: WorkflowContext, n: int) -> int:
+    if n:
+        await refuse("no")
+        await a(n)
+    return n
+"""
+
+
+def test_build_reports_code_only_the_graph_knows_is_unreachable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The helper always raises: the step after its call is not in the graph. The
+    # check cannot see that from the source; build and graph report it.
+    path = source_of(tmp_path, HELPER_RAISES)
+    line = path.read_text().splitlines().index("        await a(n)") + 1
+    assert not check_paths([path], CONFIG, cwd=tmp_path).diagnostics
+    result = build_paths([path], tmp_path / "build", CONFIG)
+    (dead,) = result.check.diagnostics
+    assert (dead.code, dead.line, dead.column, dead.workflow) == ("VRB306", line, 9, "refusing")
+    assert dead.message == "this code can never run: no path of the step graph reaches it"
+    assert result.check.warnings == 1
+    assert result.built
+    assert (
+        main(["build", str(path), "--out", str(tmp_path / "b2"), "--no-config", "--no-cache"]) == 0
+    )
+    err = capsys.readouterr().err
+    assert f"flow.py:{line}:9: VRB306 warning: this code can never run" in err
+    # Suppressed like any finding.
+    source_of(
+        tmp_path,
+        HELPER_RAISES.replace("        await a(n)", "        await a(n)  # vrb: ignore[VRB306]"),
+    )
+    assert not build_paths([path], tmp_path / "build", CONFIG).check.diagnostics
+    ignored = CheckConfig(jobs=1, ignore=("VRB306",))
+    source_of(tmp_path, HELPER_RAISES)
+    assert not build_paths([path], tmp_path / "build", ignored).check.diagnostics
+
+
+def test_check_and_build_report_unreachable_code_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = source_of(tmp_path, _wf(DEAD["after-return-in-both-branches"]))
+    line = path.read_text().splitlines().index("    await a(3)  # dead") + 1
+    assert main(["check", str(path), "--no-config", "--no-cache"]) == 0
+    assert f"flow.py:{line}:5: VRB306 warning" in capsys.readouterr().out
+    assert (
+        main(["build", str(path), "--out", str(tmp_path / "b"), "--no-config", "--no-cache"]) == 0
+    )
+    err = capsys.readouterr().err
+    assert err.count("VRB306") == 1
+    assert f"flow.py:{line}:5: VRB306 warning: this code can never run: every way through" in err

@@ -443,21 +443,152 @@ def test_recursive_helper_is_refused(tmp_path: Path) -> None:
     assert info.value.line == path.read_text().splitlines().index("    await again(n - 1)") + 1
 
 
-def test_await_inside_conditional_expression_is_refused_with_its_line(tmp_path: Path) -> None:
+def test_conditional_expression_around_awaits_lowers_to_a_branch(tmp_path: Path) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        """
+        @workflow("conditional")
+        async def conditional(ctx: WorkflowContext, n: int) -> int:
+            x = await a(n) if n > 1 else 0
+            return await b(x) if x else await c()
+        """,
+    )
+    assert kinds(graph) == [
+        "start",
+        *("branch", "step", "code"),
+        *("branch", "step", "return", "step", "return"),
+        "end",
+    ]
+    first, second = of_kind(graph, "branch")
+    assert first.test == "n > 1"  # type: ignore[union-attr]
+    taken = successor(graph, first.id, "true")
+    assert isinstance(taken, StepNode)
+    assert (taken.step, taken.target) == ("a", "x")
+    other = successor(graph, first.id, "false")
+    assert isinstance(other, CodeNode)
+    assert (other.code, other.rewritten, other.assigns) == ("x = 0", True, ("x",))
+    assert successor(graph, taken.id) == successor(graph, other.id) == second
+    assert {node.line for node in graph.nodes[1:4]} == {first.line}
+    for kind, step in (("true", "b"), ("false", "c")):
+        node = successor(graph, second.id, kind)
+        assert isinstance(node, StepNode)
+        assert node.step == step
+        assert successor(graph, node.id).kind == "return"
+
+
+def test_await_inside_and_or_is_refused_with_its_line(tmp_path: Path) -> None:
     path = source_of(
         tmp_path,
         """
         @workflow("conditional")
         async def conditional(ctx: WorkflowContext, n: int) -> int:
-            x = await a(n) if n else 0
+            x = n and await a(n)
             return x
         """,
     )
-    with pytest.raises(LoweringError, match="an await inside a conditional expression") as info:
+    with pytest.raises(LoweringError, match="an await inside an and/or expression") as info:
         lower_file(path)
-    assert (
-        info.value.line == path.read_text().splitlines().index("    x = await a(n) if n else 0") + 1
+    assert info.value.line == path.read_text().splitlines().index("    x = n and await a(n)") + 1
+
+
+def test_class_style_async_method_is_inlined_with_self_bound(tmp_path: Path) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        """
+        from runtime import Step, Workflow, WorkflowContext
+
+
+        @Workflow("class-helpers")
+        class ClassHelpers:
+            @Step("reserve")
+            async def reserve(self, order):
+                return order
+
+            async def _reserve_twice(self, order, *, times=2):
+                first = await self.reserve(order)
+                return [first] * times
+
+            @staticmethod
+            async def _plain(order):
+                return order
+
+            async def run(self, ctx: WorkflowContext, order: dict) -> list:
+                reserved = await self._reserve_twice(order, times=3)
+                return await self._plain(reserved)
+        """,
+        header=False,
     )
+    method, static = of_kind(graph, "call")
+    assert isinstance(method, CallNode)
+    assert isinstance(static, CallNode)
+    assert (method.helper, method.module, method.target) == (
+        "ClassHelpers._reserve_twice",
+        "flow",
+        "reserved",
+    )
+    assert [p.name for p in method.params] == ["self", "order", "times"]
+    assert [(arg.expr, arg.keyword) for arg in method.args] == [
+        ("self", None),
+        ("order", None),
+        ("3", "times"),
+    ]
+    assert [n.kind for n in graph.nodes if n.scope == method.id] == ["step", "return"]
+    assert static.helper == "ClassHelpers._plain"
+    assert [arg.expr for arg in static.args] == ["reserved"]
+
+
+def test_gather_with_several_for_clauses_is_one_map_over_the_combinations(
+    tmp_path: Path,
+) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        """
+        @workflow("pairs")
+        async def pairs(ctx: WorkflowContext, xs: list) -> list:
+            return await asyncio.gather(*(a(x, k) for x in xs if x for k, _ in x.items()))
+        """,
+    )
+    (node,) = of_kind(graph, "map")
+    assert isinstance(node, MapNode)
+    assert (node.item, node.iter, node.ifs) == (
+        "x, (k, _)",
+        "[(x, (k, _)) for x in xs if x for k, _ in x.items()]",
+        (),
+    )
+    assert [arg.expr for arg in node.args] == ["x", "k"]
+
+
+def test_a_helper_passed_the_ctx_lowers_its_ctx_calls(tmp_path: Path) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        """
+        async def pause(context, *, then):
+            await context.sleep("5m")
+            return await context.wait_for_signal(then)
+
+
+        @workflow("paused")
+        async def paused(ctx: WorkflowContext) -> object:
+            return await pause(then="go", context=ctx)
+        """,
+    )
+    (call,) = of_kind(graph, "call")
+    sleep, signal = [n for n in graph.nodes if n.scope == call.id][:2]
+    assert isinstance(sleep, SleepNode)
+    assert isinstance(signal, SignalNode)
+    assert (sleep.duration, signal.signal) == ('"5m"', "then")
+
+
+def test_a_body_that_always_raises_has_no_end(tmp_path: Path) -> None:
+    graph = lower_snippet(
+        tmp_path,
+        """
+        @workflow("refuses")
+        async def refuses(ctx: WorkflowContext) -> None:
+            raise ValueError("no")
+        """,
+    )
+    assert kinds(graph) == ["start", "raise"]
 
 
 def test_nested_awaits_are_hoisted_in_evaluation_order(tmp_path: Path) -> None:
@@ -671,85 +802,3 @@ def test_break_or_continue_in_finally_discards_the_exception(
     assert successor(graph, step.id, kind).kind == target_kind
     assert successor(graph, step.id, "error") == successor(graph, step.id, kind)
     assert of_kind(graph, "raise") == []
-
-
-_JUMP_IN_FINALLY = """
-from runtime import WorkflowContext, step, workflow
-
-CALLS = []
-
-
-@step("{name}-a")
-async def a(x):
-    CALLS.append(x)
-    if x % 2:
-        raise ValueError(x)
-    return x
-
-
-@workflow("{name}")
-async def flow(ctx: WorkflowContext, xs: list) -> list:
-    trace = []
-    for x in xs:
-        try:
-            y = await a(x)
-            trace.append(y)
-        finally:
-            trace.append(-x)
-            if x > 2:
-                {jump}
-    else:
-        trace.append("else")
-    return trace
-"""
-
-
-@pytest.mark.parametrize("jump", ["break", "continue"])
-def test_break_or_continue_in_finally_runs_like_python_on_the_worker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jump: str
-) -> None:
-    # The same body run as Python (steps called directly) and as its graph on a
-    # worker: same result, same step calls. The step fails on odd numbers, and
-    # the jump in the finally block swallows the failure, as Python does.
-    import asyncio
-    import importlib
-
-    from runtime import Client, Worker
-    from runtime.graphs import GraphLibrary
-    from vrb_compile.api import CheckConfig
-    from vrb_compile.build import compile_paths
-
-    name = f"jump_in_finally_{jump}"
-    (tmp_path / f"{name}.py").write_text(
-        _JUMP_IN_FINALLY.format(name=name, jump=jump), encoding="utf-8"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module(name)
-    compiled = compile_paths([tmp_path / f"{name}.py"], CheckConfig(jobs=1), cwd=tmp_path)
-    assert compiled.check.errors == 0
-    library = GraphLibrary()
-    library.add(compiled.graphs[0])
-    xs = [2, 3, 4, 5, 6]
-
-    direct = asyncio.run(module.flow(None, xs))
-    direct_calls = list(module.CALLS)
-    module.CALLS.clear()
-
-    async def on_worker() -> object:
-        client = Client("memory://")
-        worker = Worker(client, library, poll_interval=0.05, heartbeat_interval=10.0)
-        try:
-            handle = await client.workflow.trigger(name, [xs])
-            task = asyncio.create_task(worker.start(name))
-            try:
-                return await client.workflow.result(handle.run_id, timeout=20)
-            finally:
-                await worker.stop()
-                await task
-        finally:
-            await client.close()
-
-    assert asyncio.run(on_worker()) == direct
-    assert direct_calls == module.CALLS
-    expected = [2, -2, -3] if jump == "break" else [2, -2, -3, 4, -4, -5, 6, -6, "else"]
-    assert direct == expected

@@ -19,18 +19,21 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .api import CheckConfig, CheckResult, check_sources, is_excluded
+from .api import CheckConfig, CheckResult, check_sources, is_excluded, is_selected
+from .diagnostics import Diagnostic
 from .discover import discover, summarise
 from .errors import UsageError
 from .imports import load_context
 from .ir.models import SCHEMA_VERSION, Graph
-from .lower import lower_workflow
-from .source import load_sources
+from .lower import Span, lower_workflow
+from .rules.registry import RULES
+from .source import SourceFile, load_sources
+from .suppress import apply_suppressions
 
 __all__ = [
     "BuildResult",
@@ -128,8 +131,10 @@ def compile_paths(
     context = load_context(sources, lambda s: summarise(s).symbols, cwd=cwd or Path.cwd())
     index = discover(sources, context=context)
     graphs: dict[str, Graph] = {}
+    found: list[Diagnostic] = []
     for info in index.workflows:
-        graph = lower_workflow(info, index)
+        unreachable: list[Span] = []
+        graph = lower_workflow(info, index, unreachable=unreachable)
         previous = graphs.get(graph.workflow.name)
         if previous is not None:
             raise UsageError(
@@ -137,7 +142,55 @@ def compile_paths(
                 f"({previous.source.path} and {graph.source.path}); rename one"
             )
         graphs[graph.workflow.name] = graph
+        found += [_unreachable(span, graph.workflow.name) for span in unreachable]
+    check = _with_graph_findings(check, found, [*sources, *context], config)
     return CompileResult(check, tuple(graphs[name] for name in sorted(graphs)))
+
+
+def _unreachable(span: Span, workflow: str) -> Diagnostic:
+    rule = RULES["VRB306"]
+    return Diagnostic(
+        "VRB306",
+        rule.severity,
+        "this code can never run: no path of the step graph reaches it",
+        span.path,
+        span.line,
+        span.column,
+        span.end_line,
+        span.end_column,
+        workflow,
+        rule.hint,
+    )
+
+
+def _with_graph_findings(
+    check: CheckResult,
+    found: Sequence[Diagnostic],
+    sources: Sequence[SourceFile],
+    config: CheckConfig,
+) -> CheckResult:
+    """The check's result plus what lowering found that the check did not report.
+
+    The checker reports dead code from the source (:mod:`vrb_compile.analysis.flow`);
+    the graph also knows, say, that an inlined helper always raises. Suppression
+    comments and ``select``/``ignore`` apply to these findings too.
+    """
+    known = {(d.path, d.line, d.column, d.code) for d in check.diagnostics}
+    by_path = {source.display_path: source for source in sources}
+    fresh: dict[tuple[str, int, int, str], Diagnostic] = {}
+    for diag in found:
+        key = (diag.path, diag.line, diag.column, diag.code)
+        if key not in known and diag.path in by_path:
+            fresh.setdefault(key, diag)
+    added: list[Diagnostic] = []
+    for path in sorted({diag.path for diag in fresh.values()}):
+        mine = [diag for diag in fresh.values() if diag.path == path]
+        kept = apply_suppressions(by_path[path], mine, comment_warnings=False)
+        added += [d for d in kept if is_selected(d.code, config.select, config.ignore)]
+    if not added:
+        return check
+    diagnostics = sorted([*check.diagnostics, *added], key=Diagnostic.sort_key)
+    return replace(check, diagnostics=tuple(diagnostics))
 
 
 def select_graph(graphs: Sequence[Graph], workflow: str | None) -> Graph:

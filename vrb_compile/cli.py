@@ -396,6 +396,12 @@ def _report_errors(result: CheckResult) -> int:
     return EXIT_ERRORS
 
 
+def _report_warnings(result: CheckResult) -> None:
+    """Print the check's warnings (unreachable code ...) to stderr; the build goes on."""
+    if result.warnings:
+        sys.stderr.write(render_result(result, "text", color=_wants_color(sys.stderr)))
+
+
 def run_build(args: argparse.Namespace) -> int:
     """``vrb-compile build``: check, lower, write the graphs; 1 if the check has errors."""
     for path in args.paths:
@@ -405,6 +411,7 @@ def run_build(args: argparse.Namespace) -> int:
     result = build_paths(args.paths, args.out, config)
     if result.check.errors:
         return _report_errors(result.check)
+    _report_warnings(result.check)
     lines = []
     for built in result.built:
         state = "new" if built.new_version else "unchanged"
@@ -443,6 +450,7 @@ def run_graph(args: argparse.Namespace) -> int:
     compiled = compile_paths(args.paths, config)
     if compiled.check.errors:
         return _report_errors(compiled.check)
+    _report_warnings(compiled.check)
     graph = select_graph(compiled.graphs, args.workflow)
     _write(render(graph, args.format), args.output)
     return EXIT_OK

@@ -1,7 +1,9 @@
 """Walking the statements and expressions of a workflow body or helper.
 
-Lowering-only constructs (VRB2xx, VRB305, VRB306) are reported here; every
-call, reference and await is handed to :class:`.calls.CallChecker`.
+Lowering-only constructs (VRB2xx, VRB305, VRB306) are reported here (what an
+awaited call must look like to be lowered: :mod:`.lowerable`; which statements
+can run: :mod:`.flow`); every call, reference and await is handed to
+:class:`.calls.CallChecker`.
 """
 
 from __future__ import annotations
@@ -13,38 +15,36 @@ import libcst as cst
 
 from ..discover import cst_dotted
 from .base import Frame, short
-from .calls import CallChecker
+from .flow import block_completes, first_dead, statements
+from .lowerable import LoweringChecks
 from .scope import build_scope, kids, lambda_scope, nested_scope
 
 __all__ = ["StatementWalker"]
 
 
-class StatementWalker(CallChecker):
+class StatementWalker(LoweringChecks):
     """Walks statements in order, keeping the flow-aware local bindings up to date."""
 
     def block(self, frame: Frame, suite: cst.BaseSuite | Sequence[cst.BaseStatement]) -> None:
-        if isinstance(suite, cst.IndentedBlock):
-            stmts: Sequence[cst.CSTNode] = suite.body
-        elif isinstance(suite, cst.SimpleStatementSuite):
-            stmts = suite.body
-        else:
-            stmts = suite  # type: ignore[assignment]
-        terminated = False
+        stmts = statements(suite)
+        function = suite is frame.fn.body
+        if function:
+            self.enter_function(frame)
+        dead = first_dead(stmts)
+        if dead is not None:
+            self.unreachable(frame, dead.node, dead.reason)
+        in_dead = False
         for stmt in stmts:
-            if terminated:
-                self.report(
-                    frame,
-                    stmt,
-                    "VRB306",
-                    "this code can never run: it follows a return, raise, break or continue",
-                )
-                terminated = False
+            if dead is not None and not in_dead:
+                line = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ()
+                if stmt is dead.node or any(small is dead.node for small in line):
+                    in_dead = True
+                    self.dead_code(frame, +1)
             self.statement(frame, stmt)
-            last = (
-                stmt.body[-1] if isinstance(stmt, cst.SimpleStatementLine) and stmt.body else stmt
-            )
-            if isinstance(last, cst.Return | cst.Raise | cst.Break | cst.Continue):
-                terminated = True
+        if in_dead:
+            self.dead_code(frame, -1)
+        if function:
+            self.leave_function(frame)
 
     def statement(self, frame: Frame, stmt: cst.CSTNode) -> None:
         if isinstance(stmt, cst.SimpleStatementLine):
@@ -77,7 +77,9 @@ class StatementWalker(CallChecker):
                 )
             self.iteration(frame, stmt.iter)
             self.expr(frame, stmt.iter)
+            self.loop_body(frame, +1)
             self.block(frame, stmt.body)
+            self.loop_body(frame, -1)
             if stmt.orelse is not None:
                 self.block(frame, stmt.orelse.body)
         elif isinstance(stmt, cst.While):
@@ -92,7 +94,9 @@ class StatementWalker(CallChecker):
                     f"{what} in workflow {wf.name!r}, which has no max_events circuit breaker",
                 )
             self.expr(frame, stmt.test)
+            self.loop_body(frame, +1)
             self.block(frame, stmt.body)
+            self.loop_body(frame, -1)
             if stmt.orelse is not None:
                 self.block(frame, stmt.orelse.body)
         elif isinstance(stmt, cst.Try):
@@ -102,7 +106,14 @@ class StatementWalker(CallChecker):
                     self.expr(frame, handler.type)
                 self.block(frame, handler.body)
             if stmt.orelse is not None:
+                dead_else = not block_completes(statements(stmt.body))
+                if dead_else:
+                    reason = "the `try` body before it never completes, so its `else` never runs"
+                    self.unreachable(frame, stmt.orelse, reason)
+                    self.dead_code(frame, +1)
                 self.block(frame, stmt.orelse.body)
+                if dead_else:
+                    self.dead_code(frame, -1)
             if stmt.finalbody is not None:
                 self.block(frame, stmt.finalbody.body)
         elif isinstance(stmt, cst.TryStar):
@@ -206,6 +217,8 @@ class StatementWalker(CallChecker):
             self.write(frame, node.target)
         elif isinstance(node, cst.Assert):
             self.expr(frame, node.test)
+        elif isinstance(node, cst.Break | cst.Continue):
+            self.jump(frame, node)
 
     def write(self, frame: Frame, target: cst.BaseExpression) -> None:
         """VRB110 for subscript/attribute writes on module-level objects."""
@@ -281,9 +294,20 @@ class StatementWalker(CallChecker):
                     )
 
     def value(self, frame: Frame, node: cst.BaseExpression, *, alias_rhs: bool = False) -> None:
-        """An expression at statement level: an await here is allowed."""
+        """An expression at statement level: an await here is allowed.
+
+        So is one as a whole branch of a conditional expression (``x = await a()
+        if c else await b()``): the lowering makes it a branch node.
+        """
         if isinstance(node, cst.Await):
             self.awaited(frame, node)
+        elif isinstance(node, cst.IfExp) and (
+            isinstance(node.body, cst.Await | cst.IfExp)
+            or isinstance(node.orelse, cst.Await | cst.IfExp)
+        ):
+            self.expr(frame, node.test)
+            self.value(frame, node.body)
+            self.value(frame, node.orelse)
         elif (
             alias_rhs
             and cst_dotted(node) is not None
@@ -312,8 +336,13 @@ class StatementWalker(CallChecker):
             self.parallel(frame, inner)
             return
         if kind == "gather-map":
+            self.gather_map(frame, inner)
             self.expr(frame, inner.args[0].value)
             return
+        if kind == "ctx":
+            self.ctx_call(frame, inner, awaited=True)
+        elif kind == "helper":
+            self.awaited_helper(frame, inner)
         if kind in ("step", "ctx", "helper"):
             self.call(frame, inner, awaited=True)
             return
@@ -383,6 +412,7 @@ class StatementWalker(CallChecker):
                 self.expr(dataclasses.replace(frame, scope=inner), node.body)
             return
         if isinstance(node, cst.Call):
+            self.ctx_call(frame, node, awaited=False)
             self.call(frame, node, awaited=False)
             return
         if isinstance(node, cst.Attribute | cst.Name):

@@ -53,7 +53,11 @@ pushes a new frame (its :attr:`CallNode.params` bound from the evaluated
 arguments, like a Python call) and continues into the helper's inlined body.
 Nodes of that body carry the call node's id in :attr:`NodeBase.scope`; their
 ``return`` nodes pop the frame, bind the value to the call's ``target`` in the
-caller's frame, and follow their ``next`` edge back into the caller.
+caller's frame, and follow their ``next`` edge back into the caller. Nodes of
+the helper have ``error`` edges only to handlers inside the helper: an
+exception escaping the helper pops its frame and follows the call node's
+``error`` edge (or ends the run), so the caller's handler runs in the caller's
+frame.
 
 Compensation (sagas)
 --------------------

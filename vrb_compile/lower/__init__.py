@@ -26,19 +26,23 @@ from ..ir.models import (
     WorkflowOptions,
 )
 from .adapter import IndexResolver, signals_in_step
-from .context import Ctx, LoweringError, Resolver, StepLike
+from .context import Ctx, LoweringError, Resolver, Span, StepLike
 from .lowerer import BodyLowerer, Pending, params_of, signal_name, statements_of
 from .saga import add_compensation
 
-__all__ = ["LoweringError", "Resolver", "StepLike", "lower_function", "lower_workflow"]
+__all__ = ["LoweringError", "Resolver", "Span", "StepLike", "lower_function", "lower_workflow"]
 
 
-def lower_workflow(info: WorkflowInfo, index: Index) -> Graph:
+def lower_workflow(
+    info: WorkflowInfo, index: Index, *, unreachable: list[Span] | None = None
+) -> Graph:
     """Lower one discovered workflow to its validated step graph.
 
     Args:
         info: The workflow, from :func:`vrb_compile.discover.discover`.
         index: The discovery index of every analysed source.
+        unreachable: Collects where each run of statements no path reaches starts
+            (left out of the graph; ``build`` reports them as VRB306).
 
     Returns:
         The graph, with its content hash, validated.
@@ -77,6 +81,7 @@ def lower_workflow(info: WorkflowInfo, index: Index) -> Graph:
             style=info.style,
         ),
         step_signals=step_signals,
+        unreachable=unreachable,
     )
 
 
@@ -89,6 +94,7 @@ def lower_function(
     execution_timeout: float | None,
     source: SourceInfo,
     step_signals: Callable[[StepLike], list[str]] = lambda step: [],
+    unreachable: list[Span] | None = None,
 ) -> Graph:
     """Lower a workflow body function to its validated step graph.
 
@@ -100,6 +106,8 @@ def lower_function(
         execution_timeout: The workflow's ``execution_timeout`` in seconds.
         source: Where the body comes from.
         step_signals: Sources of the signal names a step's body waits for.
+        unreachable: Collects where unreachable statements start (see
+            :func:`lower_workflow`).
 
     Raises:
         LoweringError: A construct the graph cannot express.
@@ -111,18 +119,27 @@ def lower_function(
     ctx_param = rest[0].name if rest else None
     params = rest[1:]
 
-    lowerer = BodyLowerer(resolver, name, source.path, ctx_param)
+    lowerer = BodyLowerer(resolver, name, source.path)
     lines = resolver.lines(function)
     def_line = resolver.lines(function.name)[0]
     start = StartNode(id=lowerer.next_id(), line=def_line, end_line=def_line)
     lowerer.add(start, [], None)
     returns: list[Pending] = []
     ctx = Ctx(
-        scope=None, loops=(), loop=None, raisers=None, finallys=(), returns=returns, helpers=()
+        scope=None,
+        loops=(),
+        loop=None,
+        raisers=None,
+        finallys=(),
+        returns=returns,
+        helpers=(),
+        ctx_names=frozenset(() if ctx_param is None else (ctx_param,)),
     )
     out = lowerer.lower_block(statements_of(function.body), [(start.id, "next")], ctx)
-    end = EndNode(id=lowerer.next_id(), line=lines[1], end_line=lines[1])
-    lowerer.add(end, [*out, *returns], None)
+    if out or returns:
+        # A body that always raises has no end: every path ends at a raise.
+        end = EndNode(id=lowerer.next_id(), line=lines[1], end_line=lines[1])
+        lowerer.add(end, [*out, *returns], None)
 
     add_compensation(lowerer.nodes, lowerer.edges, lowerer.steps)
     graph = Graph(
@@ -145,6 +162,8 @@ def lower_function(
         hash="",
     ).with_hash()
     validate(graph)
+    if unreachable is not None:
+        unreachable.extend(lowerer.unreachable)
     return graph
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ..discover import Index, StepInfo, WorkflowInfo, cst_dotted
+from ..discover import Index, StepInfo, WorkflowInfo, cst_dotted, find_function
 from ..source import SourceFile
-from .context import StepLike
+from .context import Span, StepLike
 
 __all__ = ["IndexResolver", "signals_in_step"]
 
@@ -47,14 +47,24 @@ class IndexResolver:
             function.visit(bound)
         self.local_names = frozenset(bound.names)
         self._helper_sources: dict[int, SourceFile] = {}
+        self._methods: dict[int, str] = {}
 
     def step_for_call(self, func: cst.BaseExpression) -> StepLike | None:
         """The step a callee refers to (through imports, aliases, ``self.``)."""
         return self.index.step_for_call(self.source, func, self.local_names, self.self_class)
 
     def helper_for_call(self, func: cst.BaseExpression) -> cst.FunctionDef | None:
-        """The analysed helper function a callee refers to."""
-        if cst_dotted(func) in self.local_names:
+        """The analysed helper function a callee refers to (``self.m`` in a class body)."""
+        dotted = cst_dotted(func)
+        head, _, rest = (dotted or "").partition(".")
+        if self.self_class is not None and head == "self" and rest and "." not in rest:
+            tree = self.source.tree
+            method = find_function(tree, f"{self.self_class}.{rest}") if tree else None
+            if method is not None:
+                self._helper_sources[id(method)] = self.source
+                self._methods[id(method)] = self.self_class
+            return method
+        if dotted in self.local_names:
             return None
         found = self.index.helper_for_call(self.source, func)
         if found is None:
@@ -66,6 +76,10 @@ class IndexResolver:
     def helper_module(self, helper: cst.FunctionDef) -> str:
         """The module defining ``helper``."""
         return self._helper_sources.get(id(helper), self.source).module
+
+    def helper_class(self, helper: cst.FunctionDef) -> str | None:
+        """The workflow class, for a helper that is one of its methods."""
+        return self._methods.get(id(helper))
 
     def is_gather(self, func: cst.BaseExpression) -> bool:
         """Whether the callee is ``asyncio.gather`` (however imported)."""
@@ -86,6 +100,16 @@ class IndexResolver:
             except KeyError:
                 continue
             return line, end_line
+        raise KeyError(f"node not found in {self.source.display_path}")
+
+    def span(self, node: cst.CSTNode) -> Span:
+        """Path, lines and columns of a node of the body or of an inlined helper."""
+        for source in [self.source, *self._helper_sources.values()]:
+            try:
+                line, column, end_line, end_column = source.position(node)
+            except KeyError:
+                continue
+            return Span(source.display_path, line, column, end_line, end_column)
         raise KeyError(f"node not found in {self.source.display_path}")
 
     def code(self, node: cst.CSTNode) -> str:

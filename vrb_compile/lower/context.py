@@ -15,7 +15,7 @@ import libcst as cst
 
 from ..errors import VrbCompileError
 
-__all__ = ["LoweringError", "Resolver", "StepLike"]
+__all__ = ["LoweringError", "Resolver", "Span", "StepLike"]
 
 
 class LoweringError(VrbCompileError, ValueError):
@@ -35,6 +35,17 @@ class LoweringError(VrbCompileError, ValueError):
         self.line = line
         self.workflow = workflow
         super().__init__(f"{path}:{line}: cannot lower workflow {workflow!r}: {message}")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A range of a source file: 1-based lines and columns, ``end_column`` exclusive."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
 
 
 class StepLike(Protocol):
@@ -66,8 +77,14 @@ class Resolver(Protocol):
     def helper_module(self, helper: cst.FunctionDef) -> str:
         """The dotted module defining a helper returned by :meth:`helper_for_call`."""
 
+    def helper_class(self, helper: cst.FunctionDef) -> str | None:
+        """The class of a helper that is a method of the workflow class, else None."""
+
     def lines(self, node: cst.CSTNode) -> tuple[int, int]:
         """1-based ``(first line, last line)`` of a node of the source."""
+
+    def span(self, node: cst.CSTNode) -> Span:
+        """Where a node of the body (or of an inlined helper) is, for a diagnostic."""
 
     def code(self, node: cst.CSTNode) -> str:
         """Source text of a node (of the source, or one the lowering built)."""
@@ -109,6 +126,8 @@ class Ctx:
         handling: Id of the node where the exception being handled here arrived
             (the first ``except`` clause of the enclosing handler, or the entry of
             a ``finally`` copy on the error path); None where none is handled.
+        ctx_names: Names of this scope bound to the ``WorkflowContext`` (the
+            body's ctx parameter; in a helper, the parameters it was passed to).
     """
 
     scope: str | None
@@ -119,3 +138,4 @@ class Ctx:
     returns: list[tuple[str, str]]
     helpers: tuple[str, ...]
     handling: str | None = None
+    ctx_names: frozenset[str] = frozenset()

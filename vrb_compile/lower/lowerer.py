@@ -5,77 +5,45 @@ The lowering threads *pending exits* through the statements: a list of
 next. A statement takes the pending exits before it and returns those after
 it; a statement that cannot fall through (``return``, ``raise``, ``break``,
 ``continue``) returns none, and the statements after it, unreachable, are not
-lowered. See :mod:`vrb_compile.ir.models` for what the nodes and edges mean.
+lowered: where they start is collected in ``unreachable`` (``build`` reports
+them as VRB306). Awaited calls are lowered by :class:`.calls.CallLowerer`. See
+:mod:`vrb_compile.ir.models` for what the nodes and edges mean.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import libcst as cst
 
 from ..ir.models import (
-    Argument,
     BranchNode,
-    CallNode,
     CodeNode,
     ExceptNode,
     LoopNode,
-    MapNode,
-    NodeBase,
-    ParallelBranch,
-    ParallelNode,
-    Param,
     RaiseNode,
     ReturnNode,
-    SignalNode,
-    SleepNode,
-    StepNode,
 )
 from .awaits import ConditionalAwait, has_await, hoist_awaits
-from .context import Ctx, FinallyFrame, LoopFrame, LoweringError, Resolver, StepLike
+from .calls import CallLowerer, Pending, params_of, signal_name, statements_of
+from .context import Ctx, FinallyFrame, LoopFrame
 
 __all__ = ["BodyLowerer", "Pending", "params_of", "signal_name", "statements_of"]
 
-Pending = tuple[str, str]
+_S = TypeVar("_S", bound=cst.CSTNode)
 RETURN_TEMP = "_vrb_return"
 
 
-def statements_of(suite: cst.BaseSuite) -> list[cst.BaseStatement]:
-    """The statements of a block (an indented block or a one-line suite)."""
-    if isinstance(suite, cst.IndentedBlock):
-        return list(suite.body)
-    assert isinstance(suite, cst.SimpleStatementSuite)
-    return [cst.SimpleStatementLine(body=suite.body)]
+class _NoWayOn(Exception):
+    """An await hoisted out of a statement never returns (an inlined helper that
+    always raises): the rest of the statement, and what follows it, is unreachable."""
 
 
 def _redirect(pending: Sequence[Pending], kind: str) -> list[Pending]:
     """Fall-through exits (``next``) become ``kind``; branch and error exits keep theirs."""
     return [(source, kind if edge == "next" else edge) for source, edge in pending]
-
-
-def params_of(resolver: Resolver, params: cst.Parameters, skip: int = 0) -> list[Param]:
-    """The parameters of a function, in order, without the first ``skip`` ones."""
-    found: list[Param] = []
-
-    def add(param: cst.Param, kind: str) -> None:
-        default = None if param.default is None else resolver.code(param.default)
-        found.append(
-            Param.model_validate({"name": param.name.value, "kind": kind, "default": default})
-        )
-
-    for param in params.posonly_params:
-        add(param, "positional_only")
-    for param in params.params:
-        add(param, "positional_or_keyword")
-    if isinstance(params.star_arg, cst.Param):
-        add(params.star_arg, "var_positional")
-    for param in params.kwonly_params:
-        add(param, "keyword_only")
-    if params.star_kwarg is not None:
-        add(params.star_kwarg, "var_keyword")
-    return found[skip:]
 
 
 def _bound_names(node: cst.CSTNode) -> set[str]:
@@ -118,70 +86,8 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
     return names
 
 
-class BodyLowerer:
-    """Lowers the statements of one workflow (and the helpers it inlines).
-
-    Args:
-        resolver: Answers what callees are (steps, helpers, ``asyncio.gather``).
-        workflow: The workflow name (for error messages).
-        path: The source path (for error messages).
-        ctx_param: Name of the ``WorkflowContext`` parameter, if any.
-    """
-
-    def __init__(self, resolver: Resolver, workflow: str, path: str, ctx_param: str | None) -> None:
-        self.resolver = resolver
-        self.workflow = workflow
-        self.path = path
-        self.ctx_param = ctx_param
-        self.nodes: list[NodeBase] = []
-        self.edges: set[tuple[str, str, str]] = set()
-        self.steps: dict[str, StepLike] = {}
-        self.body_signals: set[tuple[str, bool]] = set()
-        self._temps = 0
-
-    # -- building ------------------------------------------------------------
-
-    def next_id(self) -> str:
-        """The id the next node will get."""
-        return f"n{len(self.nodes)}"
-
-    def _fail(self, node: cst.CSTNode | tuple[int, int], message: str) -> LoweringError:
-        line = node[0] if isinstance(node, tuple) else self.resolver.lines(node)[0]
-        return LoweringError(self.path, line, self.workflow, message)
-
-    def connect(self, pending: Sequence[Pending], target: str) -> None:
-        """Add an edge from each pending exit to ``target``."""
-        for source, kind in pending:
-            self.edges.add((source, target, kind))
-
-    def add(
-        self,
-        node: NodeBase,
-        pending: Sequence[Pending],
-        ctx: Ctx | None,
-        *,
-        raises: bool = True,
-    ) -> str:
-        """Append ``node``, connect ``pending`` to it, register it with the handler."""
-        assert node.id == self.next_id()
-        self.nodes.append(node)
-        self.connect(pending, node.id)
-        if raises and ctx is not None and ctx.raisers is not None:
-            ctx.raisers.append(node.id)
-        return node.id
-
-    def _base(self, lines: tuple[int, int], ctx: Ctx) -> dict[str, object]:
-        return {
-            "id": self.next_id(),
-            "line": lines[0],
-            "end_line": lines[1],
-            "loops": ctx.loops,
-            "scope": ctx.scope,
-        }
-
-    def _temp(self) -> str:
-        self._temps += 1
-        return f"_vrb_t{self._temps}"
+class BodyLowerer(CallLowerer):
+    """Lowers the statements of one workflow (and of the helpers it inlines)."""
 
     def _hoist(
         self, node: cst.CSTNode, lines: tuple[int, int], pending: list[Pending], ctx: Ctx
@@ -196,6 +102,8 @@ class BodyLowerer:
             ) from None
         for awaited, temp in found:
             pending = self.lower_await(awaited, temp, lines, pending, ctx)
+            if not pending:
+                raise _NoWayOn
         return rewritten, pending
 
     # -- blocks --------------------------------------------------------------
@@ -205,12 +113,19 @@ class BodyLowerer:
     ) -> list[Pending]:
         """Lower statements in order; returns the pending exits after them."""
         buffer: list[cst.BaseSmallStatement] = []
+        # A block entered with no pending exit (a finally block's normal-path copy
+        # after a body that always returns) is reached another way: not dead code.
+        entered = bool(pending)
         for statement in statements:
             if not pending:
-                break  # unreachable: the checker reports it; the graph leaves it out
+                # Unreachable: left out of the graph, reported as VRB306.
+                if entered:
+                    self.unreachable.append(self.resolver.span(statement))
+                break
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
                     if not pending:
+                        self.unreachable.append(self.resolver.span(small))
                         break
                     if self._is_noop(small):
                         continue
@@ -218,11 +133,23 @@ class BodyLowerer:
                         buffer.append(small)
                         continue
                     pending = self._flush(buffer, pending, ctx)
-                    pending = self.lower_small(small, pending, ctx)
+                    pending = self._guarded(self.lower_small, small, pending, ctx)
             else:
                 pending = self._flush(buffer, pending, ctx)
-                pending = self.lower_compound(statement, pending, ctx)
+                pending = self._guarded(self.lower_compound, statement, pending, ctx)
         return self._flush(buffer, pending, ctx)
+
+    @staticmethod
+    def _guarded(
+        lower: Callable[[_S, list[Pending], Ctx], list[Pending]],
+        statement: _S,
+        pending: list[Pending],
+        ctx: Ctx,
+    ) -> list[Pending]:
+        try:
+            return lower(statement, pending, ctx)
+        except _NoWayOn:
+            return []
 
     @staticmethod
     def _is_noop(small: cst.BaseSmallStatement) -> bool:
@@ -272,11 +199,22 @@ class BodyLowerer:
     # -- simple statements ---------------------------------------------------
 
     def lower_small(
-        self, small: cst.BaseSmallStatement, pending: list[Pending], ctx: Ctx
+        self,
+        small: cst.BaseSmallStatement,
+        pending: list[Pending],
+        ctx: Ctx,
+        lines: tuple[int, int] | None = None,
     ) -> list[Pending]:
-        """Lower a control statement or a statement holding an await."""
-        lines = self.resolver.lines(small)
+        """Lower a control statement or a statement holding an await.
+
+        ``lines`` are those of the source statement ``small`` was rewritten from
+        (a branch of a conditional expression); by default, those of ``small``.
+        """
+        lines = self.resolver.lines(small) if lines is None else lines
         code = self.resolver.code
+        branched = self._lower_conditional(small, lines, pending, ctx)
+        if branched is not None:
+            return branched
         if isinstance(small, cst.Global | cst.Nonlocal):
             raise self._fail(small, "global/nonlocal is not allowed in a workflow body")
         if isinstance(small, cst.Break | cst.Continue):
@@ -334,6 +272,44 @@ class BodyLowerer:
         text = code(rewritten.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)).strip()
         return self._code_node(text, lines, pending, ctx, _bound_names(rewritten))
 
+    def _lower_conditional(
+        self,
+        small: cst.BaseSmallStatement,
+        lines: tuple[int, int],
+        pending: list[Pending],
+        ctx: Ctx,
+    ) -> list[Pending] | None:
+        """``x = A if c else B`` (``x += ...``, ``return ...``, an expression statement)
+        with an await in ``A`` or ``B``: a branch node on ``c``, then ``x = A`` or ``x = B``."""
+        if not isinstance(
+            small, cst.Expr | cst.Assign | cst.AnnAssign | cst.AugAssign | cst.Return
+        ):
+            return None
+        value = small.value
+        if not isinstance(value, cst.IfExp) or not (
+            has_await(value.body) or has_await(value.orelse)
+        ):
+            return None
+        if isinstance(small, cst.Assign) and any(has_await(t.target) for t in small.targets):
+            return None
+        test = value.test
+        if has_await(test):
+            rewritten, pending = self._hoist(test, lines, pending, ctx)
+            assert isinstance(rewritten, cst.BaseExpression)
+            test = rewritten
+        node = BranchNode.model_validate(
+            {**self._base(lines, ctx), "test": self.resolver.code(test)}
+        )
+        branch = self.add(node, pending, ctx)
+        out: list[Pending] = []
+        for kind, part in (("true", value.body), ("false", value.orelse)):
+            statement = small.with_changes(value=part)
+            try:
+                out += self.lower_small(statement, [(branch, kind)], ctx, lines)
+            except _NoWayOn:
+                continue
+        return out
+
     def _lower_return(
         self, small: cst.Return, lines: tuple[int, int], pending: list[Pending], ctx: Ctx
     ) -> list[Pending]:
@@ -343,6 +319,8 @@ class BodyLowerer:
             if isinstance(value, cst.Await) and not has_await(value.expression):
                 temp = self._temp()
                 pending = self.lower_await(value.expression, temp, lines, pending, ctx)
+                if not pending:
+                    return []
                 text = temp
             else:
                 rewritten, pending = self._hoist(value, lines, pending, ctx)
@@ -369,189 +347,6 @@ class BodyLowerer:
             pending = self.lower_block(statements_of(frame.body), pending, frame.outer)
             ctx = frame.outer
         return pending, ctx
-
-    # -- awaited calls -------------------------------------------------------
-
-    def _arguments(self, args: Sequence[cst.Arg]) -> tuple[Argument, ...]:
-        return tuple(
-            Argument(
-                expr=self.resolver.code(arg.value),
-                keyword=None if arg.keyword is None else arg.keyword.value,
-                star=arg.star,
-            )
-            for arg in args
-        )
-
-    def _ctx_method(self, func: cst.BaseExpression) -> str | None:
-        if (
-            self.ctx_param is not None
-            and isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value == self.ctx_param
-        ):
-            return func.attr.value
-        return None
-
-    def lower_await(
-        self,
-        awaited: cst.BaseExpression,
-        target: str | None,
-        lines: tuple[int, int],
-        pending: list[Pending],
-        ctx: Ctx,
-    ) -> list[Pending]:
-        """Lower ``target = await awaited`` to one node (or an inlined helper)."""
-        if not isinstance(awaited, cst.Call):
-            raise self._fail(lines, "only calls of steps, helpers and ctx methods can be awaited")
-        func, args = awaited.func, awaited.args
-        base = self._base(lines, ctx)
-        method = self._ctx_method(func)
-        if method == "sleep":
-            duration = self._argument(args, 0, "duration", lines, "ctx.sleep")
-            node: NodeBase = SleepNode.model_validate({**base, "duration": duration})
-        elif method == "wait_for_signal":
-            name = str(self._argument(args, 0, "name", lines, "ctx.wait_for_signal"))
-            timeout = self._argument(args, 1, "timeout", lines, None)
-            self.body_signals.add(signal_name(name))
-            node = SignalNode.model_validate(
-                {**base, "signal": name, "timeout": timeout, "target": target}
-            )
-        elif method == "parallel":
-            node = ParallelNode.model_validate(
-                {**base, "branches": self._branches(args, lines), "target": target}
-            )
-        elif method is not None:
-            raise self._fail(lines, f"ctx.{method}() cannot be awaited in a workflow body")
-        elif self.resolver.is_gather(func):
-            node = MapNode.model_validate({**base, **self._map(args, lines), "target": target})
-        else:
-            step = self.resolver.step_for_call(func)
-            if step is None:
-                helper = self.resolver.helper_for_call(func)
-                if helper is None:
-                    raise self._fail(
-                        lines,
-                        f"{self.resolver.code(func)}(...) is not a step, a ctx method or a "
-                        "module-local async helper",
-                    )
-                return self._inline(helper, args, target, lines, pending, ctx)
-            self.steps[step.name] = step
-            node = StepNode.model_validate(
-                {**base, "step": step.name, "args": self._arguments(args), "target": target}
-            )
-        return [(self.add(node, pending, ctx), "next")]
-
-    def _argument(
-        self,
-        args: Sequence[cst.Arg],
-        index: int,
-        keyword: str,
-        lines: tuple[int, int],
-        required: str | None,
-    ) -> str | None:
-        for arg in args:
-            if arg.keyword is not None and arg.keyword.value == keyword:
-                return self.resolver.code(arg.value)
-        positional = [arg for arg in args if arg.keyword is None and not arg.star]
-        if index < len(positional):
-            return self.resolver.code(positional[index].value)
-        if required is not None:
-            raise self._fail(lines, f"{required}() needs its {keyword!r} argument")
-        return None
-
-    def _step_call(
-        self, call: cst.BaseExpression, lines: tuple[int, int], what: str
-    ) -> tuple[StepLike, tuple[Argument, ...]]:
-        if isinstance(call, cst.Await):
-            call = call.expression
-        step = self.resolver.step_for_call(call.func) if isinstance(call, cst.Call) else None
-        if step is None or not isinstance(call, cst.Call):
-            raise self._fail(lines, f"each {what} must be a single step call")
-        self.steps[step.name] = step
-        return step, self._arguments(call.args)
-
-    def _branches(self, args: Sequence[cst.Arg], lines: tuple[int, int]) -> list[ParallelBranch]:
-        if len(args) != 1 or not isinstance(args[0].value, cst.List | cst.Tuple):
-            raise self._fail(
-                lines, "ctx.parallel() takes one list of lambdas: [lambda: step(x), ...]"
-            )
-        branches: list[ParallelBranch] = []
-        for element in args[0].value.elements:
-            value = element.value
-            if (
-                not isinstance(value, cst.Lambda)
-                or value.params.params
-                or isinstance(element, cst.StarredElement)
-            ):
-                raise self._fail(
-                    lines, "each ctx.parallel() branch must be `lambda: some_step(...)`"
-                )
-            step, arguments = self._step_call(value.body, lines, "ctx.parallel() branch")
-            branches.append(ParallelBranch(step=step.name, args=arguments))
-        return branches
-
-    def _map(self, args: Sequence[cst.Arg], lines: tuple[int, int]) -> dict[str, object]:
-        usage = "asyncio.gather() lowers only as the map pattern: gather(*(step(x) for x in xs))"
-        if len(args) != 1 or args[0].star != "*":
-            raise self._fail(lines, usage)
-        comp = args[0].value
-        if not isinstance(comp, cst.GeneratorExp | cst.ListComp):
-            raise self._fail(lines, usage)
-        loop = comp.for_in
-        if loop.inner_for_in is not None or loop.asynchronous is not None:
-            raise self._fail(lines, usage + " with a single for clause")
-        step, arguments = self._step_call(comp.elt, lines, "gathered call")
-        code = self.resolver.code
-        return {
-            "step": step.name,
-            "args": arguments,
-            "item": code(loop.target),
-            "iter": code(loop.iter),
-            "ifs": tuple(code(cond.test) for cond in loop.ifs),
-        }
-
-    def _inline(
-        self,
-        helper: cst.FunctionDef,
-        args: Sequence[cst.Arg],
-        target: str | None,
-        lines: tuple[int, int],
-        pending: list[Pending],
-        ctx: Ctx,
-    ) -> list[Pending]:
-        name = helper.name.value
-        if helper.asynchronous is None:
-            raise self._fail(lines, f"{name}() is not an async def: only async helpers are inlined")
-        if name in ctx.helpers:
-            chain = " -> ".join((*ctx.helpers, name))
-            raise self._fail(lines, f"recursive helper calls cannot be inlined ({chain})")
-        node = CallNode.model_validate(
-            {
-                **self._base(lines, ctx),
-                "helper": name,
-                "module": self.resolver.helper_module(helper),
-                "params": params_of(self.resolver, helper.params),
-                "args": self._arguments(args),
-                "target": target,
-            }
-        )
-        call_id = self.add(node, pending, ctx)
-        returns: list[Pending] = []
-        inner = Ctx(
-            scope=call_id,
-            loops=ctx.loops,
-            loop=None,
-            raisers=ctx.raisers,
-            finallys=(),
-            returns=returns,
-            helpers=(*ctx.helpers, name),
-        )
-        out = self.lower_block(statements_of(helper.body), [(call_id, "next")], inner)
-        if out:
-            end = self.resolver.lines(helper)[1]
-            implicit = ReturnNode.model_validate({**self._base((end, end), inner), "value": None})
-            returns.append((self.add(implicit, out, inner, raises=False), "next"))
-        return returns
 
     # -- compound statements -------------------------------------------------
 
@@ -666,6 +461,9 @@ class BodyLowerer:
         body_ctx = replace(outer, raisers=body_raisers)
         out = self.lower_block(statements_of(statement.body), pending, body_ctx)
         if statement.orelse is not None:
+            if not out and pending:
+                # The body never completes normally: its else block cannot run.
+                self.unreachable.append(self.resolver.span(statement.orelse))
             out = self.lower_block(statements_of(statement.orelse.body), out, outer)
         if statement.handlers and body_raisers:
             incoming: list[Pending] = [(source, "error") for source in body_raisers]
@@ -716,16 +514,3 @@ class BodyLowerer:
             # else the copy starts with a break or continue: as in Python, the jump
             # discards the exception, and the error edges lead straight to its target.
         return out
-
-
-def signal_name(expr: str) -> tuple[str, bool]:
-    """The literal name of a signal expression, or its source when it is not a literal."""
-    try:
-        node = cst.parse_expression(expr)
-    except cst.ParserSyntaxError:
-        return expr, False
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        if isinstance(value, str):
-            return value, True
-    return expr, False

@@ -1,4 +1,4 @@
-"""VRB201-VRB215: constructs a workflow body cannot contain (one code per kind)."""
+"""VRB201-VRB218: constructs a workflow body cannot contain (one code per kind)."""
 
 from __future__ import annotations
 
@@ -242,5 +242,88 @@ RULES = (
         workflow_module("    return ctx.run_id\n"),
         (workflow_module("    return ctx.run_id, ctx.workflow_name, ctx.now()\n"),),
         (workflow_module("    return ctx.backend\n"),),
+    ),
+    _rule(
+        "VRB216",
+        "ctx-call",
+        "a ctx method awaited when it returns a value, not awaited when it must be, "
+        "or called without its argument",
+        "ctx.sleep, ctx.wait_for_signal and ctx.parallel become graph nodes only when "
+        "awaited, with the duration or signal name they need; ctx.now, ctx.random and "
+        "ctx.uuid4 return their value at once and cannot be awaited.",
+        "await ctx.sleep(duration), ctx.wait_for_signal(name) and ctx.parallel([...]); "
+        "call ctx.now(), ctx.random() and ctx.uuid4() without await",
+        workflow_module("    await ctx.sleep()\n    return await ctx.random()\n"),
+        workflow_module("    await ctx.sleep('5m')\n    return ctx.random()\n"),
+        (
+            workflow_module("    await ctx.sleep(duration=5)\n    return ctx.now()\n"),
+            workflow_module("    return await ctx.wait_for_signal(name='ok', timeout=60)\n"),
+        ),
+        (
+            workflow_module("    await ctx.sleep()\n"),
+            workflow_module("    return await ctx.random()\n"),
+            workflow_module("    ctx.sleep(5)\n"),
+            workflow_module("    return await ctx.wait_for_signal()\n"),
+        ),
+    ),
+    _rule(
+        "VRB217",
+        "gather-map",
+        "the asyncio.gather map does not call one step per item",
+        "asyncio.gather(*(s(x) for x in xs)) becomes a map node: one call of the step s per "
+        "item, recorded in the event log. A helper or any other call per item, or items "
+        "from an async iterator, have no such node.",
+        "gather one step call per item: asyncio.gather(*(step(x) for x in xs)); to run a "
+        "helper per item, await it in a for loop",
+        workflow_module(
+            "    return await asyncio.gather(*(helper(x) for x in order))\n",
+            "import asyncio\n",
+            extra=_HELPER,
+        ),
+        workflow_module(
+            "    return await asyncio.gather(*(charge(x) for x in order))\n", "import asyncio\n"
+        ),
+        (
+            workflow_module(
+                "    return await asyncio.gather(*(charge(x) for x in order for y in order))\n",
+                "import asyncio\n",
+            ),
+        ),
+        (
+            workflow_module(
+                "    return await asyncio.gather(*(helper(x) for x in order))\n",
+                "import asyncio\n",
+                extra=_HELPER,
+            ),
+            workflow_module(
+                "    return await asyncio.gather(*(charge(x) async for x in order))\n",
+                "import asyncio\n",
+            ),
+        ),
+    ),
+    _rule(
+        "VRB218",
+        "recursive-helper",
+        "an async helper that calls itself, directly or through other helpers",
+        "Async helpers are inlined into the step graph at each call; a recursive one would "
+        "be inlined without end.",
+        "write the repetition as a loop (in the body or in the helper)",
+        workflow_module(
+            "    return await countdown(order)\n",
+            extra="async def countdown(n):\n    if n:\n        await charge(n)\n"
+            "        await countdown(n - 1)\n\n\n",
+        ),
+        workflow_module(
+            "    return await countdown(order)\n",
+            extra="async def countdown(n):\n    while n:\n        await charge(n)\n"
+            "        n -= 1\n\n\n",
+        ),
+        (workflow_module("    return await helper(order)\n", extra=_HELPER),),
+        (
+            workflow_module(
+                "    return await countdown(order)\n",
+                extra="async def countdown(n):\n    if n:\n        await countdown(n - 1)\n\n\n",
+            ),
+        ),
     ),
 )
