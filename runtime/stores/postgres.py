@@ -40,6 +40,7 @@ import asyncio
 import heapq
 import json
 import select
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -136,6 +137,20 @@ def _record(row: Sequence[Any]) -> RunRecord:
     )
 
 
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (data, EOF, an error) right now.
+
+    ``select.poll``, not ``select.select``: ``select`` refuses descriptors from
+    1024 on, which a worker holding many sockets or files gets.
+    """
+    if sys.platform == "win32":  # no poll() there, and its select() has no such limit
+        readable, _, _ = select.select([fd], [], [], 0)
+        return bool(readable)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text.removeprefix("connection failed: ") or type(error).__name__
@@ -222,6 +237,7 @@ class PostgresStore:
         self._pool: AsyncConnectionPool | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._pool_open: asyncio.Task[None] | None = None
+        self._pool_guard: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._heard = 0  # notifications heard (and reconnections of the listener)
         self._seen = 0  # the value of _heard when wait_for_work last returned
@@ -258,8 +274,7 @@ class PostgresStore:
         """
         if conn.closed or conn.broken:
             return False
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if not readable:
+        if not _readable(conn.fileno()):
             return True
         try:
             await conn.execute("")
@@ -286,10 +301,24 @@ class PostgresStore:
             )
             self._pool_loop = loop
             self._pool_open = loop.create_task(self._pool.open())
+            self._pool_guard = loop.create_task(self._close_at_loop_end(self._pool))
             self._listener = None
         assert self._pool_open is not None
         await asyncio.shield(self._pool_open)
         return self._pool
+
+    @staticmethod
+    async def _close_at_loop_end(pool: AsyncConnectionPool) -> None:
+        """Close ``pool`` when its event loop shuts down (``asyncio.run`` cancels every task).
+
+        The pool retries a connection attempt that this cancellation cuts short,
+        so a pool still open when a loop ends (a store used by one ``asyncio.run``
+        and closed in another) would keep that loop from ever finishing.
+        """
+        try:
+            await asyncio.get_running_loop().create_future()  # until cancelled
+        finally:
+            await pool.close()
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -932,6 +961,9 @@ class PostgresStore:
             if self._pool_open is not None:
                 await asyncio.gather(self._pool_open, return_exceptions=True)
             await pool.close()
+            if self._pool_guard is not None:
+                self._pool_guard.cancel()
+                await asyncio.gather(self._pool_guard, return_exceptions=True)
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self._display}>"

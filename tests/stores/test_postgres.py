@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -365,6 +368,78 @@ def test_the_store_reconnects_after_its_backends_are_terminated(
     assert killed >= 2, "the pool's connection and the listener were terminated"
     assert seqs == [2, 1, 2, 3]
     assert status == "running"
+
+
+_MANY_FILES = """
+import asyncio, os, resource, sys
+
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < 1100 and (hard == resource.RLIM_INFINITY or hard >= 1100):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1100, hard))
+held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]  # fds 3..1032 taken
+
+from runtime.stores import open_store
+
+
+async def main() -> None:
+    store = open_store(sys.argv[1])
+    try:
+        await store.create_run("r", "wf", None)
+        async with store._conn() as conn:
+            fd = conn.fileno()
+        [claim] = await store.claim("w")
+        print(fd, (await store.get_run("r")).status, claim.run.run_id)
+    finally:
+        await store.close()
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_process_holding_over_1024_descriptors_uses_the_store(postgres_url: str) -> None:
+    """The pool's liveness check must not use select(), which refuses fds >= 1024."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"the hard limit on open files is {hard}, under 1100")
+    done = subprocess.run(
+        [sys.executable, "-c", _MANY_FILES, postgres_url],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    fd, status, run_id = done.stdout.split()
+    assert int(fd) >= 1024, "the store's connection got a descriptor past select()'s range"
+    assert (status, run_id) == ("running", "r")
+
+
+_LOOP_AFTER_LOOP = """
+import asyncio, sys, uuid
+
+from runtime.stores import open_store
+
+for _ in range(40):
+    store = open_store(sys.argv[1])
+    asyncio.run(store.create_run(uuid.uuid4().hex, "wf", None))  # this loop's pool left open
+    asyncio.run(store.close())
+print("done")
+"""
+
+
+def test_a_store_used_across_asyncio_runs_lets_each_loop_finish(postgres_url: str) -> None:
+    """asyncio.run cancels the pool's tasks at its end; a connect it cut short must not hang it."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOOP_AFTER_LOOP, postgres_url],
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (0, "done\n"), done.stderr
 
 
 # --------------------------------------------------------------------------- concurrency
