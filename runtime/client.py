@@ -62,7 +62,7 @@ class RunInfo:
             workflow_name=record.workflow_name,
             status=record.status,
             result=record.result,
-            error=None if record.error is None else record.error.model_dump(),
+            error=None if record.error is None else record.error.brief(),
             graph_hash=record.graph_hash,
             created_at=record.created_at,
             updated_at=record.updated_at,
@@ -180,7 +180,7 @@ class WorkflowAPI:
             if record.status == "completed":
                 return record.result
             if record.status in ("failed", "cancelled"):
-                error = None if record.error is None else record.error.model_dump()
+                error = None if record.error is None else record.error.brief()
                 raise WorkflowFailed(run_id, record.status, error)
             if deadline is not None and loop.time() >= deadline:
                 raise TimeoutError(

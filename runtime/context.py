@@ -158,8 +158,10 @@ class StepContext:
         run_id: The run the step belongs to.
         step_name: The step's registered name.
         attempt: The attempt number, 1 for the first.
-        idempotency_key: Stable across retries and replays of this invocation;
-            pass it to external services that deduplicate requests.
+        idempotency_key: ``"<run_id>:<key>"``, where key is the invocation's
+            event key: the same across retries and replays of this invocation,
+            different in every other invocation and run; pass it to external
+            services that deduplicate requests.
     """
 
     def __init__(

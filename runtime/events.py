@@ -28,7 +28,9 @@ run_failed                 None      error
 run_cancelled              None      reason (str or None)
 =========================  ========  ==============================================
 
-``error`` is always ``{"type": ..., "message": ...}`` (:class:`ErrorInfo`).
+``error`` is ``{"type": ..., "message": ...}`` (:class:`ErrorInfo`); the errors of
+steps and rollbacks add the class's ``module`` and ``qualname``, its ``args`` and
+JSON attributes (``attrs``), so a replay can rebuild the same exception.
 
 Writers build an :class:`EventDraft` from a payload model; the store gives it its
 ``seq`` and ``at`` when it commits. Building a draft checks that every value is
@@ -44,7 +46,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
 
 from .errors import VrbError
 
@@ -206,17 +216,79 @@ JSONValue: TypeAlias = Any
 
 
 class ErrorInfo(BaseModel):
-    """A recorded error: the exception's type name and its message."""
+    """A recorded error: its type name and message, and what replay needs to rebuild it.
+
+    ``type`` and ``message`` are what runs and users see. The other fields let a
+    replay hand the workflow body an exception of the same class with the same
+    ``args`` and attributes as the live one (see
+    :func:`runtime.worker_run.rebuild_error`); they are ``None`` in logs written
+    before they existed, for run-level errors, and where the value was not JSON.
+    ``None`` fields are left out of the stored JSON, so an error without them is
+    stored as ``{"type": ..., "message": ...}`` exactly as before.
+
+    Attributes:
+        type: The exception's class name (``"CardDeclined"``).
+        message: ``str()`` of the exception.
+        module: The module defining the class (``"shop.payments"``).
+        qualname: The class's qualified name in that module.
+        args: The exception's ``args``, when all of them are JSON values.
+        attrs: The exception's instance attributes (its ``__dict__``) whose
+            values are JSON; others are not recorded.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: str
     message: str
+    module: str | None = None
+    qualname: str | None = None
+    args: list[JSONValue] | None = None
+    attrs: dict[str, JSONValue] | None = None
 
     @classmethod
-    def from_exception(cls, error: BaseException) -> ErrorInfo:
-        """Describe ``error`` as its class name and message."""
-        return cls(type=type(error).__name__, message=str(error))
+    def from_exception(cls, error: BaseException, *, detail: bool = True) -> ErrorInfo:
+        """Describe ``error``: its class name and message, and with ``detail`` how to rebuild it.
+
+        Args:
+            error: The exception.
+            detail: Also record its class's module and qualname, its JSON ``args``
+                and its JSON attributes (for errors replay rebuilds: a step's).
+        """
+        kind = type(error)
+        if not detail:
+            return cls(type=kind.__name__, message=str(error))
+        args: list[Any] | None = list(error.args)
+        if _find_problem(args, "$") is not None:
+            args = None
+        attrs = {
+            name: value
+            for name, value in getattr(error, "__dict__", {}).items()
+            if isinstance(name, str) and _find_problem(value, "$") is None
+        }
+        return cls(
+            type=kind.__name__,
+            message=str(error),
+            module=kind.__module__,
+            qualname=kind.__qualname__,
+            args=args,
+            attrs=attrs or None,
+        )
+
+    def brief(self) -> dict[str, str]:
+        """``{"type": ..., "message": ...}``: what a run's error shows (``RunInfo.error``)."""
+        return {"type": self.type, "message": self.message}
+
+    @model_serializer(mode="wrap")
+    def _leave_out_missing_detail(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in _DETAIL:
+                if name in data and data[name] is None:
+                    del data[name]
+        return data
+
+
+_DETAIL = ("module", "qualname", "args", "attrs")
 
 
 class Payload(BaseModel):

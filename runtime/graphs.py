@@ -128,10 +128,13 @@ class GraphLibrary:
             try:
                 for path in sorted((self.directory / "versions" / name).glob("*.graph.json")):
                     graph = load_graph(path)
+                    _check_identity(path, graph, name, path.name.removesuffix(".graph.json"))
                     self._versions[(name, graph.hash)] = graph
-                latest = load_graph(self.directory / str(entry.get("file")))
+                latest_path = self.directory / str(entry.get("file"))
+                latest = load_graph(latest_path)
             except VrbCompileError as error:
                 raise ConfigurationError(str(error)) from None
+            _check_identity(latest_path, latest, name, entry.get("hash"), manifest_path)
             self._versions[(name, latest.hash)] = latest
             self._check_source(latest)
             self._latest[name] = latest
@@ -197,14 +200,82 @@ class GraphLibrary:
         for node in graph.nodes:
             if not isinstance(node, CodeNode) or node.rewritten:
                 continue
-            span = "\n".join(line.strip() for line in lines[node.line - 1 : node.end_line])
-            missing = [part for part in node.code.splitlines() if part.strip() not in span]
-            if missing:
+            missing = _not_verbatim(node.code, lines[node.line - 1 : node.end_line])
+            if missing is not None:
                 raise ConfigurationError(
                     f"graph of workflow {graph.workflow.name!r}: code node {node.id} "
-                    f"({missing[0].strip()!r}) is not at lines {node.line}-{node.end_line} of "
+                    f"({missing!r}) is not at lines {node.line}-{node.end_line} of "
                     f"{path}; the graph does not describe this module, rebuild it"
                 )
+
+
+def _check_identity(
+    path: Path,
+    graph: Graph,
+    name: str,
+    expected_hash: object,
+    manifest_path: Path | None = None,
+) -> None:
+    """Refuse a graph file that is not the version of ``name`` it is filed as.
+
+    A file copied or renamed by hand would otherwise run another workflow's
+    body, or another version's, under this name.
+    """
+    fix = "rebuild the graphs with vrb-compile build"
+    if graph.workflow.name != name:
+        raise ConfigurationError(
+            f"{path}: holds the graph of workflow {graph.workflow.name!r}, not of {name!r} "
+            f"as its place in the build says; {fix}"
+        )
+    if graph.hash != expected_hash:
+        where = (
+            f"its file name says {str(expected_hash)[:12]}..."
+            if manifest_path is None
+            else f"{manifest_path} names {str(expected_hash)[:12]}... for {name!r}"
+        )
+        raise ConfigurationError(
+            f"{path}: holds graph version {graph.hash[:12]}... but {where}; {fix}"
+        )
+
+
+def _not_verbatim(code: str, lines: list[str]) -> str | None:
+    """The first line of ``code`` not found verbatim, in order, in ``lines``; ``None`` if all are.
+
+    Both sides are compared stripped of indentation (the graph holds statements
+    dedented). A code line must be a whole source line, or a whole statement of
+    one: between the line's start, a ``;`` or a compound header's ``:`` and the
+    line's end, a ``;`` or a comment. A substring test would let ``x = 1`` pass
+    for ``x = 10``, and ``y = x`` for ``y = x * 2``.
+    """
+    source = [line.strip() for line in lines]
+    row, column = 0, 0
+    for part in code.splitlines():
+        wanted = part.strip()
+        if not wanted:
+            continue
+        while row < len(source):
+            end = _statement_at(source[row], wanted, column)
+            if end is not None:
+                column = end
+                break
+            row, column = row + 1, 0
+        else:
+            return wanted
+    return None
+
+
+def _statement_at(text: str, wanted: str, start: int) -> int | None:
+    """Where ``wanted`` ends in ``text`` (searched from ``start``) as a whole statement."""
+    index = text.find(wanted, start)
+    while index >= 0:
+        before = text[:index].rstrip()
+        after = text[index + len(wanted) :].lstrip()
+        if (not before or before.endswith((";", ":"))) and (
+            not after or after.startswith((";", "#"))
+        ):
+            return index + len(wanted)
+        index = text.find(wanted, index + 1)
+    return None
 
 
 def _import_root(path: Path, module: str) -> Path:

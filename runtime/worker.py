@@ -20,7 +20,14 @@ Decisions
   :class:`~runtime.NondeterminismError` at ERROR level.
 * **Poison runs**: a run recovered (taken over from a dead lease) more than
   ``max_recoveries`` times ends ``failed`` with a ``PoisonRun`` error, after
-  compensation, instead of crash-looping every worker in turn.
+  compensation, instead of crash-looping every worker in turn. Its body is not
+  walked again. Its outstanding rollbacks run once more, except one a worker
+  died in while failing the run: the next takeover records that rollback
+  ``rollback_failed`` (``RollbackInterrupted``) without running it, names it in
+  the run's error, runs the others and ends the run. As with DBOS's
+  ``max_recovery_attempts``, the limit bounds how often user code can kill a
+  worker; rather than a dead-letter state, the run ends ``failed`` with the
+  rollback it did not finish on record, for an operator to check by hand.
 * **Retries**: delays up to ``inline_retry_max`` seconds are slept in-process;
   longer ones give the run back until the retry time.
 * **Shutdown**: :meth:`Worker.stop` (and SIGTERM under :meth:`Worker.run_forever`)
@@ -275,10 +282,12 @@ class Worker:
         executor = RunExecutor(
             self.store, claim, graph, history, get_workflow(run.workflow_name), self.settings
         )
-        if claim.reason == "recovered" and run.recoveries > self.max_recoveries:
-            return await self._poison(executor)
+        poison = claim.reason == "recovered" and run.recoveries > self.max_recoveries
+        # A poison run's rollbacks may take long too: keep its lease while they run.
         beat = asyncio.create_task(self._heartbeat(executor))
         try:
+            if poison:
+                return await self._poison(executor)
             return await executor.execute()
         finally:
             beat.cancel()
@@ -291,9 +300,16 @@ class Worker:
             await executor.heartbeat()
 
     async def _poison(self, executor: RunExecutor) -> str:
+        recoveries = executor.run.recoveries
         message = (
-            f"the run was taken over {executor.run.recoveries} times after its worker died "
+            f"the run was taken over {recoveries} times after its worker died "
             f"(limit {self.max_recoveries}); it is failed so it stops killing workers"
         )
         log.error("run %s: %s", executor.run_id, message)
-        return await executor.fail_from_log(ErrorInfo(type="PoisonRun", message=message))
+        # The first takeover past the limit fails the run; a later one means that
+        # attempt died, while compensating (it walks no step): its rollback in
+        # flight is not run again.
+        return await executor.fail_from_log(
+            ErrorInfo(type="PoisonRun", message=message),
+            rollback_interrupted=recoveries > self.max_recoveries + 1,
+        )

@@ -19,7 +19,9 @@ Decisions (documented in the worker's docstring too)
   back until ``retry_at`` (a durable backoff: no worker is held).
 * An attempt cut short by a crash runs again under the same attempt number (it
   does not use up a retry; a run that keeps killing workers is caught by the
-  poison-run limit instead).
+  poison-run limit instead). A rollback cut short by a crash runs again too,
+  except when the crash killed a worker failing a poison run: then it is recorded
+  ``rollback_failed`` and never run again (see :meth:`RunExecutor.fail_from_log`).
 * ``ctx.now()`` is the commit time of the latest step, wait or signal result the
   walk has passed (the run's creation time before any): a value from the log, so
   replay sees the same one. ``ctx.random()``/``uuid4()`` are seeded by the run id.
@@ -32,9 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import copy
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -106,7 +110,7 @@ class LeaseGone(ControlFlow):
 
 
 class RecordedError(Exception):
-    """An error rebuilt from the log (its class is named after the recorded type)."""
+    """An error rebuilt from the log whose class could not be (named after the recorded type)."""
 
 
 _REBUILT: dict[str, type[RecordedError]] = {}
@@ -115,9 +119,25 @@ _REBUILT: dict[str, type[RecordedError]] = {}
 def rebuild_error(info: ErrorInfo) -> BaseException:
     """An exception equivalent to a recorded one, for replay.
 
-    Builtin exception types come back as themselves; others as a subclass of
-    :class:`RecordedError` carrying the recorded type name.
+    A replayed ``except StepFailed as e`` must see the ``e.cause`` the live run
+    saw, or ``isinstance(e.cause, CardDeclined)`` would send the replay down
+    another branch. So when the log names the class (``module``, ``qualname``)
+    and its ``args`` were JSON, the class is looked up among the modules already
+    imported (a module named in the log is never imported: the log is data, not
+    code to load) and the exception is made as ``pickle`` would make it:
+    ``cls.__new__(cls, *args)``, then ``args`` and the recorded attributes set,
+    without calling ``__init__`` (whose signature need not match ``args``).
+
+    Otherwise (a class not imported in this worker, one defined in a function,
+    non-JSON ``args``, a log written before classes were recorded) builtin types
+    come back as themselves with the recorded message, and others as a subclass
+    of :class:`RecordedError` carrying the recorded type name.
     """
+    cls = _recorded_class(info)
+    if cls is not None and info.args is not None:
+        rebuilt = _instantiate(cls, info.args, info.attrs or {})
+        if rebuilt is not None:
+            return rebuilt
     found = getattr(builtins, info.type, None)
     if isinstance(found, type) and issubclass(found, Exception):
         try:
@@ -126,11 +146,39 @@ def rebuild_error(info: ErrorInfo) -> BaseException:
             pass
     if info.type == "NonRetryableError":
         return NonRetryableError(info.message)
-    cls = _REBUILT.get(info.type)
-    if cls is None:
-        cls = type(info.type, (RecordedError,), {})
-        _REBUILT[info.type] = cls
-    return cls(info.message)
+    fallback = _REBUILT.get(info.type)
+    if fallback is None:
+        fallback = type(info.type, (RecordedError,), {})
+        _REBUILT[info.type] = fallback
+    return fallback(info.message)
+
+
+def _recorded_class(info: ErrorInfo) -> type[Exception] | None:
+    if info.module is None or info.qualname is None:
+        return None
+    target: Any = sys.modules.get(info.module)
+    for part in info.qualname.split("."):
+        # vars(), not getattr(): a module-level __getattr__ may import lazily.
+        namespace = getattr(target, "__dict__", None)
+        if not isinstance(namespace, Mapping):
+            return None
+        target = namespace.get(part)
+    if isinstance(target, type) and issubclass(target, Exception) and target.__name__ == info.type:
+        return target
+    return None
+
+
+def _instantiate(cls: type[Exception], args: list[Any], attrs: dict[str, Any]) -> Exception | None:
+    try:
+        values = copy.deepcopy(args)
+        rebuilt = cls.__new__(cls, *values)
+        if type(rebuilt) is not cls:
+            return None
+        rebuilt.args = tuple(values)
+        vars(rebuilt).update(copy.deepcopy(attrs))
+    except Exception:
+        return None
+    return rebuilt
 
 
 @dataclass(frozen=True)
@@ -429,18 +477,60 @@ class RunExecutor:
             await self.compensate(error)
         except LeaseGone:
             return "lease lost"
-        info = ErrorInfo.from_exception(error)
+        # A run's error is what users read ({"type", "message"}): nothing replays it.
+        info = ErrorInfo.from_exception(error, detail=False)
         self.record(RunFailedPayload(error=info))
         return await self._end("failed", error=info)
 
-    async def fail_from_log(self, info: ErrorInfo) -> str:
-        """End the run failed without walking it, compensating every step the log completed."""
+    async def fail_from_log(self, info: ErrorInfo, *, rollback_interrupted: bool = False) -> str:
+        """End the run failed without walking it, compensating every step the log completed.
+
+        The worker uses this for a poison run. Rollbacks run in a fixed order
+        (reverse completion order, the log's recorded outcomes skipped), and
+        each outcome commits as soon as it is known, so when an earlier call of
+        this method died, the rollback it was running is the first one still
+        without an outcome.
+
+        Args:
+            info: The run's error.
+            rollback_interrupted: An earlier attempt to fail this run died while
+                compensating. The first rollback still to run is then not run
+                again: it is recorded ``rollback_failed`` (``RollbackInterrupted``)
+                and named in the run's error, and the others run. A rollback that
+                kills its worker would otherwise be retried by every takeover and
+                the run would never end.
+        """
         for key, record in self.journal.steps.items():
             if record.outcome == "completed":
                 self._completions.append(
                     _Completion(record.result_seq, key, record.step, record.output)
                 )
+        interrupted = self._first_rollback() if rollback_interrupted else None
+        if interrupted is not None:
+            self._rolled.add(interrupted.key)
+            reason = (
+                f"the rollback of step {interrupted.step!r} was running when a worker failing "
+                "this poison run died, and is not run again; check by hand whether the step's "
+                "effect was undone"
+            )
+            self.record(
+                RollbackFailedPayload(
+                    step=interrupted.step,
+                    error=ErrorInfo(type="RollbackInterrupted", message=reason),
+                ),
+                interrupted.key,
+            )
+            info = info.model_copy(update={"message": f"{info.message}; {reason}"})
         return await self._fail(rebuild_error(info))
+
+    def _first_rollback(self) -> _Completion | None:
+        """The completed step whose rollback :meth:`compensate` would run first."""
+        for completion in sorted(self._completions, key=lambda c: c.seq, reverse=True):
+            if completion.key in self._rolled or completion.key in self.journal.rolled_back:
+                continue
+            if self._step(completion.step).rollback_fn is not None:
+                return completion
+        return None
 
     async def park(self, error: NondeterminismError, *, retry_in: float = 300.0) -> str:
         """Give a run back that this worker must not advance, due again in ``retry_in`` s.
@@ -574,8 +664,14 @@ class RunExecutor:
             remaining = max(0.0, (self.deadline - self.settings.clock()).total_seconds())
             if limit is None or remaining < limit:
                 limit, by_breaker = remaining, True
+        # The event key is unique only within the run ("n1" in every run): an
+        # external service deduplicating on it would merge two runs' requests.
         context = StepContext(
-            self.run_id, call.step, attempt, call.key, _StepBackend(self, call.key)
+            self.run_id,
+            call.step,
+            attempt,
+            f"{self.run_id}:{call.key}",
+            _StepBackend(self, call.key),
         )
         try:
             async with asyncio.timeout(limit) as scope:

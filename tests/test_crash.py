@@ -25,7 +25,9 @@ LEASE = 1.5
 """Short leases (heartbeats every 0.1 s keep a live worker's lease) so a takeover is quick."""
 
 
-def start_worker(tmp_path: Path, lease_timeout: float) -> subprocess.Popen[bytes]:
+def start_worker(
+    tmp_path: Path, lease_timeout: float, max_recoveries: int = 5
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "VRB_CRASH_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [
@@ -34,6 +36,7 @@ def start_worker(tmp_path: Path, lease_timeout: float) -> subprocess.Popen[bytes
             "tests.runtime.crash_worker",
             str(tmp_path / "vrb.db"),
             str(lease_timeout),
+            str(max_recoveries),
         ],
         cwd=ROOT,
         env=env,
@@ -153,3 +156,50 @@ def test_killed_worker_mid_compensation_never_reruns_a_completed_rollback(
         ("rollback_completed", "c-two"),
         ("rollback_completed", "c-one"),
     ]
+
+
+def test_a_rollback_that_kills_every_worker_ends_the_run_failed_without_running_it_again(
+    tmp_path: Path,
+) -> None:
+    run_id = call(
+        tmp_path, lambda c: c.workflow.trigger("crash-deadly-rollback", run_id="crash-3")
+    ).run_id
+    deaths = 0
+    # One worker at a time: each takes the run over once the dead one's lease lapses.
+    while deaths < 8:
+        worker = start_worker(tmp_path, lease_timeout=LEASE, max_recoveries=2)
+        try:
+            for _ in range(3000):
+                if worker.poll() is not None:
+                    break
+                status = call(tmp_path, lambda c: c.workflow.get_run(run_id)).status
+                if status == "failed":
+                    break
+                time.sleep(0.05)
+        finally:
+            if worker.poll() is None:
+                assert stop(worker) == 0
+        if worker.returncode != 9:
+            break
+        deaths += 1
+    # The first claim and two takeovers die in the rollback; the third takeover is past
+    # the limit and fails the run, compensating once more, and dies; the fourth records
+    # the rollback it was running as not run again, and ends the run.
+    assert deaths == 4
+    assert effects(tmp_path) == Counter({"kept": 1, "doomed": 1, "undo-kill": 4})
+    with pytest.raises(WorkflowFailed) as caught:
+        call(tmp_path, lambda c: c.workflow.result(run_id, timeout=5))
+    assert caught.value.error["type"] == "PoisonRun"
+    assert caught.value.error["message"].startswith(
+        "the run was taken over 4 times after its worker died (limit 2)"
+    )
+    assert (
+        "the rollback of step 'c-kept' was running when a worker" in caught.value.error["message"]
+    )
+    history = call(tmp_path, lambda c: c.workflow.history(run_id))
+    assert_well_formed(history)
+    rollbacks = [e for e in history if e.type.startswith("rollback")]
+    assert [(e.type, e.key, e.payload.step) for e in rollbacks] == [
+        ("rollback_failed", "n1", "c-kept")
+    ]
+    assert rollbacks[0].payload.error.type == "RollbackInterrupted"

@@ -154,3 +154,34 @@ def test_a_draft_serialises_its_payload_once_compactly() -> None:
     draft = EventDraft(events.StepCompletedPayload(step="s", output={"é": [1]}, attempt=1), "k")
     assert draft.payload_json == '{"step":"s","output":{"é":[1]},"attempt":1}'
     assert draft.key == "k"
+
+
+def test_an_error_without_class_details_is_stored_as_type_and_message_only() -> None:
+    # Logs written before the details existed load, and store back byte for byte.
+    stored = '{"step":"s","attempt":3,"error":{"type":"ValueError","message":"boom"}}'
+    draft = EventDraft(events.StepFailedPayload.model_validate_json(stored), "n1")
+    assert draft.payload_json == stored
+
+
+def test_an_error_records_its_class_json_args_and_json_attributes() -> None:
+    class Declined(Exception):
+        def __init__(self, code: str) -> None:
+            super().__init__(f"declined {code}")
+            self.code = code
+            self.response = object()
+
+    info = ErrorInfo.from_exception(Declined("R1"))
+    assert info.model_dump() == {
+        "type": "Declined",
+        "message": "declined R1",
+        "module": __name__,
+        "qualname": Declined.__qualname__,
+        "args": ["declined R1"],
+        "attrs": {"code": "R1"},
+    }
+    assert ErrorInfo.from_exception(ValueError(object())).args is None
+    assert ErrorInfo.from_exception(KeyError("k"), detail=False).model_dump() == {
+        "type": "KeyError",
+        "message": "'k'",
+    }
+    assert info.brief() == {"type": "Declined", "message": "declined R1"}

@@ -15,8 +15,8 @@ by ``.``), then ``#`` and the branch index inside a ``parallel`` / ``map`` node:
     n9@0.4#1    branch 1 of a parallel node inside two loops
 
 A signal taken inside a step body gets ``<step key>/<signal>/<n>`` (the n-th wait
-for that name in that invocation). Keys are the events' ``key`` and the steps'
-``idempotency_key``.
+for that name in that invocation). Keys are the events' ``key``; a step's
+``idempotency_key`` is ``<run_id>:<key>``, unique across runs too.
 """
 
 from __future__ import annotations

@@ -98,3 +98,26 @@ async def crash_saga(ctx: WorkflowContext) -> None:
     await one()
     await two()
     await fail()
+
+
+def _undo_kept(error: BaseException, output: Any) -> None:
+    effect("undo-kill")
+    os._exit(9)  # the rollback kills its worker, every time
+
+
+@step("c-kept", rollback_fn=_undo_kept)
+async def kept() -> str:
+    effect("kept")
+    return "kept"
+
+
+@step("c-doomed")
+async def doomed() -> None:
+    effect("doomed")
+    raise NonRetryableError("payment refused")
+
+
+@workflow("crash-deadly-rollback")
+async def crash_deadly_rollback(ctx: WorkflowContext) -> None:
+    await kept()
+    await doomed()

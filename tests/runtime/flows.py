@@ -268,3 +268,61 @@ async def bad_step_output(ctx: WorkflowContext) -> Any:
 async def bad_result(ctx: WorkflowContext, x: int) -> Any:
     value = await add(x)
     return (value, value)
+
+
+class CardDeclined(Exception):
+    """A step's own exception type with a field, as payment clients raise them."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"card declined ({code})")
+        self.code = code
+
+
+@step("t-decline")
+async def decline(code: str) -> None:
+    CALLS.append(("decline", code))
+    raise CardDeclined(code)
+
+
+@step("t-lookup")
+async def lookup(name: str) -> None:
+    CALLS.append(("lookup", name))
+    raise KeyError(name)
+
+
+@workflow("t-error-types")
+async def error_types(ctx: WorkflowContext, code: str) -> dict[str, Any]:
+    try:
+        await decline(code)
+        declined = "no failure"
+    except StepFailed as error:
+        if isinstance(error.cause, CardDeclined):
+            declined = f"declined {error.cause.code}: {error.cause}"
+        else:
+            declined = f"other {type(error.cause).__name__}: {error.cause}"
+    try:
+        await lookup("sku")
+        missing = "no failure"
+    except StepFailed as error:
+        missing = f"{isinstance(error.cause, KeyError)} {error.cause} {error.cause.args}"
+    live = await echo([declined, missing])
+    # After the sleep the body is replayed from the log: the causes are rebuilt.
+    await ctx.sleep(0.2)
+    return {"live": live, "replayed": [declined, missing]}
+
+
+async def _undo_hanging(error: BaseException, output: Any) -> None:
+    CALLS.append(("undo-hang", output))
+    await asyncio.sleep(3600)  # the tests kill the worker running it
+
+
+@step("t-keep", rollback_fn=_undo_hanging)
+async def keep() -> str:
+    CALLS.append(("keep",))
+    return "kept"
+
+
+@workflow("t-hanging-rollback")
+async def hanging_rollback(ctx: WorkflowContext) -> None:
+    await keep()
+    await fatal()

@@ -128,6 +128,44 @@ def test_poison_run_is_failed_after_too_many_takeovers(store_url: str) -> None:
     assert flows.CALLS.count(("block", 30)) == 2
 
 
+def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunning_it(
+    store_url: str,
+) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-hanging-rollback")
+        # Killed in the rollback: the first claim, one takeover, then the takeover past
+        # the limit that fails the run as poison and compensates once more.
+        for round_ in range(3):
+            worker = Worker(
+                client, library(), **{**FAST, "lease_timeout": 0.2, "max_recoveries": 1}
+            )
+            task = asyncio.create_task(worker.start("t-hanging-rollback"))
+            async with asyncio.timeout(10):
+                while flows.CALLS.count(("undo-hang", "kept")) <= round_:
+                    await asyncio.sleep(0.01)
+            await _kill(worker, task)
+        async with serving(client, lease_timeout=0.2, max_recoveries=1):
+            with pytest.raises(WorkflowFailed) as caught:
+                await client.workflow.result(handle.run_id, timeout=10)
+        assert caught.value.error["type"] == "PoisonRun"
+        assert caught.value.error["message"] == (
+            "the run was taken over 3 times after its worker died (limit 1); it is failed so "
+            "it stops killing workers; the rollback of step 't-keep' was running when a worker "
+            "failing this poison run died, and is not run again; check by hand whether the "
+            "step's effect was undone"
+        )
+        history = await client.workflow.history(handle.run_id)
+        assert types(history, "n1") == ["step_started", "step_completed", "rollback_failed"]
+        assert history[-2].payload.error.model_dump() == {  # type: ignore[union-attr]
+            "type": "RollbackInterrupted",
+            "message": caught.value.error["message"].split("; ", 2)[2],
+        }
+        assert types(history)[-1] == "run_failed"
+
+    run(scenario, store_url)
+    assert flows.CALLS.count(("undo-hang", "kept")) == 3
+
+
 def test_zombie_worker_past_its_lease_cannot_append(store_url: str) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-block", [0.6])

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import sys
 from pathlib import Path
 
 import pytest
 
-from runtime import Client, ConfigurationError, Worker
+from runtime import Client, ConfigurationError, Worker, WorkflowFailed
+from runtime.events import ErrorInfo
 from runtime.graphs import GraphLibrary
+from runtime.worker_run import RecordedError, rebuild_error
 from vrb_compile.build import build_paths
+from vrb_compile.ir.models import Graph, compute_hash
 
 from . import flows
 from .conftest import FAST, library, run, serving, types
@@ -74,6 +78,85 @@ def test_now_random_and_uuid_are_identical_on_replay(store_url: str) -> None:
     # The live walk passed these to the step; the replay after the sleep returned the same.
     assert [("echo", run_values := flows.CALLS[0][1])] == flows.CALLS
     assert isinstance(run_values, list)
+
+
+def test_a_step_failure_replays_with_its_own_exception_type_args_and_fields(
+    store_url: str,
+) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-error-types", ["R01"])
+        async with serving(client) as worker:
+            result = await client.workflow.result(handle.run_id, timeout=10)
+        assert [o for r, o in worker.outcomes if r == handle.run_id] == ["waiting", "completed"]
+        expected = ["declined R01: card declined (R01)", "True 'sku' ('sku',)"]
+        assert result == {"live": expected, "replayed": expected}
+        history = await client.workflow.history(handle.run_id)
+        failed = [event.payload for event in history if event.type == "step_failed"]
+        assert failed[0].error.model_dump() == {
+            "type": "CardDeclined",
+            "message": "card declined (R01)",
+            "module": flows.__name__,
+            "qualname": "CardDeclined",
+            "args": ["card declined (R01)"],
+            "attrs": {"code": "R01"},
+        }
+
+    run(scenario, store_url)
+    # Replay took the step failures from the log: no step ran twice.
+    assert flows.CALLS.count(("decline", "R01")) == flows.CALLS.count(("lookup", "sku")) == 1
+
+
+def test_a_failed_run_reports_its_error_as_type_and_message_only(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-nonretryable")
+        async with serving(client):
+            with pytest.raises(WorkflowFailed) as caught:
+                await client.workflow.result(handle.run_id, timeout=10)
+        expected = {
+            "type": "StepFailed",
+            "message": "step 't-fatal' failed: NonRetryableError: card declined",
+        }
+        assert caught.value.error == expected
+        assert (await client.workflow.get_run(handle.run_id)).error == expected
+        history = await client.workflow.history(handle.run_id)
+        assert history[-1].payload.model_dump() == {"error": expected}
+
+    run(scenario, store_url)
+
+
+class _Local(Exception):
+    pass
+
+
+def test_a_recorded_error_whose_class_cannot_be_found_is_rebuilt_by_name() -> None:
+    class Hidden(Exception):  # in a function: its qualname cannot be looked up
+        pass
+
+    for error in (Hidden("gone"), _Local(object())):
+        rebuilt = rebuild_error(ErrorInfo.from_exception(error))
+        assert isinstance(rebuilt, RecordedError)
+        assert (type(rebuilt).__name__, str(rebuilt)) == (type(error).__name__, str(error))
+    # A module named in the log is looked up among imported ones, never imported.
+    info = ErrorInfo.from_exception(_Local("x")).model_copy(update={"module": "not_imported_mod"})
+    assert isinstance(rebuild_error(info), RecordedError)
+    assert "not_imported_mod" not in sys.modules
+    # A log written before classes were recorded: builtins by name, others by type name.
+    assert type(rebuild_error(ErrorInfo(type="KeyError", message="k"))) is KeyError
+    old = rebuild_error(ErrorInfo(type="CardDeclined", message="card declined (R01)"))
+    assert isinstance(old, RecordedError)
+
+
+def test_a_rebuilt_error_does_not_call_init_and_keeps_json_attributes() -> None:
+    error = flows.CardDeclined("R02")
+    error.add_note("seen by the test")
+    error.response = object()  # type: ignore[attr-defined]
+    rebuilt = rebuild_error(ErrorInfo.from_exception(error))
+    assert type(rebuilt) is flows.CardDeclined
+    assert (rebuilt.args, str(rebuilt)) == (("card declined (R02)",), "card declined (R02)")
+    assert vars(rebuilt) == {"code": "R02", "__notes__": ["seen by the test"]}
+    os_error = rebuild_error(ErrorInfo.from_exception(FileNotFoundError(2, "No such file")))
+    assert type(os_error) is FileNotFoundError
+    assert (os_error.errno, str(os_error)) == (2, "[Errno 2] No such file")
 
 
 def test_divergence_from_the_history_parks_the_run(
@@ -247,3 +330,116 @@ def test_corrupt_graph_file_or_missing_manifest_is_refused_in_one_line(tmp_path:
     finally:
         sys.path.remove(str(package))
         sys.modules.pop("corrupt_flows", None)
+
+
+TWO_FLOWS = """
+from runtime import WorkflowContext, step, workflow
+
+
+@step("t-own-add")
+async def add(x: int) -> int:
+    return x + 1
+
+
+@workflow("t-own-a")
+async def own_a(ctx: WorkflowContext, x: int) -> int:
+    return await add(x)
+
+
+@workflow("t-own-b")
+async def own_b(ctx: WorkflowContext, x: int) -> int:
+    a = 1; b = 2  # noqa: E702 - statements sharing a line are matched too
+    if x: a = 3  # noqa: E701
+    y = x * 20
+    return await add(a + b + y)
+"""
+
+
+def _built(tmp_path: Path, module: str) -> Path:
+    package = tmp_path / "src"
+    package.mkdir()
+    # Names register once per process: each module gets its own.
+    (package / f"{module}.py").write_text(
+        TWO_FLOWS.replace("t-own-", f"t-{module.removesuffix('_flows')}-")
+    )
+    graphs = tmp_path / "graphs"
+    assert build_paths([package / f"{module}.py"], graphs, cwd=package).built
+    sys.path.insert(0, str(package))
+    importlib.import_module(module)
+    return graphs
+
+
+def _refused(graphs: Path, name: str, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match) as caught:
+        GraphLibrary(graphs).load([name])
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).endswith("rebuild the graphs with vrb-compile build")
+
+
+def test_a_graph_file_filed_under_another_workflow_or_version_is_refused(tmp_path: Path) -> None:
+    graphs = _built(tmp_path, "own_flows")
+    try:
+        assert GraphLibrary(graphs).load(["t-own-a", "t-own-b"]) == ["t-own-a", "t-own-b"]
+        a_file, b_file = graphs / "t-own-a.graph.json", graphs / "t-own-b.graph.json"
+        a_text, b_text = a_file.read_text(), b_file.read_text()
+        manifest = graphs / "manifest.json"
+        manifest_text = manifest.read_text()
+        b_hash = json.loads(manifest_text)["workflows"]["t-own-b"]["hash"]
+        a_hash = json.loads(manifest_text)["workflows"]["t-own-a"]["hash"]
+
+        # Another workflow's graph copied over this one's: it would run a's body as b.
+        b_file.write_text(a_text)
+        (graphs / "versions" / "t-own-b" / f"{b_hash}.graph.json").unlink()
+        _refused(
+            graphs,
+            "t-own-b",
+            r"t-own-b.graph.json: holds the graph of workflow 't-own-a', not of 't-own-b'",
+        )
+        b_file.write_text(b_text)
+
+        # The manifest names another version than the file holds.
+        manifest.write_text(manifest_text.replace(b_hash, "0" * 64))
+        _refused(
+            graphs,
+            "t-own-b",
+            r"t-own-b.graph.json: holds graph version \w{12}\.\.\. but .*manifest.json names "
+            r"000000000000\.\.\. for 't-own-b'",
+        )
+        manifest.write_text(manifest_text)
+
+        # A version file whose name is not its hash, or one of another workflow.
+        versions = graphs / "versions" / "t-own-b"
+        renamed = versions / f"{'1' * 64}.graph.json"
+        renamed.write_text(b_text)
+        _refused(graphs, "t-own-b", r"holds graph version .* but its file name says 111111111111")
+        renamed.unlink()
+        (versions / f"{a_hash}.graph.json").write_text(a_text)
+        _refused(graphs, "t-own-b", r"holds the graph of workflow 't-own-a', not of 't-own-b'")
+    finally:
+        sys.path.remove(str(tmp_path / "src"))
+        sys.modules.pop("own_flows", None)
+
+
+def test_a_code_node_must_match_whole_statements_of_its_source_lines(tmp_path: Path) -> None:
+    graphs = _built(tmp_path, "code_flows")
+    try:
+        # Statements sharing a line or following a one-line `if x:` load as they are.
+        assert GraphLibrary(graphs).load(["t-code-b"]) == ["t-code-b"]
+        # A graph edited by hand (and rehashed) to "y = x * 2": a substring of the line.
+        path = graphs / "t-code-b.graph.json"
+        data = json.loads(path.read_text())
+        (node,) = [n for n in data["nodes"] if n["kind"] == "code" and "x * 20" in n["code"]]
+        node["code"] = node["code"].replace("x * 20", "x * 2")
+        data["hash"] = compute_hash(Graph.model_validate(data))
+        path.write_text(json.dumps(data))
+        manifest = json.loads((graphs / "manifest.json").read_text())
+        manifest["workflows"]["t-code-b"]["hash"] = data["hash"]
+        (graphs / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(
+            ConfigurationError,
+            match=r"code node \w+ \('y = x \* 2'\) is not at lines \d+-\d+ of .*code_flows.py",
+        ):
+            GraphLibrary(graphs).load(["t-code-b"])
+    finally:
+        sys.path.remove(str(tmp_path / "src"))
+        sys.modules.pop("code_flows", None)

@@ -57,7 +57,7 @@ def test_loops_branches_helpers_and_try_except_follow_python_semantics(store_url
 
 
 def test_retries_wait_with_backoff_then_succeed(store_url: str) -> None:
-    async def scenario(client: Client) -> None:
+    async def scenario(client: Client) -> str:
         handle = await client.workflow.trigger("t-retry")
         async with serving(client):
             assert await client.workflow.result(handle.run_id, timeout=10) == {
@@ -84,10 +84,30 @@ def test_retries_wait_with_backoff_then_succeed(store_url: str) -> None:
         ]
         assert waits[0] >= 0.01
         assert waits[1] >= 0.02
+        return handle.run_id
 
-    run(scenario, store_url)
+    run_id = run(scenario, store_url)
     assert [call[1] for call in flows.CALLS] == [1, 2, 3]
-    assert {call[2] for call in flows.CALLS} == {"n1"}
+    # Every attempt of one invocation shares the key; it names the run.
+    assert {call[2] for call in flows.CALLS} == {f"{run_id}:n1"}
+
+
+def test_idempotency_key_differs_between_runs_and_is_kept_on_replay(store_url: str) -> None:
+    async def scenario(client: Client) -> list[str]:
+        first = await client.workflow.trigger("t-retry", run_id="order-1")
+        second = await client.workflow.trigger("t-retry", run_id="order-2")
+        # The long backoff gives each run back between attempts: later attempts
+        # run after a replay, possibly on another claim.
+        async with serving(client, inline_retry_max=0.0):
+            for handle in (first, second):
+                await client.workflow.result(handle.run_id, timeout=10)
+        history = await client.workflow.history(first.run_id)
+        assert {event.key for event in history if event.type == "step_started"} == {"n1"}
+        return [call[2] for call in flows.CALLS]
+
+    keys = run(scenario, store_url)
+    assert sorted(set(keys)) == ["order-1:n1", "order-2:n1"]
+    assert keys.count("order-1:n1") == keys.count("order-2:n1") == 3
 
 
 def test_long_backoff_releases_the_run_until_the_retry_time(store_url: str) -> None:
