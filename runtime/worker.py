@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -60,6 +61,22 @@ if TYPE_CHECKING:
 __all__ = ["Worker"]
 
 log = logging.getLogger("runtime.worker")
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    # What is alive once a worker has loaded its graphs (imported modules,
+    # compiled graphs) lives as long as the process. Left in the collector's
+    # generations it is rescanned by every full collection, and decoding a long
+    # history allocates enough to trigger many: freezing it made resuming a
+    # 10,000-event run about 1.45x cheaper in CPU (benchmarks/bench_runtime.py).
+    # Once per process; cyclic garbage is collected first so none is frozen.
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def _now() -> datetime:
@@ -156,6 +173,7 @@ class Worker:
             ConfigurationError: A workflow is unknown or its graph cannot be used.
         """
         self._names = self.library.load(names)
+        _freeze_startup_heap()
         self._stopping = False
         self._stopped.clear()
         log.info("worker %s serving %s", self.worker_id, ", ".join(self._names))
@@ -223,6 +241,7 @@ class Worker:
             TimeoutError: Work was still going on after ``timeout`` seconds.
         """
         self._names = self.library.load(names)
+        _freeze_startup_heap()
         async with asyncio.timeout(timeout):
             while True:
                 claims = await self.store.claim(
