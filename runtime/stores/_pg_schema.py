@@ -32,8 +32,11 @@ __all__ = [
     "schema_ddl",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "vrb"
+
+COUNT_SHARDS = 16
+"""Rows per workflow and status in ``run_counts``: a writer uses row ``pg_backend_pid() % 16``."""
 
 # The advisory lock class taken while creating or migrating a schema ("VRB1");
 # the second key is hashtext(schema name), so schemas do not block each other.
@@ -41,7 +44,122 @@ _LOCK_CLASS = 0x56524231
 
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,49}")
 
-_DDL = """
+# workflow_stats reads run_counts, never the runs: per workflow and status, how
+# many runs, how many of them finished, and their total duration. Triggers on runs
+# keep it in the transaction of every insert, status change and delete, whoever
+# writes (this store, an older worker still running through a migration, an
+# operator's SQL).
+#
+# One row per workflow and status would be a hot row: every trigger and every
+# completion of a workflow would wait for the previous one's commit. So each
+# connection adds to its own shard, pg_backend_pid() % COUNT_SHARDS, and reading
+# sums the shards (at most COUNT_SHARDS x 6 rows per workflow). A shard's counts
+# may go negative (a run created on one shard and claimed on another); their sum
+# may not. A transaction takes its shard's advisory lock before touching it: a
+# claim moves several runs, and two claims updating one shard's rows in different
+# orders would otherwise deadlock. (The store takes it last, after the run rows it
+# writes, and then waits for no run row: the lock closes no cycle.)
+#
+# INSERT and DELETE are counted per statement from the transition table, grouped
+# (a bulk load or a purge updates each row once); UPDATE per row, and only an
+# update naming a counted column: a trigger with a transition table cannot name
+# columns, and one firing on every update would tax each append, which changes none.
+_COUNTS_DDL = """
+CREATE TABLE {s}.run_counts (
+    workflow_name text COLLATE "C" NOT NULL,
+    status        text NOT NULL,
+    shard         smallint NOT NULL,
+    runs          bigint NOT NULL,
+    finished      bigint NOT NULL,
+    duration_us   numeric NOT NULL,
+    PRIMARY KEY (workflow_name, status, shard)
+) WITH (fillfactor = 50);
+-- duration_us: the sum of finished_at - created_at over the finished runs.
+-- fillfactor: counts change in place, and room on the page keeps that a HOT update.
+
+-- Each function first takes its shard's advisory lock: first key 'VRBC', second
+-- the schema and the shard.
+-- INSERT and DELETE statements: both triggers name their transition table "changed".
+CREATE FUNCTION {s}.run_counts_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    my_shard smallint := pg_backend_pid() % {shards};
+    sign integer := CASE TG_OP WHEN 'DELETE' THEN -1 ELSE 1 END;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1448231491, hashtext('{name}/' || my_shard));
+    INSERT INTO {s}.run_counts AS c (workflow_name, status, shard, runs, finished, duration_us)
+    SELECT workflow_name, status, my_shard, sign * count(*), sign * count(finished_at),
+           sign * coalesce(sum(extract(epoch FROM finished_at - created_at)), 0) * 1000000
+    FROM changed GROUP BY workflow_name, status
+    ON CONFLICT (workflow_name, status, shard) DO UPDATE SET runs = c.runs + excluded.runs,
+        finished = c.finished + excluded.finished,
+        duration_us = c.duration_us + excluded.duration_us;
+    RETURN NULL;
+END
+$$;
+
+-- UPDATE: the run leaves its old row of counts and joins its new one.
+CREATE FUNCTION {s}.run_counts_row() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    my_shard smallint := pg_backend_pid() % {shards};
+    old_us numeric := coalesce(extract(epoch FROM OLD.finished_at - OLD.created_at), 0) * 1000000;
+    new_us numeric := coalesce(extract(epoch FROM NEW.finished_at - NEW.created_at), 0) * 1000000;
+    old_done integer := (OLD.finished_at IS NOT NULL)::integer;
+    new_done integer := (NEW.finished_at IS NOT NULL)::integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(1448231491, hashtext('{name}/' || my_shard));
+    IF (OLD.workflow_name, OLD.status) = (NEW.workflow_name, NEW.status) THEN
+        -- the same row (one upsert may not touch a row twice): only the times moved
+        INSERT INTO {s}.run_counts AS c
+        VALUES (NEW.workflow_name, NEW.status, my_shard, 0, new_done - old_done, new_us - old_us)
+        ON CONFLICT (workflow_name, status, shard) DO UPDATE SET
+            finished = c.finished + excluded.finished,
+            duration_us = c.duration_us + excluded.duration_us;
+        RETURN NULL;
+    END IF;
+    INSERT INTO {s}.run_counts AS c
+    VALUES (OLD.workflow_name, OLD.status, my_shard, -1, -old_done, -old_us),
+           (NEW.workflow_name, NEW.status, my_shard, 1, new_done, new_us)
+    ON CONFLICT (workflow_name, status, shard) DO UPDATE SET runs = c.runs + excluded.runs,
+        finished = c.finished + excluded.finished,
+        duration_us = c.duration_us + excluded.duration_us;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION {s}.run_counts_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {s}.run_counts;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER run_counts_insert AFTER INSERT ON {s}.runs
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION {s}.run_counts_statement();
+CREATE TRIGGER run_counts_delete AFTER DELETE ON {s}.runs
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION {s}.run_counts_statement();
+CREATE TRIGGER run_counts_update
+    AFTER UPDATE OF workflow_name, status, created_at, finished_at ON {s}.runs FOR EACH ROW
+    WHEN ((OLD.workflow_name, OLD.status, OLD.created_at, OLD.finished_at)
+          IS DISTINCT FROM (NEW.workflow_name, NEW.status, NEW.created_at, NEW.finished_at))
+    EXECUTE FUNCTION {s}.run_counts_row();
+CREATE TRIGGER run_counts_truncate AFTER TRUNCATE ON {s}.runs
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.run_counts_truncate();
+"""
+
+# Counting the runs already there, in the migration's transaction: creating the
+# triggers locked the runs against writes (SHARE ROW EXCLUSIVE) until it commits,
+# so no transition is missed or counted twice.
+_RECOUNT = """
+INSERT INTO {s}.run_counts (workflow_name, status, shard, runs, finished, duration_us)
+SELECT workflow_name, status, 0, count(*), count(finished_at),
+       coalesce(sum(extract(epoch FROM finished_at - created_at)), 0) * 1000000
+FROM {s}.runs GROUP BY workflow_name, status
+"""
+
+_DDL = (
+    """
 CREATE TABLE {s}.vrb_meta (
     key   text PRIMARY KEY,
     value text NOT NULL
@@ -80,8 +198,8 @@ CREATE TABLE {s}.runs (
 
 -- claim: one range scan over the runs that can become due (active runs only)
 CREATE INDEX runs_due ON {s}.runs (due_at, run_id) WHERE due_at IS NOT NULL;
--- list_runs newest first, unfiltered / by workflow / by status / by both; the
--- INCLUDE makes workflow_stats an index-only scan of the last two
+-- list_runs newest first, unfiltered / by workflow / by status / by both (the
+-- INCLUDE served workflow_stats in version 1; run_counts serves it now)
 CREATE INDEX runs_created ON {s}.runs (created_at, run_id);
 CREATE INDEX runs_workflow_created ON {s}.runs (workflow_name, created_at, run_id);
 CREATE INDEX runs_status_created ON {s}.runs (status, created_at, run_id)
@@ -111,15 +229,21 @@ CREATE TABLE {s}.signals (
 );
 CREATE INDEX signals_pending ON {s}.signals (run_id, name, seq) WHERE NOT consumed;
 """
+    + _COUNTS_DDL
+)
 
-MIGRATIONS: dict[int, Sequence[str]] = {}
+MIGRATIONS: dict[int, Sequence[str]] = {
+    # 2: workflow_stats from run_counts, kept by triggers, instead of a scan of the runs
+    2: [_COUNTS_DDL, _RECOUNT],
+}
 """Statements taking a schema from version ``n - 1`` to ``n``, keyed by ``n``.
 
-Each uses ``{s}`` for the quoted schema name. All the steps from the found
-version to :data:`SCHEMA_VERSION` run in one transaction.
+Each uses ``{s}`` for the quoted schema name (``{name}`` for the bare one,
+``{shards}`` for :data:`COUNT_SHARDS`). All the steps from the found version to
+:data:`SCHEMA_VERSION` run in one transaction.
 """
 
-_OUR_TABLES = ("vrb_meta", "runs", "events", "signals")
+_OUR_TABLES = ("vrb_meta", "runs", "events", "signals", "run_counts")
 
 
 def quote_schema(name: str) -> str:
@@ -138,13 +262,32 @@ def quote_schema(name: str) -> str:
 
 def schema_ddl(schema: str) -> list[str]:
     """The statements creating every table and index of the current version in ``schema``."""
-    return _split(_DDL.format(s=quote_schema(schema)))
+    return _script(_DDL, schema)
+
+
+def _script(sql: str, schema: str) -> list[str]:
+    return _split(sql.format(s=quote_schema(schema), name=schema, shards=COUNT_SHARDS))
 
 
 def _split(sql: str) -> list[str]:
-    """Statements of a script whose ``--`` comments take whole lines (they may hold a ``;``)."""
+    """Statements of a script: a ``;`` outside ``$$`` bodies ends one.
+
+    ``--`` comments take whole lines (they may hold a ``;``).
+    """
     code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [part.strip() for part in code.split(";") if part.strip()]
+    statements: list[str] = []
+    current = ""
+    for index, piece in enumerate(code.split("$$")):
+        if index % 2:  # a function body, kept whole
+            current += f"$${piece}$$"
+            continue
+        *ends, rest = piece.split(";")
+        for end in ends:
+            statements.append(current + end)
+            current = ""
+        current += rest
+    statements.append(current)
+    return [statement.strip() for statement in statements if statement.strip()]
 
 
 def _read_version(cursor: Any, schema: str, where: str) -> int | None:
@@ -229,7 +372,7 @@ def ensure_schema(conn: Any, schema: str, where: str) -> int:
                     f"version {target}; restore a backup or upgrade step by step"
                 )
             for step in steps:
-                for statement in _split(step.format(s=s)):
+                for statement in _script(step, schema):
                     cursor.execute(statement)
         if version != SCHEMA_VERSION:
             cursor.execute(

@@ -25,7 +25,11 @@ Concurrency, per the model of :mod:`runtime.stores.base`:
 * the hot path - an append that keeps the run running - is one statement (its
   own transaction): fence check, seq allocation, lease renewal and the event
   rows. Appends that change the status or consume signals are one explicit
-  transaction.
+  transaction;
+* ``workflow_stats`` reads ``run_counts``, which triggers on the runs keep in
+  the transaction of each status change (sharded by connection, so concurrent
+  transitions do not queue on one row): its cost follows the number of
+  workflows, not of runs.
 
 Wake-ups: writes that make a run due (trigger, a signal it waits for,
 cancelling a waiting run, a release) ``NOTIFY`` the schema's channel in their
@@ -489,12 +493,16 @@ class PostgresStore:
         return RunPage(runs=records, next_cursor=next_cursor)
 
     def stats_query(self, workflow_name: str | None = None) -> tuple[str, list[Any]]:
-        """The SQL and parameters :meth:`workflow_stats` runs."""
+        """The SQL and parameters :meth:`workflow_stats` runs.
+
+        It sums the shards of ``run_counts`` (kept by triggers on the runs, see
+        :mod:`runtime.stores._pg_schema`), never scans the runs: its cost depends
+        on the number of workflows, not of runs.
+        """
         where, params = ("WHERE workflow_name = %s", [workflow_name]) if workflow_name else ("", [])
         sql = (
-            "SELECT status, count(*), count(finished_at), "
-            "coalesce(sum(extract(epoch FROM finished_at - created_at)), 0) * 1000000 "
-            f"FROM {self._s}.runs {where} GROUP BY status"
+            "SELECT status, sum(runs)::bigint, sum(finished)::bigint, sum(duration_us) "
+            f"FROM {self._s}.run_counts {where} GROUP BY status"
         )
         return sql, params
 

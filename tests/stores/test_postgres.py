@@ -20,7 +20,13 @@ import psycopg
 import pytest
 
 from runtime.errors import ConfigurationError
-from runtime.events import EventDraft, RunStartedPayload, StepCompletedPayload, StepStartedPayload
+from runtime.events import (
+    ErrorInfo,
+    EventDraft,
+    RunStartedPayload,
+    StepCompletedPayload,
+    StepStartedPayload,
+)
 from runtime.stores import (
     RunUpdate,
     SchemaVersionError,
@@ -56,6 +62,29 @@ def _close(store: PostgresStore) -> None:
     asyncio.run(store.close())
 
 
+def _counted(server: str, schema: str) -> dict[tuple[str, str], tuple[int, int, float]]:
+    """``run_counts`` summed over its shards, zero rows left out."""
+    rows = _sql(
+        server,
+        "SELECT workflow_name, status, sum(runs), sum(finished), sum(duration_us) "
+        f'FROM "{schema}".run_counts GROUP BY 1, 2',
+    )
+    return {
+        (w, st): (int(n), int(f), float(d)) for w, st, n, f, d in rows if (n, f, d) != (0, 0, 0)
+    }
+
+
+def _scanned(server: str, schema: str) -> dict[tuple[str, str], tuple[int, int, float]]:
+    """What ``run_counts`` must hold, counted from the runs themselves."""
+    rows = _sql(
+        server,
+        "SELECT workflow_name, status, count(*), count(finished_at), "
+        "coalesce(sum(extract(epoch FROM finished_at - created_at)), 0) * 1000000 "
+        f'FROM "{schema}".runs GROUP BY 1, 2',
+    )
+    return {(w, st): (int(n), int(f), float(d)) for w, st, n, f, d in rows}
+
+
 # --------------------------------------------------------------------------- schema
 
 
@@ -70,7 +99,7 @@ def test_a_new_schema_is_created_with_its_version_recorded(
         "ORDER BY table_name",
         (postgres_schema,),
     )
-    assert [row[0] for row in tables] == ["events", "runs", "signals", "vrb_meta"]
+    assert [row[0] for row in tables] == ["events", "run_counts", "runs", "signals", "vrb_meta"]
 
 
 def test_the_default_schema_is_vrb(postgres_server: str) -> None:
@@ -96,7 +125,8 @@ def test_a_newer_schema_is_refused_with_one_line_and_left_untouched(
     with pytest.raises(SchemaVersionError) as caught:
         open_store(postgres_url)
     message = str(caught.value)
-    assert "has schema version 99, newer than the 1 this vrb-workflows understands" in message
+    current = _pg_schema.SCHEMA_VERSION
+    assert f"has schema version 99, newer than the {current} this vrb-workflows" in message
     assert message.endswith("upgrade vrb-workflows")
     assert "\n" not in message
     assert _version(postgres_server, postgres_schema) == 99
@@ -108,15 +138,15 @@ def test_an_older_schema_is_migrated_in_one_transaction(
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _close(_pg(postgres_url))  # a version-1 database
-    run_store = _pg(postgres_url)
+    current = _pg_schema.SCHEMA_VERSION
+    run_store = _pg(postgres_url)  # a database of the current version
     asyncio.run(run_store.create_run("kept", "wf", {"x": 1}))
     _close(run_store)
-    monkeypatch.setattr(_pg_schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(_pg_schema, "SCHEMA_VERSION", current + 1)
     monkeypatch.setattr(
         _pg_schema,
         "MIGRATIONS",
-        {2: ["ALTER TABLE {s}.runs ADD COLUMN half_done text; SELECT 1 / 0"]},
+        {current + 1: ["ALTER TABLE {s}.runs ADD COLUMN half_done text; SELECT 1 / 0"]},
     )
     with pytest.raises(StoreError) as caught:
         open_store(postgres_url)
@@ -128,22 +158,78 @@ def test_an_older_schema_is_migrated_in_one_transaction(
         (postgres_schema,),
     )
     assert columns == [], "a failed migration leaves nothing behind"
-    assert _version(postgres_server, postgres_schema) == 1
+    assert _version(postgres_server, postgres_schema) == current
 
     monkeypatch.setattr(
         _pg_schema,
         "MIGRATIONS",
-        {2: ["ALTER TABLE {s}.runs ADD COLUMN note text NOT NULL DEFAULT 'migrated'"]},
+        {current + 1: ["ALTER TABLE {s}.runs ADD COLUMN note text NOT NULL DEFAULT 'migrated'"]},
     )
     store = _pg(postgres_url)
     try:
-        assert _version(postgres_server, postgres_schema) == 2
+        assert _version(postgres_server, postgres_schema) == current + 1
         run = asyncio.run(store.get_run("kept"))
         assert run.input == {"x": 1}
     finally:
         _close(store)
     note = _sql(postgres_server, f'SELECT note FROM "{postgres_schema}".runs')
     assert note == [("migrated",)]
+
+
+_TO_VERSION_1 = """
+DROP TABLE {s}.run_counts;
+DROP FUNCTION {s}.run_counts_statement, {s}.run_counts_row, {s}.run_counts_truncate CASCADE;
+UPDATE {s}.vrb_meta SET value = '1' WHERE key = 'schema_version'
+"""
+
+
+def test_a_version_1_schema_gets_run_counts_of_the_runs_it_holds(
+    postgres_server: str, postgres_schema: str, postgres_url: str
+) -> None:
+    async def make_runs(store: PostgresStore) -> None:
+        for index in range(6):
+            await store.create_run(f"r{index}", "a" if index % 2 else "b", None)
+        claims = await store.claim("w", limit=4)
+        await store.append(claims[0].lease, [], update=RunUpdate(status="completed", result=1))
+        failed = RunUpdate(status="failed", error=ErrorInfo(type="E", message="m"))
+        await store.append(claims[1].lease, [], update=failed)
+        await store.release(claims[2].lease, wake_at=datetime(2030, 1, 1, tzinfo=UTC))
+        await store.close()
+
+    asyncio.run(make_runs(_pg(postgres_url)))
+    expected = _scanned(postgres_server, postgres_schema)
+    for statement in _pg_schema._split(_TO_VERSION_1.format(s=f'"{postgres_schema}"')):
+        _sql(postgres_server, statement)  # version 1: what vrb-workflows 1 created
+    triggers = _sql(
+        postgres_server,
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+        (f'"{postgres_schema}".runs',),
+    )
+    assert triggers == []
+    _sql(  # a version-1 worker's trigger, uncounted
+        postgres_server,
+        f'INSERT INTO "{postgres_schema}".runs (run_id, workflow_name, input, status, '
+        "created_at, updated_at, due_at) VALUES ('late', 'a', 'null', 'pending', now(), now(), "
+        "now())",
+    )
+
+    async def after(store: PostgresStore) -> tuple[int, int, float | None]:
+        try:
+            [claim] = await store.claim("w", workflow_names=["b"])
+            await store.append(claim.lease, [], update=RunUpdate(status="completed", result=2))
+            stats = await store.workflow_stats()
+            by_a = await store.workflow_stats("a")
+            return stats.total_runs, by_a.total_runs, stats.success_rate
+        finally:
+            await store.close()
+
+    store = _pg(postgres_url)  # migrates
+    assert _version(postgres_server, postgres_schema) == 2
+    migrated = _counted(postgres_server, postgres_schema)
+    assert migrated == {**expected, ("a", "pending"): (expected[("a", "pending")][0] + 1, 0, 0.0)}
+    total, of_a, success_rate = asyncio.run(after(store))
+    assert (total, of_a, success_rate) == (7, 4, 2 / 3)
+    assert _counted(postgres_server, postgres_schema) == _scanned(postgres_server, postgres_schema)
 
 
 def test_a_missing_migration_step_is_refused(
@@ -153,12 +239,14 @@ def test_a_missing_migration_step_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _close(_pg(postgres_url))
-    monkeypatch.setattr(_pg_schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(_pg_schema, "MIGRATIONS", {3: ["SELECT 1"]})
+    current = _pg_schema.SCHEMA_VERSION
+    monkeypatch.setattr(_pg_schema, "SCHEMA_VERSION", current + 2)
+    monkeypatch.setattr(_pg_schema, "MIGRATIONS", {current + 2: ["SELECT 1"]})
     with pytest.raises(SchemaVersionError) as caught:
         open_store(postgres_url)
-    assert "has schema version 1 and no migration leads to version 2" in str(caught.value)
-    assert _version(postgres_server, postgres_schema) == 1
+    expected = f"has schema version {current} and no migration leads to version {current + 1}"
+    assert expected in str(caught.value)
+    assert _version(postgres_server, postgres_schema) == current
 
 
 def test_a_schema_holding_foreign_tables_is_refused(
@@ -480,7 +568,9 @@ def _completed(step: str) -> EventDraft:
     return EventDraft(StepCompletedPayload(step=step, output=step, attempt=1), step)
 
 
-def test_worker_processes_run_every_run_once_with_gapless_logs(postgres_url: str) -> None:
+def test_worker_processes_run_every_run_once_with_gapless_logs(
+    postgres_server: str, postgres_schema: str, postgres_url: str
+) -> None:
     ids = [f"r{i:03}" for i in range(120)]
 
     async def setup() -> None:
@@ -533,6 +623,8 @@ def test_worker_processes_run_every_run_once_with_gapless_logs(postgres_url: str
         assert seqs == list(range(1, 7))
         assert started == ["run_started"]
         assert result == owner[run_id]
+    # Four processes' claims and completions, on several shards, none lost.
+    assert _counted(postgres_server, postgres_schema) == _scanned(postgres_server, postgres_schema)
 
 
 def test_signals_and_appends_to_one_run_interleave_without_gaps(postgres_url: str) -> None:
@@ -590,8 +682,9 @@ def _plan(server: str, sql: str, params: Any) -> str:
 
 
 def test_claim_list_runs_and_stats_use_indexes_on_a_populated_table(
-    postgres_server: str, postgres_url: str
+    postgres_server: str, postgres_schema: str, postgres_url: str
 ) -> None:
+    schema = postgres_schema
     store = _pg(postgres_url)
     _close(store)
     _sql(postgres_server, _POPULATE.format(s=store._s), (50_000,))
@@ -606,12 +699,74 @@ def test_claim_list_runs_and_stats_use_indexes_on_a_populated_table(
         "list by workflow": store.list_query("wf-7", None, 50, deep),
         "list by status": store.list_query(None, "failed", 50, None),
         "list by both": store.list_query("wf-7", "failed", 50, deep),
-        "stats of a workflow": store.stats_query("wf-7"),
     }
     for name, (sql, params) in queries.items():
         plan = _plan(postgres_server, sql, params)
         assert "Seq Scan" not in plan, f"{name} scans the whole table:\n{plan}"
         assert "Index" in plan, f"{name} uses no index:\n{plan}"
+    # Stats, with or without a workflow, read the counts, never the runs.
+    for name, (sql, params) in {
+        "stats": store.stats_query(),
+        "stats of a workflow": store.stats_query("wf-7"),
+    }.items():
+        plan = _plan(postgres_server, sql, params)
+        assert " on runs" not in plan, f"{name} reads the runs:\n{plan}"
+        assert "run_counts" in plan, f"{name} does not read the counts:\n{plan}"
+    assert _counted(postgres_server, schema) == _scanned(postgres_server, schema)
+
+
+def test_run_counts_follow_every_write_to_the_runs(
+    postgres_server: str, postgres_schema: str, postgres_url: str
+) -> None:
+    """Bulk SQL as well as the store's own writes: triggers count them all, exactly."""
+    store = _pg(postgres_url)
+    s = store._s
+
+    def agrees(step: str) -> None:
+        counted = _counted(postgres_server, postgres_schema)
+        assert counted == _scanned(postgres_server, postgres_schema), step
+
+    _sql(postgres_server, _POPULATE.format(s=s), (2_000,))
+    agrees("a bulk insert")
+    _sql(
+        postgres_server,
+        f"UPDATE {s}.runs SET status = 'cancelled', finished_at = created_at + interval '2 s' "
+        "WHERE status = 'waiting'",
+    )
+    agrees("a bulk status change")
+    _sql(postgres_server, f"UPDATE {s}.runs SET workflow_name = 'moved' WHERE run_id < 'run-0200'")
+    agrees("runs moved to another workflow")
+    _sql(postgres_server, f"UPDATE {s}.runs SET created_at = created_at - interval '1 h'")
+    agrees("a change of creation times (durations)")
+    _sql(postgres_server, f"DELETE FROM {s}.runs WHERE workflow_name = 'wf-3'")
+    agrees("a purge")
+
+    async def transitions() -> tuple[int, int]:
+        try:
+            for index in range(5):
+                await store.create_run(f"new{index}", "wf-1", None)
+            await store.create_run("new0", "wf-1", None)  # idempotent: counted once
+            await store.claim("w", limit=20, lease_timeout=0.001)
+            await asyncio.sleep(0.01)
+            recovered = await store.claim("w2", limit=40)  # running -> running: no change
+            done = RunUpdate(status="completed", result=1)
+            await store.append(recovered[3].lease, [_started("a")])  # counts nothing
+            await store.append(recovered[0].lease, [_completed("a")], update=done)
+            await store.release(recovered[1].lease)
+            await store.request_cancel(recovered[2].run.run_id)
+            stats = await store.workflow_stats()
+            by_workflow = await store.workflow_stats("wf-1")
+            return stats.total_runs, by_workflow.total_runs
+        finally:
+            await store.close()
+
+    total, of_wf_1 = asyncio.run(transitions())
+    agrees("the store's transitions")
+    scanned = _scanned(postgres_server, postgres_schema)
+    assert total == sum(runs for runs, _, _ in scanned.values())
+    assert of_wf_1 == sum(n for (w, _), (n, _, _) in scanned.items() if w == "wf-1")
+    _sql(postgres_server, f"TRUNCATE {s}.runs")
+    assert _counted(postgres_server, postgres_schema) == {}
 
 
 def test_an_append_repeated_after_it_committed_is_found_not_redone(
