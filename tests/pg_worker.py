@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 
 from runtime import Client, Worker
 
 from . import pg_worker_flows  # noqa: F401 - registers the workflow
+
+
+def worker_id(pid: int) -> str:
+    """The worker id of the worker process ``pid`` (in leases: tests find a process's runs)."""
+    return f"pgw-{pid}"
 
 
 def main() -> None:
@@ -24,6 +30,7 @@ def main() -> None:
         client = Client(url)
         worker = Worker(
             client,
+            worker_id=worker_id(os.getpid()),
             poll_interval=0.5,
             heartbeat_interval=lease_timeout / 4,
             lease_timeout=lease_timeout,

@@ -2,11 +2,14 @@
 
 Each step execution appends ``run_id index pid`` to ``$VRB_PGW_DIR/effects``
 (one ``O_APPEND`` write per line, atomic across processes), so a test can
-count how often every step ran and in which process.
+count how often every step ran and in which process; with
+``$VRB_PGW_STEP_SECONDS`` set, each step then sleeps that long, so runs stay in
+flight long enough to be caught there.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from runtime import StepContext, WorkflowContext, step, workflow
@@ -28,6 +31,7 @@ def effect(line: str) -> None:
 @step("pgw-advance")
 async def advance(ctx: StepContext, x: int, index: int) -> int:
     effect(f"{ctx.run_id} {index} {os.getpid()}")
+    await asyncio.sleep(float(os.environ.get("VRB_PGW_STEP_SECONDS") or 0))
     return x + 1
 
 

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from runtime.stores import Store, open_store
+from tests.pg_worker import worker_id
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +40,12 @@ class Workers:
         self.lease_timeout = lease_timeout
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, count: int) -> None:
-        env = {**os.environ, "VRB_PGW_DIR": str(self.directory)}
+    def start(self, count: int, *, step_seconds: float = 0.0) -> None:
+        env = {
+            **os.environ,
+            "VRB_PGW_DIR": str(self.directory),
+            "VRB_PGW_STEP_SECONDS": str(step_seconds),
+        }
         for index in range(count):
             log = (self.directory / f"worker-{len(self.processes)}-{index}.log").open("wb")
             self.processes.append(
@@ -117,9 +122,15 @@ async def _wait_until_done(store: Store, count: int, group: Workers) -> None:
     raise AssertionError(f"runs still unfinished: {stats.by_status}\n{group.logs()}")
 
 
-async def _wait_for_effects(directory: Path, count: int, group: Workers) -> None:
+async def _wait_for_effects(
+    directory: Path, count: int, group: Workers, *, processes: int = 1
+) -> None:
+    """Until ``count`` step executions are recorded, by ``processes`` processes at least."""
     deadline = time.monotonic() + LIVENESS
-    while len(effects(directory)) < count:
+    while True:
+        done = effects(directory)
+        if len(done) >= count and len({pid for _, _, pid in done}) >= processes:
+            return
         assert time.monotonic() < deadline, group.logs()
         group.check_alive()
         await asyncio.sleep(0.05)
@@ -167,27 +178,58 @@ def test_three_worker_processes_complete_500_runs_each_step_once(
     assert len({pid for _, _, pid in done}) >= 2, "the work was shared"
 
 
+async def _leased_to(store: Store, worker: str) -> set[str]:
+    """The running runs whose lease ``worker`` holds."""
+    held: set[str] = set()
+    cursor = None
+    while True:
+        page = await store.list_runs(status="running", limit=200, cursor=cursor)
+        held |= {run.run_id for run in page.runs if run.lease_owner == worker}
+        if page.next_cursor is None:
+            return held
+        cursor = page.next_cursor
+
+
 def test_sigkill_of_one_worker_under_load_loses_no_run(
     workers: Workers, postgres_url: str, tmp_path: Path
 ) -> None:
-    async def main() -> list[str]:
+    async def main() -> tuple[list[str], set[str], dict[str, int]]:
         store = open_store(postgres_url)
         try:
             ids = await _trigger(store, 150)
-            workers.start(3)
-            await _wait_for_effects(tmp_path, 300, workers)
+            # Steps of 50 ms: a run is in flight for half a second at least, so
+            # the killed worker is caught holding some (trivial steps finish a
+            # worker's batch in moments, and it then idles until its next poll).
+            workers.start(3, step_seconds=0.05)
+            # Under load: all three workers executing steps (they start at different
+            # speeds, and the first may otherwise have done the work alone so far).
+            await _wait_for_effects(tmp_path, 300, workers, processes=3)
             victim = workers.processes[0]
+            deadline = time.monotonic() + LIVENESS
+            while not await _leased_to(store, worker_id(victim.pid)):
+                assert time.monotonic() < deadline, workers.logs()
+                await asyncio.sleep(0.01)
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=30)
+            # Its leases outlive it (5 s): the runs it had in flight, read at once.
+            held = await _leased_to(store, worker_id(victim.pid))
             await _wait_until_done(store, 150, workers)
             await _check_runs(store, ids)
-            return ids
+            recoveries = {run_id: (await store.get_run(run_id)).recoveries for run_id in held}
+            return ids, held, recoveries
         finally:
             await store.close()
 
-    ids = asyncio.run(main())
+    ids, held, recoveries = asyncio.run(main())
     victim_pid = workers.processes[0].pid
+    assert held, "the killed worker had runs in flight"
+    assert all(count >= 1 for count in recoveries.values()), recoveries
     done = effects(tmp_path)
+    for run_id in held:
+        # It completed elsewhere: its last step ran in another worker (the victim may
+        # have run it too, and died before recording it).
+        last = {pid for run, index, pid in done if run == run_id and index == 9}
+        assert last - {victim_pid}, f"{run_id}: no other worker finished it"
     counts = Counter((run_id, index) for run_id, index, _ in done)
     assert set(counts) == {(run_id, index) for run_id in ids for index in range(10)}
     touched_by_victim = {run_id for run_id, _, pid in done if pid == victim_pid}
