@@ -188,8 +188,9 @@ CREATE TABLE {s}.runs (
     lease_timeout    interval NOT NULL DEFAULT '30 seconds',
     recoveries       integer NOT NULL DEFAULT 0,
     last_seq         bigint NOT NULL DEFAULT 0,
-    -- the last append's token and seq: a retry after a lost connection finds
-    -- whether the first attempt committed
+    -- the token of the last write (the creation, then each append) and the last
+    -- append's seq: a retry after a lost connection finds whether the first
+    -- attempt committed
     append_token     text,
     append_seq       bigint
 ) WITH (fillfactor = 80);

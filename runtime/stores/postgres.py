@@ -408,13 +408,17 @@ class PostgresStore:
         draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         now = self._now()
         s = self._s
+        token = uuid.uuid4().hex
+        attempts = 0
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[RunRecord, bool]:
+            nonlocal attempts
+            attempts += 1
             cursor = await conn.execute(
                 f"WITH ins AS (INSERT INTO {s}.runs (run_id, workflow_name, graph_hash, input, "
-                "status, created_at, updated_at, due_at, last_seq) "
+                "status, created_at, updated_at, due_at, last_seq, append_token) "
                 "VALUES (%(run_id)s, %(wf)s, %(gh)s, %(input)s, 'pending', %(now)s, %(now)s, "
-                "%(now)s, 1) ON CONFLICT (run_id) DO NOTHING "
+                "%(now)s, 1, %(token)s) ON CONFLICT (run_id) DO NOTHING "
                 f"RETURNING {_RUN_COLUMNS}), "
                 f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
                 "SELECT run_id, 1, %(type)s, NULL, %(payload)s, %(now)s FROM ins) "
@@ -429,18 +433,32 @@ class PostgresStore:
                     "payload": draft.payload_json,
                     "channel": self._channel,
                     "wake": "",
+                    "token": token,
                 },
             )
             row = await cursor.fetchone()
             if row is None:
                 existing = await self._select_run(conn, run_id)
+                if attempts > 1 and await self._created_by(conn, run_id, token):
+                    return existing, True  # the first attempt committed, then lost its answer
                 if existing.workflow_name != workflow_name:
                     raise RunIdConflict(run_id, workflow_name, existing.workflow_name)
                 return existing, False
             return _record(row), True
 
-        # Safe to repeat: a second try finds the run the first one committed.
+        # Safe to repeat: a second try finds the run the first one committed, and
+        # its token says who created it (until the run's first append replaces it:
+        # a retry that late reports an existing run).
         return await self._retrying(work)
+
+    async def _created_by(
+        self, conn: psycopg.AsyncConnection[Any], run_id: str, token: str
+    ) -> bool:
+        cursor = await conn.execute(
+            f"SELECT 1 FROM {self._s}.runs WHERE run_id = %s AND append_token = %s",
+            (run_id, token),
+        )
+        return await cursor.fetchone() is not None
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.get_run`."""

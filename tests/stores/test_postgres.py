@@ -769,6 +769,35 @@ def test_run_counts_follow_every_write_to_the_runs(
     assert _counted(postgres_server, postgres_schema) == {}
 
 
+def test_a_create_repeated_after_it_committed_reports_the_run_created(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a retry after a connection lost at commit time sees: its own token, so created."""
+
+    async def twice(self: PostgresStore, work: Any) -> Any:
+        async with self._conn() as conn:
+            await work(conn)  # committed; the answer is lost with the connection
+        async with self._conn() as conn:
+            return await work(conn)
+
+    async def main() -> tuple[bool, bool, list[int]]:
+        store = _pg(postgres_url)
+        try:
+            with monkeypatch.context() as patched:
+                patched.setattr(PostgresStore, "_retrying", twice)
+                _, created = await store.create_run("r", "wf", {"x": 1})
+                _, again = await store.create_run("r", "wf", {"x": 1})  # another trigger
+            seqs = [event.seq for event in await store.history("r")]
+            return created, again, seqs
+        finally:
+            await store.close()
+
+    created, again, seqs = asyncio.run(main())
+    assert created, "the retry found the run its first attempt created"
+    assert not again, "an idempotent trigger of someone else's run is not a creation"
+    assert seqs == [1]
+
+
 def test_an_append_repeated_after_it_committed_is_found_not_redone(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
