@@ -155,6 +155,9 @@ class Worker:
         )
         self._stopping = False
         self._stopped = asyncio.Event()
+        # Set when a run's task ends: a worker at max_concurrency claims again at
+        # once instead of sleeping out its poll interval while runs are due.
+        self._slot_freed = asyncio.Event()
         self._active: dict[str, asyncio.Task[str]] = {}
         self._names: list[str] = []
         self._declined: set[tuple[str, str]] = set()
@@ -179,6 +182,7 @@ class Worker:
         log.info("worker %s serving %s", self.worker_id, ", ".join(self._names))
         try:
             while not self._stopping:
+                self._slot_freed.clear()
                 free = self.max_concurrency - len(self._active)
                 claims: list[Claim] = []
                 if free > 0:
@@ -197,11 +201,14 @@ class Worker:
                     self._active[claim.run.run_id] = task
                     task.add_done_callback(self._forget(claim.run.run_id))
                 if not claims:
-                    waiter = asyncio.create_task(self.store.wait_for_work(self.poll_interval))
-                    stopper = asyncio.create_task(self._stopped.wait())
-                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
-                    stopper.cancel()
+                    wakers = {
+                        asyncio.create_task(self.store.wait_for_work(self.poll_interval)),
+                        asyncio.create_task(self._stopped.wait()),
+                        asyncio.create_task(self._slot_freed.wait()),
+                    }
+                    await asyncio.wait(wakers, return_when=asyncio.FIRST_COMPLETED)
+                    for waker in wakers:
+                        waker.cancel()
         finally:
             self._stopping = True
             if self._active:
@@ -211,6 +218,7 @@ class Worker:
         def forget(task: asyncio.Task[str]) -> None:
             if self._active.get(run_id) is task:
                 del self._active[run_id]
+                self._slot_freed.set()
 
         return forget
 

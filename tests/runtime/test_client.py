@@ -189,3 +189,15 @@ def test_zombie_worker_past_its_lease_cannot_append(store_url: str) -> None:
 
     run(scenario, store_url)
     assert flows.CALLS.count(("block", 0.6)) == 2
+
+
+def test_a_full_worker_claims_the_next_run_as_soon_as_a_slot_frees(store_url: str) -> None:
+    # With one slot and a poll interval far beyond the test's wait, the queued runs
+    # can only finish in time if a finished run wakes the worker to claim again.
+    async def scenario(client: Client) -> None:
+        handles = [await client.workflow.trigger("t-sequential", [n]) for n in range(3)]
+        async with serving(client, max_concurrency=1, poll_interval=3600):
+            for handle in handles:
+                await client.workflow.result(handle.run_id, timeout=30)
+
+    run(scenario, store_url)
