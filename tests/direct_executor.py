@@ -15,14 +15,17 @@ SPEC section 6 as plainly as possible:
   the body gets the failure of the first in branch order (the worker's documented
   choice: every branch runs to its end before failures count);
 * an exception escaping the body compensates what is left, then fails the run;
-* signals are taken FIFO per name from an inbox filled phase by phase (see
-  :mod:`tests.strategies`); a wait with nothing left to release times out (with
-  a timeout) or leaves the run waiting forever (without one);
+* signals arrive at their scenario time on the virtual clock (see
+  :mod:`tests.strategies`) and are taken FIFO per name: a wait takes one that
+  arrived before it (buffered), else moves the clock to the next arrival of its
+  name if that comes by its timeout, else times out at the deadline (with a
+  timeout) or leaves the run waiting forever (without one);
 * ``ctx.sleep`` and backoffs only move the virtual clock.
 
 What the steps and rollbacks do comes from :data:`SCRIPT`, which the generated
 step functions also call when a worker runs them, so both executors see the same
-behaviour and :attr:`Script.calls` records the same kind of trace.
+behaviour and :attr:`Script.log` records the same kind of trace: each attempt,
+its outcome (returned, or failed for good) and each rollback, in order.
 """
 
 from __future__ import annotations
@@ -37,22 +40,28 @@ from typing import Any
 
 from runtime import NonRetryableError, SignalTimeout, StepContext, StepFailed, WorkflowContext
 from runtime.sdk import STEP_EXECUTOR, Step, get_workflow
-from tests.strategies import Scenario
+from tests.strategies import Delivery, Scenario
 
-__all__ = ["SCRIPT", "DirectRun", "Outcome", "Script", "run_direct"]
+__all__ = ["SCRIPT", "Call", "DirectRun", "Outcome", "Script", "group_of", "run_direct"]
 
 
 @dataclass(frozen=True)
 class Call:
-    """One step attempt or rollback, as the script saw it.
+    """One entry of the script's log: a step attempt and its outcome, or a rollback.
 
     Attributes:
-        kind: ``"step"`` or ``"rollback"``.
+        kind: ``"step"`` (an attempt begins), ``"done"`` (it returned),
+            ``"failed"`` (it raised, and that was the step's last attempt) or
+            ``"rollback"``.
         step: The step's attribute name (``s0``...).
         value: The step's argument, or the output a rollback undoes.
-        detail: The attempt number, or the error a rollback was given (type: message).
-        key: The idempotency key of a step attempt under a worker (``None`` directly).
-        branch: A step attempt made inside a ``parallel`` or map branch.
+        detail: The attempt number; the output (``done``); the error a rollback
+            was given (type: message).
+        key: The event key of a step attempt under a worker (its idempotency key
+            without the run id; ``None`` directly).
+        group: Which ``parallel``/map node instance a branch attempt belongs to
+            (the key's node part under a worker; a counter directly); ``None``
+            outside branches.
     """
 
     kind: str
@@ -60,11 +69,22 @@ class Call:
     value: Any
     detail: Any
     key: str | None = None
-    branch: bool = False
+    group: str | None = None
+
+    @property
+    def branch(self) -> bool:
+        """Made inside a ``parallel`` or map branch."""
+        return self.group is not None
 
     def plain(self) -> tuple[str, str, Any, Any]:
-        """The call without the key (the direct executor has none)."""
+        """The entry without the key and group (the direct executor has no keys)."""
         return (self.kind, self.step, self.value, self.detail)
+
+
+def group_of(key: str) -> str | None:
+    """The parallel/map node instance of a branch key (``n4@1#2`` -> ``n4@1``); ``None`` otherwise."""
+    node, branch, _ = key.partition("#")
+    return node if branch else None
 
 
 class Script:
@@ -72,35 +92,57 @@ class Script:
 
     def __init__(self) -> None:
         self.scenario: Scenario | None = None
-        self.calls: list[Call] = []
+        self.log: list[Call] = []
+        """Every attempt, its outcome and every rollback, in the order they happened."""
         self.stop: type[BaseException] | None = None
         """When set, any step or rollback raises it instead of acting (replay checks)."""
+        self.beat: Callable[[StepContext], Awaitable[None]] | None = None
+        """When set, awaited by each attempt under a worker after it acted (a heartbeat)."""
+
+    @property
+    def calls(self) -> list[Call]:
+        """The attempts and rollbacks (the log without outcomes)."""
+        return [call for call in self.log if call.kind in ("step", "rollback")]
 
     def use(self, scenario: Scenario) -> None:
         """Script ``scenario``'s steps and forget earlier calls."""
         self.scenario = scenario
-        self.calls = []
+        self.log = []
         self.stop = None
+        self.beat = None
 
-    def attempt(self, name: str, x: int, attempt: int, key: str | None, branch: bool) -> int:
+    def attempt(self, name: str, x: int, attempt: int, key: str | None, group: str | None) -> int:
         """One attempt of step ``name`` on ``x``: record it, then return or raise as scripted."""
         if self.stop is not None:
             raise self.stop(f"step {name} would run")
         assert self.scenario is not None, "no scenario scripted"
-        self.calls.append(Call("step", name, x, attempt, key, branch))
-        return self.scenario.plan(name).attempt(x, attempt)
+        self.log.append(Call("step", name, x, attempt, key, group))
+        plan = self.scenario.plan(name)
+        try:
+            output = plan.attempt(x, attempt)
+        except Exception:
+            if plan.final(x, attempt):
+                self.log.append(Call("failed", name, x, attempt, key, group))
+            raise
+        self.log.append(Call("done", name, x, output, key, group))
+        return output
 
     async def step(self, ctx: StepContext, name: str, x: int) -> int:
         """The body of a generated step function under a worker."""
-        key = ctx.idempotency_key
-        return self.attempt(name, x, ctx.attempt, key, "#" in key)
+        # The idempotency key is ``<run id>:<event key>``: the log's key is what replay matches.
+        key = ctx.idempotency_key.rpartition(":")[2]
+        try:
+            return self.attempt(name, x, ctx.attempt, key, group_of(key))
+        finally:
+            if self.beat is not None:
+                await self.beat(ctx)
 
     async def rollback(self, name: str, error: BaseException, output: int) -> None:
         """The body of a generated rollback function."""
         if self.stop is not None:
             raise self.stop(f"rollback of {name} would run")
         assert self.scenario is not None, "no scenario scripted"
-        self.calls.append(Call("rollback", name, output, f"{type(error).__name__}: {error}"))
+        self.log.append(Call("rollback", name, output, f"{type(error).__name__}: {error}"))
         self.scenario.plan(name).undo(output)
 
 
@@ -144,20 +186,38 @@ class DirectRun:
     clock: float = 0.0
     completions: list[_Completion] = field(default_factory=list)
     inbox: dict[str, deque[Any]] = field(default_factory=lambda: defaultdict(deque))
-    phases: deque[tuple[tuple[str, int], ...]] = field(default_factory=deque)
+    arriving: deque[Delivery] = field(default_factory=deque)
     _inflight: int = 0
     _entered: int = 0
     _failed: list[int] = field(default_factory=list)
     _sleepers: list[float] = field(default_factory=list)
+    _groups: dict[asyncio.Task[Any], str] = field(default_factory=dict)
     stuck: asyncio.Future[str] = field(init=False)
     _body: asyncio.Future[Any] | None = None
+    _main: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ steps
+
+    def _group(self) -> str | None:
+        """The parallel/map instance the current task is a branch of (``None``: the body)."""
+        task = asyncio.current_task()
+        if task is self._body or task is None:
+            return None
+        group = self._groups.get(task)
+        if group is None:
+            # The first branch of a new gather to call: its siblings are the other live
+            # tasks (every branch of an earlier gather has ended).
+            group = f"g{len(set(self._groups.values()))}"
+            for other in asyncio.all_tasks():
+                if other not in (self._body, self._main) and not other.done():
+                    self._groups.setdefault(other, group)
+        return group
 
     async def call_step(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Attempt the step as scripted, retrying, and run the saga if it fails for good."""
         (x,) = args
         name = step.name.rpartition(".")[2]
+        group = self._group()
         self._entered += 1
         entry = self._entered
         self._inflight += 1
@@ -165,9 +225,7 @@ class DirectRun:
             attempt = 1
             while True:
                 try:
-                    # Branches of ctx.parallel and asyncio.gather run as tasks of their own.
-                    branch = asyncio.current_task() is not self._body
-                    output = SCRIPT.attempt(name, x, attempt, None, branch)
+                    output = SCRIPT.attempt(name, x, attempt, None, group)
                 except Exception as error:
                     if isinstance(error, NonRetryableError) or attempt > step.retries:
                         cause: Exception = error
@@ -222,22 +280,33 @@ class DirectRun:
             raise _Stuck("sleep")
         self.clock += seconds
 
+    def _arrive(self, moment: float) -> None:
+        """Put every signal arrived by ``moment`` in the inbox, in the order they were sent."""
+        while self.arriving and self.arriving[0].at <= moment:
+            delivery = self.arriving.popleft()
+            self.inbox[delivery.name].append(delivery.payload)
+
     async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
-        while not self.inbox[name] and self.phases:
-            self._release()
+        self._arrive(self.clock)
+        if not self.inbox[name]:
+            deadline = None if timeout is None else self.clock + timeout
+            coming = next((d for d in self.arriving if d.name == name), None)
+            if coming is not None and (deadline is None or coming.at <= deadline):
+                self.clock = coming.at
+                self._arrive(self.clock)
+            elif deadline is not None:
+                self.clock = deadline
+                raise SignalTimeout(name, timeout)
         if self.inbox[name]:
             return self.inbox[name].popleft()
-        if timeout is None:
-            # The durable run gives its worker back here for good and nothing after this
-            # point happens there; so here the body blocks, and is then cancelled with every
-            # step and wait refusing to act while `finally` blocks unwind it.
-            SCRIPT.stop = _Stuck
-            if not self.stuck.done():
-                self.stuck.set_result(name)
-                await asyncio.Future()
-            raise _Stuck(name)
-        self.clock += timeout
-        raise SignalTimeout(name, timeout)
+        # The durable run gives its worker back here for good and nothing after this
+        # point happens there; so here the body blocks, and is then cancelled with every
+        # step and wait refusing to act while `finally` blocks unwind it.
+        SCRIPT.stop = _Stuck
+        if not self.stuck.done():
+            self.stuck.set_result(name)
+            await asyncio.Future()
+        raise _Stuck(name)
 
     async def parallel(self, branches: Sequence[Callable[[], Awaitable[Any]]]) -> list[Any]:
         return list(await asyncio.gather(*(branch() for branch in branches)))
@@ -251,21 +320,16 @@ class DirectRun:
     def uuid4(self) -> uuid.UUID:
         raise NotImplementedError("generated programs draw no uuids")
 
-    def _release(self) -> None:
-        for name, payload in self.phases.popleft():
-            self.inbox[name].append(payload)
-
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> Outcome:
         """Call the workflow function and report how it ended."""
-        self.phases = deque(self.scenario.phases)
-        if self.phases:
-            self._release()
+        self.arriving = deque(self.scenario.deliveries)
         flow = get_workflow(self.scenario.workflow_name)
         assert flow.fn is not None
         context = WorkflowContext("direct", flow.name, self)
         self.stuck = asyncio.get_running_loop().create_future()
+        self._main = asyncio.current_task()
         token = STEP_EXECUTOR.set(self)
         try:
             body = self._body = asyncio.ensure_future(flow.fn(context, self.scenario.input))
@@ -285,7 +349,7 @@ class DirectRun:
 
 
 def run_direct(scenario: Scenario) -> tuple[Outcome, list[Call]]:
-    """Run ``scenario`` directly (its module already imported); return the outcome and calls."""
+    """Run ``scenario`` directly (its module already imported); return the outcome and its log."""
     SCRIPT.use(scenario)
     outcome = asyncio.run(DirectRun(scenario).run())
-    return outcome, list(SCRIPT.calls)
+    return outcome, list(SCRIPT.log)

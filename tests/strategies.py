@@ -1,20 +1,32 @@
 """Hypothesis strategies: workflow programs in the deterministic language, and how their steps behave.
 
 A generated :class:`Scenario` is a workflow program (a small AST rendered to
-the source of a module that defines three steps and one workflow), the scripted
-behaviour of each step (its output, the attempts that fail, whether it refuses
-retries, its rollback), the run's input and the signals sent to the run.
+the source of a module that defines three steps, up to two async helpers and
+one workflow), the scripted behaviour of each step (its output, the attempts
+that fail, whether it refuses retries, its rollback), the run's input, the
+signals sent to the run with their arrival times, and sometimes ``max_events``.
+
+The language covers SPEC section 3: step calls, pure assignments (conditional
+expressions included), conditional expressions choosing between awaited steps,
+``if/elif/else``, ``for`` over ``range``, list literals and a list variable,
+``while`` (with ``else:``), ``break``/``continue``,
+``try/except/else/finally`` with bare ``raise`` in handlers and ``finally``
+blocks, ``ctx.parallel``, the ``asyncio.gather`` map, ``ctx.sleep``, signal
+waits with and without timeouts, module-local async helpers awaiting steps
+(inlined by the compiler), returns and raises.
 
 Values are small ints (``% 10`` everywhere) so that arithmetic never grows and
 step arguments repeat, which is what makes the behaviour of a step a function of
 its arguments and attempt (see :meth:`StepPlan.attempt`): both executors, and a
 worker re-running an attempt after a crash, see the same outcome.
 
-Signals come in *phases*: phase 0 is sent when the run is triggered; each later
-phase is released only when the run is blocked waiting for a signal it has not
-got (a durable run given back with ``wait_signals``; a direct wait on an empty
-inbox). Timers never depend on wall time: the worker runs on a manual clock that
-the harness advances to the run's ``wake_at`` when nothing else can happen.
+Time is virtual and starts at 0 when the run is triggered: sleeps, retry
+backoffs and signal timeouts move it, steps take none. A signal arrives at its
+:attr:`Delivery.at`: it is sent then whatever the run is doing, so it may wait
+buffered for a later wait, or come after a wait timed out. A signal arriving at
+the very moment a wait times out is delivered (it is sent before the clock moves
+on). Both executors follow that timeline: the direct one on its own clock, the
+worker on a manual clock the harness moves to the next arrival or wake-up.
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ from runtime import NonRetryableError
 __all__ = [
     "NONRETRYABLE",
     "STEPS",
+    "Delivery",
+    "Helper",
     "Program",
     "Scenario",
     "StepPlan",
@@ -45,6 +59,8 @@ STEPS = ("s0", "s1", "s2")
 
 SIGNALS = ("g0", "g1")
 VARS = ("v0", "v1", "v2", "v3")
+LIST = "xs"
+"""The workflow's one list variable (``for`` and the map iterate over it)."""
 NONRETRYABLE = -1
 """A failure mode: the step raises NonRetryableError at its first attempt."""
 
@@ -55,6 +71,13 @@ NONRETRYABLE = -1
 class Assign:
     var: str
     expr: str
+
+
+@dataclass(frozen=True)
+class SetList:
+    """``xs = [...]`` (rebinding: a loop already iterating the old list is not affected)."""
+
+    items: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,25 @@ class StepCall:
 
 
 @dataclass(frozen=True)
+class CondCall:
+    """``target = await a(x) if cond else await b(y)`` (a branch node); an arm may be a plain expr."""
+
+    target: str | None
+    cond: str
+    body: str
+    orelse: str
+
+
+@dataclass(frozen=True)
+class HelperCall:
+    """``target = await h0(expr)``: a module-local async helper (inlined by the compiler)."""
+
+    target: str | None
+    helper: str
+    expr: str
+
+
+@dataclass(frozen=True)
 class If:
     branches: tuple[tuple[str, tuple[Any, ...]], ...]
     orelse: tuple[Any, ...] | None
@@ -77,8 +119,10 @@ class If:
 
 @dataclass(frozen=True)
 class For:
+    """``for var in iterable`` (``range(k)``, a list literal or the list variable)."""
+
     var: str
-    count: int
+    iterable: str
     body: tuple[Any, ...]
     orelse: tuple[Any, ...] | None
 
@@ -88,6 +132,7 @@ class While:
     var: str
     count: int
     body: tuple[Any, ...]
+    orelse: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +151,11 @@ class Parallel:
 
 @dataclass(frozen=True)
 class Map:
+    """``asyncio.gather(*(step(expr) for x in iterable))``."""
+
     target: str
     step: str
-    count: int
+    iterable: str
     expr: str
 
 
@@ -126,7 +173,7 @@ class Signal:
 
 @dataclass(frozen=True)
 class Jump:
-    """``break``, ``continue``, ``return ...`` or ``raise ...`` under an ``if``."""
+    """``break``, ``continue``, ``return ...``, ``raise ...`` or a bare ``raise`` under an ``if``."""
 
     kind: str
     cond: str
@@ -134,13 +181,37 @@ class Jump:
 
 
 @dataclass(frozen=True)
-class Program:
-    """A workflow body (statements) over the variables ``v0..v3`` and a ``trace`` list."""
+class Leave:
+    """``if cond: return expr`` inside a helper."""
 
+    cond: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A statement rendered as given (a handler's look at ``error``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Helper:
+    """``async def name(a: int) -> int`` over its argument ``a`` and a local ``t``."""
+
+    name: str
     body: tuple[Any, ...]
 
 
-RESULT = '{"v": [v0, v1, v2, v3], "trace": trace}'
+@dataclass(frozen=True)
+class Program:
+    """A workflow body over ``v0..v3``, ``xs`` and a ``trace`` list, and the helpers it calls."""
+
+    body: tuple[Any, ...]
+    helpers: tuple[Helper, ...] = ()
+
+
+RESULT = '{"v": [v0, v1, v2, v3], "xs": xs, "trace": trace}'
 
 
 def _render_block(stmts: Sequence[Any], indent: int, out: list[str]) -> None:
@@ -150,43 +221,50 @@ def _render_block(stmts: Sequence[Any], indent: int, out: list[str]) -> None:
         _render(stmt, indent, out)
 
 
+def _render_orelse(orelse: tuple[Any, ...] | None, indent: int, out: list[str]) -> None:
+    if orelse is not None:
+        out.append("    " * indent + "else:")
+        _render_block(orelse, indent + 1, out)
+
+
 def _render(stmt: Any, indent: int, out: list[str]) -> None:
     pad = "    " * indent
     if isinstance(stmt, Assign):
         out.append(f"{pad}{stmt.var} = {stmt.expr}")
+    elif isinstance(stmt, SetList):
+        out.append(f"{pad}{LIST} = [{', '.join(stmt.items)}]")
     elif isinstance(stmt, Trace):
         out.append(f"{pad}trace.append({stmt.expr})")
-    elif isinstance(stmt, StepCall):
+    elif isinstance(stmt, StepCall | HelperCall):
         target = f"{stmt.target} = " if stmt.target else ""
-        out.append(f"{pad}{target}await {stmt.step}({stmt.expr})")
+        callee = stmt.step if isinstance(stmt, StepCall) else stmt.helper
+        out.append(f"{pad}{target}await {callee}({stmt.expr})")
+    elif isinstance(stmt, CondCall):
+        target = f"{stmt.target} = " if stmt.target else ""
+        out.append(f"{pad}{target}{stmt.body} if {stmt.cond} else {stmt.orelse}")
     elif isinstance(stmt, If):
         for index, (cond, body) in enumerate(stmt.branches):
             out.append(f"{pad}{'if' if index == 0 else 'elif'} {cond}:")
             _render_block(body, indent + 1, out)
-        if stmt.orelse is not None:
-            out.append(f"{pad}else:")
-            _render_block(stmt.orelse, indent + 1, out)
+        _render_orelse(stmt.orelse, indent, out)
     elif isinstance(stmt, For):
-        out.append(f"{pad}for {stmt.var} in range({stmt.count}):")
+        out.append(f"{pad}for {stmt.var} in {stmt.iterable}:")
         _render_block(stmt.body, indent + 1, out)
-        if stmt.orelse is not None:
-            out.append(f"{pad}else:")
-            _render_block(stmt.orelse, indent + 1, out)
+        _render_orelse(stmt.orelse, indent, out)
     elif isinstance(stmt, While):
         out.append(f"{pad}{stmt.var} = 0")
         out.append(f"{pad}while {stmt.var} < {stmt.count}:")
         # The counter moves first, so a `continue` anywhere in the body still ends the loop.
         out.append(f"{pad}    {stmt.var} += 1")
         _render_block(stmt.body, indent + 1, out)
+        _render_orelse(stmt.orelse, indent, out)
     elif isinstance(stmt, Try):
         out.append(f"{pad}try:")
         _render_block(stmt.body, indent + 1, out)
         for kind, body in stmt.handlers:
             out.append(f"{pad}{kind}:")
             _render_block(body, indent + 1, out)
-        if stmt.orelse is not None:
-            out.append(f"{pad}else:")
-            _render_block(stmt.orelse, indent + 1, out)
+        _render_orelse(stmt.orelse, indent, out)
         if stmt.final is not None:
             out.append(f"{pad}finally:")
             _render_block(stmt.final, indent + 1, out)
@@ -197,7 +275,7 @@ def _render(stmt: Any, indent: int, out: list[str]) -> None:
     elif isinstance(stmt, Map):
         out.append(
             f"{pad}{stmt.target} = await asyncio.gather("
-            f"*({stmt.step}({stmt.expr}) for x in range({stmt.count})))"
+            f"*({stmt.step}({stmt.expr}) for x in {stmt.iterable}))"
         )
         out.append(f"{pad}trace.append({stmt.target})")
     elif isinstance(stmt, Sleep):
@@ -211,8 +289,13 @@ def _render(stmt: Any, indent: int, out: list[str]) -> None:
             out.append(f"{pad}    return {RESULT}")
         elif stmt.kind == "raise":
             out.append(f"{pad}    raise ValueError({stmt.expr})")
+        elif stmt.kind == "reraise":
+            out.append(f"{pad}    raise")
         else:
             out.append(f"{pad}    {stmt.kind}")
+    elif isinstance(stmt, Leave):
+        out.append(f"{pad}if {stmt.cond}:")
+        out.append(f"{pad}    return {stmt.expr}")
     elif isinstance(stmt, _Raw):
         out.append(f"{pad}{stmt.text}")
     else:  # pragma: no cover - the generator makes nothing else
@@ -257,6 +340,10 @@ class StepPlan:
             raise ValueError(f"{self.name} attempt {attempt} failed on {x}")
         return (x * self.mul + self.add) % 10
 
+    def final(self, x: int, attempt: int) -> bool:
+        """Whether a failure of attempt ``attempt`` on ``x`` is the step's last."""
+        return self.modes[x % len(self.modes)] == NONRETRYABLE or attempt > self.retries
+
     def undo(self, output: int) -> None:
         """The rollback's effect: raise when it is scripted to fail."""
         if self.rollback_fails:
@@ -264,21 +351,30 @@ class StepPlan:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """A signal sent to the run ``at`` seconds (virtual) after it was triggered."""
+
+    name: str
+    payload: int
+    at: float
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A generated program with everything its run depends on.
 
     Attributes:
-        program: The workflow body.
+        program: The workflow body and its helpers.
         plans: One plan per step of :data:`STEPS`.
         input: The run's argument ``n``.
-        phases: Signals ``(name, payload)`` per phase (see the module docstring).
+        signals: The signals sent to the run (see the module docstring).
         max_events: The workflow's ``max_events`` (``None``: no breaker).
     """
 
     program: Program
     plans: tuple[StepPlan, ...]
     input: int
-    phases: tuple[tuple[tuple[str, int], ...], ...]
+    signals: tuple[Delivery, ...] = ()
     max_events: int | None = None
     module: str = field(init=False)
 
@@ -290,6 +386,11 @@ class Scenario:
         """The plan of a step by attribute or registered name."""
         short = step.rpartition(".")[2]
         return next(plan for plan in self.plans if plan.name == short)
+
+    @property
+    def deliveries(self) -> tuple[Delivery, ...]:
+        """The signals in the order they are sent: by arrival time, then as generated."""
+        return tuple(sorted(self.signals, key=lambda delivery: delivery.at))
 
     @property
     def workflow_name(self) -> str:
@@ -336,8 +437,13 @@ class Scenario:
                 f'{plan.name} = step("{module}.{plan.name}", _{plan.name}, {options})',
                 "",
             ]
+        for helper in self.program.helpers:
+            lines += ["", "", f"async def {helper.name}(a: int) -> int:", "    t = a"]
+            _render_block(helper.body, 1, lines)
+            lines.append("    return (t + a) % 10")
         breaker = "" if self.max_events is None else f", max_events={self.max_events}"
         lines += [
+            "",
             "",
             f'@workflow("{module}"{breaker})',
             "async def flow(ctx: WorkflowContext, n: int) -> dict[str, list[object]]:",
@@ -346,6 +452,7 @@ class Scenario:
             "    v1 = 1",
             "    v2 = 2",
             "    v3 = 3",
+            f"    {LIST} = [n, (n + 1) % 10]",
         ]
         _render_block(self.program.body, 1, lines)
         lines.append(f"    return {RESULT}")
@@ -357,23 +464,39 @@ class Scenario:
 
 @dataclass(frozen=True)
 class _Env:
-    """What a statement may use where it is generated."""
+    """What a statement may use where it is generated.
+
+    Attributes:
+        names: The int variables in scope.
+        depth: The nesting depth (compound statements stop at 2).
+        in_loop: Inside a loop of this function (``break``/``continue`` allowed).
+        reraise: Inside an ``except`` handler or a ``finally`` block (a bare
+            ``raise`` there is generated).
+        helpers: The helpers this function may call.
+        helper: Generating a helper's body (over ``a`` and ``t``), not the workflow's.
+    """
 
     names: tuple[str, ...]
     depth: int
     in_loop: bool
+    reraise: bool = False
+    helpers: tuple[str, ...] = ()
+    helper: bool = False
+
+    def nested(self, **changes: Any) -> _Env:
+        fields = {
+            "names": self.names,
+            "depth": self.depth + 1,
+            "in_loop": self.in_loop,
+            "reraise": self.reraise,
+            "helpers": self.helpers,
+            "helper": self.helper,
+        }
+        return _Env(**{**fields, **changes})
 
 
 def _atoms(env: _Env) -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(env.names), st.integers(0, 9).map(str))
-
-
-def exprs(env: _Env) -> st.SearchStrategy[str]:
-    """A small int expression over the names in scope (always in ``0..9``)."""
-    binary = st.tuples(_atoms(env), st.sampled_from("+-*"), _atoms(env)).map(
-        lambda t: f"({t[0]} {t[1]} {t[2]}) % 10"
-    )
-    return st.one_of(_atoms(env).map(lambda a: f"{a} % 10"), binary)
 
 
 def conds(env: _Env) -> st.SearchStrategy[str]:
@@ -388,8 +511,27 @@ def conds(env: _Env) -> st.SearchStrategy[str]:
     )
 
 
-def _targets() -> st.SearchStrategy[str]:
-    return st.sampled_from(VARS[1:])
+def exprs(env: _Env) -> st.SearchStrategy[str]:
+    """A small int expression over the names in scope (always in ``0..9``)."""
+    binary = st.tuples(_atoms(env), st.sampled_from("+-*"), _atoms(env)).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]}) % 10"
+    )
+    conditional = st.tuples(_atoms(env), conds(env), _atoms(env)).map(
+        lambda t: f"({t[0]} if {t[1]} else {t[2]}) % 10"
+    )
+    return st.one_of(_atoms(env).map(lambda a: f"{a} % 10"), binary, conditional)
+
+
+def _list_literals(env: _Env) -> st.SearchStrategy[str]:
+    return st.lists(exprs(env), max_size=3).map(lambda items: f"[{', '.join(items)}]")
+
+
+def _iterables(env: _Env) -> st.SearchStrategy[str]:
+    """What a ``for`` loop or a map iterates: ``range(k)``, a list literal, the list variable."""
+    choices = [st.integers(0, 3).map(lambda k: f"range({k})"), _list_literals(env)]
+    if not env.helper:
+        choices.append(st.just(LIST))
+    return st.one_of(*choices)
 
 
 def _steps() -> st.SearchStrategy[str]:
@@ -400,41 +542,65 @@ def _steps() -> st.SearchStrategy[str]:
 def _statement(env: _Env) -> st.SearchStrategy[Any]:
     # Built once per environment: building strategies on every draw costs more than running
     # the example.
+    targets = st.just("t") if env.helper else st.sampled_from(VARS[1:])
+    call = st.builds(StepCall, targets, _steps(), exprs(env))
+    # Steps are what the properties are about: weigh them up, and make them what the
+    # simplest examples (which Hypothesis tries often) are made of.
     simple: list[st.SearchStrategy[Any]] = [
-        st.builds(Assign, _targets(), exprs(env)),
-        st.builds(Trace, exprs(env)),
-        # Steps are what the properties are about: weigh them up.
-        st.builds(StepCall, st.one_of(st.none(), _targets()), _steps(), exprs(env)),
-        st.builds(StepCall, _targets(), _steps(), exprs(env)),
-        st.builds(StepCall, _targets(), _steps(), exprs(env)),
-        st.builds(
-            Parallel,
-            st.just(f"p{env.depth}"),
-            st.lists(st.tuples(_steps(), exprs(env)), min_size=1, max_size=3).map(tuple),
-        ),
-        st.builds(
-            Map,
-            st.just(f"p{env.depth}"),
-            _steps(),
-            st.integers(0, 3),
-            exprs(_Env((*env.names, "x"), env.depth, env.in_loop)),
-        ),
-        st.builds(Sleep, st.sampled_from(["0", "1", "2.5", '"5m"'])),
-        st.builds(
-            Signal, _targets(), st.sampled_from(SIGNALS), st.sampled_from([None, None, "3", "60"])
-        ),
-        st.builds(Jump, st.sampled_from(["return", "raise"]), conds(env), exprs(env)),
+        call,
+        st.builds(StepCall, st.none(), _steps(), exprs(env)),
+        call,
+        call,
+        st.builds(Assign, targets, exprs(env)),
     ]
+    awaited = st.tuples(_steps(), exprs(env)).map(lambda t: f"await {t[0]}({t[1]})")
+    arm = st.one_of(awaited, awaited, exprs(env))
+    simple.append(st.builds(CondCall, st.one_of(targets, st.none()), conds(env), awaited, arm))
+    if env.helpers:
+        simple.append(
+            st.builds(
+                HelperCall, st.one_of(st.none(), targets), st.sampled_from(env.helpers), exprs(env)
+            )
+        )
+    parallel = st.builds(
+        Parallel,
+        st.just(f"p{env.depth}"),
+        st.lists(st.tuples(_steps(), exprs(env)), min_size=1, max_size=3).map(tuple),
+    )
+    fan_out = st.builds(
+        Map,
+        st.just(f"p{env.depth}"),
+        _steps(),
+        _iterables(env),
+        exprs(_Env((*env.names, "x"), env.depth, env.in_loop)),
+    )
+    if env.helper:
+        simple += [
+            st.builds(Jump, st.just("raise"), conds(env), exprs(env)),
+            st.builds(Leave, conds(env), exprs(env)),
+        ]
+    else:
+        simple += [
+            st.builds(Trace, exprs(env)),
+            st.builds(SetList, st.lists(exprs(env), max_size=3).map(tuple)),
+            parallel,
+            parallel,
+            fan_out,
+            st.builds(Sleep, st.sampled_from(["0", "1", "2.5", '"5m"'])),
+            st.builds(
+                Signal, targets, st.sampled_from(SIGNALS), st.sampled_from([None, None, "3", "60"])
+            ),
+            st.builds(Jump, st.sampled_from(["raise", "return"]), conds(env), exprs(env)),
+        ]
     if env.in_loop:
         simple.append(st.builds(Jump, st.sampled_from(["break", "continue"]), conds(env)))
+    if env.reraise:
+        simple.append(st.builds(Jump, st.just("reraise"), conds(env)))
     if env.depth >= 2:
         return st.one_of(*simple)
-    inner = _Env(env.names, env.depth + 1, env.in_loop)
-    block = _block(inner)
+    block = _block(env.nested())
     loop_var = f"i{env.depth}"
-    loop_env = _Env((*env.names, loop_var), env.depth + 1, True)
     while_var = f"w{env.depth}"
-    while_env = _Env((*env.names, while_var), env.depth + 1, True)
     compound: list[st.SearchStrategy[Any]] = [
         st.builds(
             If,
@@ -442,15 +608,25 @@ def _statement(env: _Env) -> st.SearchStrategy[Any]:
             st.one_of(st.none(), block),
         ),
         st.builds(
-            For, st.just(loop_var), st.integers(0, 3), _block(loop_env), st.one_of(st.none(), block)
+            For,
+            st.just(loop_var),
+            _iterables(env),
+            _block(env.nested(names=(*env.names, loop_var), in_loop=True)),
+            st.one_of(st.none(), block),
         ),
-        st.builds(While, st.just(while_var), st.integers(0, 3), _block(while_env)),
+        st.builds(
+            While,
+            st.just(while_var),
+            st.integers(0, 3),
+            _block(env.nested(names=(*env.names, while_var), in_loop=True)),
+            st.one_of(st.none(), block),
+        ),
         st.builds(
             Try,
             block,
-            st.lists(_handlers(inner), min_size=1, max_size=2).map(tuple),
+            st.lists(_handlers(env.nested(reraise=True)), min_size=1, max_size=2).map(tuple),
             st.one_of(st.none(), block),
-            st.one_of(st.none(), block),
+            st.one_of(st.none(), _block(env.nested(reraise=True))),
         ),
     ]
     return st.one_of(*simple, *compound)
@@ -466,22 +642,22 @@ _HANDLERS = {
     "except ValueError as error": ("trace.append(str(error))",),
     "except Exception as error": ("trace.append(type(error).__name__)", "trace.append(str(error))"),
 }
+_HELPER_HANDLERS = {
+    "except StepFailed as error": ("t = len(error.compensated) % 10", "t = len(str(error)) % 10"),
+    "except ValueError as error": ("t = len(str(error)) % 10",),
+    "except Exception as error": ("t = len(type(error).__name__) % 10",),
+}
 
 
 @cache
 def _handlers(env: _Env) -> st.SearchStrategy[tuple[str, tuple[Any, ...]]]:
-    # What the handler saw of the error goes to the trace, so both executors must agree on it.
-    views = [(kind, view) for kind, seen in sorted(_HANDLERS.items()) for view in seen]
+    # What the handler saw of the error goes to the trace (or the helper's local), so both
+    # executors must agree on it.
+    table = _HELPER_HANDLERS if env.helper else _HANDLERS
+    views = [(kind, view) for kind, seen in sorted(table.items()) for view in seen]
     return st.tuples(st.sampled_from(views), _block(env)).map(
         lambda t: (t[0][0], (_Raw(t[0][1]), *t[1]))
     )
-
-
-@dataclass(frozen=True)
-class _Raw:
-    """A statement rendered as given (a handler's look at ``error``)."""
-
-    text: str
 
 
 @cache
@@ -489,10 +665,24 @@ def _block(env: _Env) -> st.SearchStrategy[tuple[Any, ...]]:
     return st.lists(_statement(env), min_size=1, max_size=2).map(tuple)
 
 
-def programs() -> st.SearchStrategy[Program]:
-    """Workflow bodies: up to six statements, nested up to two levels."""
-    env = _Env(("n", *VARS), 0, False)
-    return st.lists(_statement(env), min_size=2, max_size=5).map(lambda body: Program(tuple(body)))
+@st.composite
+def _helpers(draw: st.DrawFn) -> tuple[Helper, ...]:
+    helpers: list[Helper] = []
+    for index in range(draw(st.integers(0, 2))):
+        # A helper may call the helpers defined before it (never itself: no recursion).
+        env = _Env(("a", "t"), 1, False, helpers=tuple(h.name for h in helpers), helper=True)
+        body = draw(st.lists(_statement(env), min_size=1, max_size=3).map(tuple))
+        helpers.append(Helper(f"h{index}", body))
+    return tuple(helpers)
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> Program:
+    """Workflow bodies of two to six statements, nested up to two levels, with their helpers."""
+    helpers = draw(_helpers())
+    env = _Env(("n", *VARS), 0, False, helpers=tuple(helper.name for helper in helpers))
+    body = draw(st.lists(_statement(env), min_size=2, max_size=6).map(tuple))
+    return Program(body, helpers)
 
 
 def step_plans(name: str) -> st.SearchStrategy[StepPlan]:
@@ -507,18 +697,35 @@ def step_plans(name: str) -> st.SearchStrategy[StepPlan]:
         ),
         st.integers(0, 9),
         st.integers(0, 9),
-        st.booleans(),
+        # Rollbacks are what the saga checks are about: most steps have one.
+        st.sampled_from([False, True, True, True]),
         st.booleans(),
     )
 
 
-def scenarios() -> st.SearchStrategy[Scenario]:
-    """A program, its steps' behaviour, its input and the signals it receives."""
-    signal = st.tuples(st.sampled_from(SIGNALS), st.integers(0, 9))
+def arrivals() -> st.SearchStrategy[float]:
+    """Arrival times (seconds after the trigger): around the sleeps, backoffs and timeouts generated."""
+    return st.one_of(
+        st.integers(0, 12).map(lambda k: k / 2),
+        st.sampled_from([30.0, 60.0, 63.0, 120.0, 300.0, 303.0, 1000.0]),
+    )
+
+
+def scenarios(*, max_events: bool = False) -> st.SearchStrategy[Scenario]:
+    """A program, its steps' behaviour, its input and the signals it receives.
+
+    Args:
+        max_events: Give some workflows a ``max_events`` breaker. The direct
+            executor does not model the log the breaker counts, so only the
+            properties comparing runs of the graph with each other use these.
+    """
+    signal = st.builds(Delivery, st.sampled_from(SIGNALS), st.integers(0, 9), arrivals())
+    breaker = st.one_of(st.none(), st.integers(2, 40)) if max_events else st.none()
     return st.builds(
         Scenario,
         programs(),
         st.tuples(*(step_plans(name) for name in STEPS)),
         st.integers(0, 9),
-        st.lists(st.lists(signal, max_size=2).map(tuple), max_size=3).map(tuple),
+        st.lists(signal, max_size=4).map(tuple),
+        breaker,
     )

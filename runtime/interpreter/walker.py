@@ -245,6 +245,12 @@ class Walker:
         self._visited = 0
         self._result: Any = None
         self._node: str | None = None
+        # Graphs built before RaiseNode.handling existed have it null everywhere; in newer
+        # ones (every handler and finally copy ends in a raise that names it) null means
+        # that no exception is being handled there.
+        self._legacy_raises = not any(
+            isinstance(node, RaiseNode) and node.handling is not None for node in graph.nodes
+        )
         self.context = WorkflowContext(host.run_id, host.workflow_name, _Backend(host))
 
     def state(self) -> WalkState:
@@ -441,7 +447,10 @@ class Walker:
             calls = self._fan_out(node)
             for call in calls:
                 self._visit(call.key, call.step)
-            await self.host.checkpoint([call.key for call in calls])
+            if calls:
+                # An empty map performs nothing durable: no checkpoint, so its replay (with
+                # a journal whose later operations settle nothing here) cannot stop there.
+                await self.host.checkpoint([call.key for call in calls])
             outputs = await self.host.run_parallel(calls)
             assign(node.target, list(outputs), self._ns)
             return "next"
@@ -515,8 +524,9 @@ class Walker:
     def _handled(self, node: RaiseNode) -> BaseException | None:
         frame = self._frames[-1]
         if node.handling is None:
-            # Graphs built before ``handling`` existed: the latest exception caught.
-            return frame.error
+            # No exception is handled here (a bare raise is a RuntimeError), except in graphs
+            # built before ``handling`` existed: there, the latest exception caught.
+            return frame.error if self._legacy_raises else None
         return frame.caught.get(node.handling)
 
     def _exception(self, node: RaiseNode) -> BaseException:

@@ -6,8 +6,9 @@
   :func:`vrb_compile.build.compile_paths`.
 * :func:`drive` serves one run with a :class:`runtime.Worker` on a
   :class:`runtime.testing.ManualClock` until it ends or waits forever: when the
-  run waits, it releases the next phase of signals (if it waits for a signal) or
-  moves the clock to the run's ``wake_at``. No test here sleeps on wall time.
+  run waits, it moves the clock to whichever comes first, the next signal's
+  arrival (and sends it) or the run's ``wake_at`` (a signal arriving at the
+  wake-up moment is sent first). No test here sleeps on wall time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import importlib
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,21 @@ from runtime.graphs import GraphLibrary
 from runtime.stores.base import Store
 from runtime.testing import ManualClock
 from tests.direct_executor import SCRIPT, Call, Outcome
-from tests.strategies import Scenario
+from tests.strategies import Delivery, Scenario
 from vrb_compile.api import CheckConfig
 from vrb_compile.build import compile_paths
 from vrb_compile.ir.models import Graph
 
-__all__ = ["RunRecord", "compile_scenario", "drive", "new_worker", "run_on_worker", "settle_clock"]
+__all__ = [
+    "RunRecord",
+    "compile_scenario",
+    "drive",
+    "new_worker",
+    "run_on_worker",
+    "send_arrived",
+    "settle_clock",
+    "start_run",
+]
 
 _ROOT = Path(tempfile.mkdtemp(prefix="vrb-properties-"))
 sys.path.insert(0, str(_ROOT))
@@ -89,15 +99,16 @@ async def drive(
     worker: Worker,
     clock: ManualClock,
     run_id: str,
-    pending: list[tuple[tuple[str, int], ...]],
+    pending: list[Delivery],
 ) -> Outcome:
     """Serve the run until it ends or waits forever; return how it ended.
 
-    ``pending`` are the signal phases not released yet (phase 0 is sent at
-    trigger); released ones are popped from it, so a second drive after a crash
-    goes on where the first stopped.
+    ``pending`` are the signals not sent yet, in the order they are sent; sent
+    ones are popped from it, so a second drive after a crash goes on where the
+    first stopped. Arrival times count from the run's creation.
     """
     name = worker.library.names()
+    start = (await client.store.get_run(run_id)).created_at
     for _ in range(500):
         await worker.run_until_idle(*name)
         parked = [
@@ -111,9 +122,10 @@ async def drive(
             assert run.error is not None
             return Outcome("failed", {"type": run.error.type, "message": run.error.message})
         assert run.status == "waiting", run
-        if run.wait_signals and pending:
-            for signal, payload in pending.pop(0):
-                await client.workflow.send_signal(run_id, signal, payload)
+        arrival = start + timedelta(seconds=pending[0].at) if pending else None
+        if arrival is not None and (run.wake_at is None or arrival <= run.wake_at):
+            await settle_clock(clock, arrival)
+            await send_arrived(client, clock, run_id, start, pending)
         elif run.wake_at is not None:
             await settle_clock(clock, run.wake_at)
         else:
@@ -121,22 +133,34 @@ async def drive(
     raise AssertionError(f"run {run_id} still going after 500 rounds")
 
 
+async def send_arrived(
+    client: Client, clock: ManualClock, run_id: str, start: datetime, pending: list[Delivery]
+) -> None:
+    """Send (and pop) the pending signals that have arrived by the clock's time."""
+    while pending and start + timedelta(seconds=pending[0].at) <= clock():
+        delivery = pending.pop(0)
+        await client.workflow.send_signal(run_id, delivery.name, delivery.payload)
+
+
 @dataclass
 class RunRecord:
     """What a worker run of a scenario produced."""
 
     outcome: Outcome
-    calls: list[Call]
+    log: list[Call]
+    """The script's log: attempts, their outcomes, rollbacks."""
     history: list[Event]
     run_id: str
 
 
-async def start_run(client: Client, scenario: Scenario) -> str:
-    """Trigger the scenario's run and send its phase-0 signals."""
+async def start_run(
+    client: Client, scenario: Scenario, clock: ManualClock
+) -> tuple[str, list[Delivery]]:
+    """Trigger the scenario's run, send the signals arriving at once; the run and the rest."""
     handle = await client.workflow.trigger(scenario.workflow_name, [scenario.input])
-    for signal, payload in scenario.phases[0] if scenario.phases else ():
-        await client.workflow.send_signal(handle.run_id, signal, payload)
-    return handle.run_id
+    pending = list(scenario.deliveries)
+    await send_arrived(client, clock, handle.run_id, clock(), pending)
+    return handle.run_id, pending
 
 
 async def run_on_worker(
@@ -145,8 +169,8 @@ async def run_on_worker(
     """Run the scenario once, uninterrupted, on ``store`` (whose clock is ``clock``)."""
     SCRIPT.use(scenario)
     client = Client(store)
-    run_id = await start_run(client, scenario)
+    run_id, pending = await start_run(client, scenario, clock)
     worker = new_worker(client, graph, clock)
-    outcome = await drive(client, worker, clock, run_id, list(scenario.phases[1:]))
+    outcome = await drive(client, worker, clock, run_id, pending)
     history = await client.workflow.history(run_id)
-    return RunRecord(outcome, list(SCRIPT.calls), history, run_id)
+    return RunRecord(outcome, list(SCRIPT.log), history, run_id)
