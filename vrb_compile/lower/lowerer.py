@@ -272,6 +272,19 @@ class BodyLowerer(CallLowerer):
         text = code(rewritten.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)).strip()
         return self._code_node(text, lines, pending, ctx, _bound_names(rewritten))
 
+    def _branch(
+        self, test: cst.BaseExpression, lines: tuple[int, int], pending: list[Pending], ctx: Ctx
+    ) -> str:
+        """A branch node on ``test``, after the steps its awaits hoist out of it."""
+        if has_await(test):
+            rewritten, pending = self._hoist(test, lines, pending, ctx)
+            assert isinstance(rewritten, cst.BaseExpression)
+            test = rewritten
+        node = BranchNode.model_validate(
+            {**self._base(lines, ctx), "test": self.resolver.code(test)}
+        )
+        return self.add(node, pending, ctx)
+
     def _lower_conditional(
         self,
         small: cst.BaseSmallStatement,
@@ -292,15 +305,7 @@ class BodyLowerer(CallLowerer):
             return None
         if isinstance(small, cst.Assign) and any(has_await(t.target) for t in small.targets):
             return None
-        test = value.test
-        if has_await(test):
-            rewritten, pending = self._hoist(test, lines, pending, ctx)
-            assert isinstance(rewritten, cst.BaseExpression)
-            test = rewritten
-        node = BranchNode.model_validate(
-            {**self._base(lines, ctx), "test": self.resolver.code(test)}
-        )
-        branch = self.add(node, pending, ctx)
+        branch = self._branch(value.test, lines, pending, ctx)
         out: list[Pending] = []
         for kind, part in (("true", value.body), ("false", value.orelse)):
             statement = small.with_changes(value=part)
@@ -378,15 +383,7 @@ class BodyLowerer(CallLowerer):
 
     def _lower_if(self, statement: cst.If, pending: list[Pending], ctx: Ctx) -> list[Pending]:
         lines = self._header(statement)
-        test = statement.test
-        if has_await(test):
-            rewritten, pending = self._hoist(test, lines, pending, ctx)
-            assert isinstance(rewritten, cst.BaseExpression)
-            test = rewritten
-        node = BranchNode.model_validate(
-            {**self._base(lines, ctx), "test": self.resolver.code(test)}
-        )
-        branch = self.add(node, pending, ctx)
+        branch = self._branch(statement.test, lines, pending, ctx)
         out = self.lower_block(statements_of(statement.body), [(branch, "true")], ctx)
         orelse = statement.orelse
         if isinstance(orelse, cst.If):
