@@ -17,9 +17,9 @@ SPEC section 6 as plainly as possible:
 * an exception escaping the body compensates what is left, then fails the run;
 * signals arrive at their scenario time on the virtual clock (see
   :mod:`tests.strategies`) and are taken FIFO per name: a wait takes one that
-  arrived before it (buffered), else moves the clock to the next arrival of its
-  name if that comes by its timeout, else times out at the deadline (with a
-  timeout) or leaves the run waiting forever (without one);
+  arrived before it (buffered), else moves the clock through the arrivals due by
+  its timeout until one of its name comes, else times out at the deadline (with
+  a timeout) or leaves the run waiting forever (without one);
 * ``ctx.sleep`` and backoffs only move the virtual clock.
 
 What the steps and rollbacks do comes from :data:`SCRIPT`, which the generated
@@ -40,7 +40,7 @@ from typing import Any
 
 from runtime import NonRetryableError, SignalTimeout, StepContext, StepFailed, WorkflowContext
 from runtime.sdk import STEP_EXECUTOR, Step, get_workflow
-from tests.strategies import Delivery, Scenario
+from tests.strategies import Mailbox, Scenario, Wait
 
 __all__ = ["SCRIPT", "Call", "DirectRun", "Outcome", "Script", "group_of", "run_direct"]
 
@@ -186,7 +186,8 @@ class DirectRun:
     clock: float = 0.0
     completions: list[_Completion] = field(default_factory=list)
     inbox: dict[str, deque[Any]] = field(default_factory=lambda: defaultdict(deque))
-    arriving: deque[Delivery] = field(default_factory=deque)
+    mailbox: Mailbox = field(init=False)
+    _waits: list[Wait] = field(default_factory=list)
     _inflight: int = 0
     _entered: int = 0
     _failed: list[int] = field(default_factory=list)
@@ -281,20 +282,26 @@ class DirectRun:
         self.clock += seconds
 
     def _arrive(self, moment: float) -> None:
-        """Put every signal arrived by ``moment`` in the inbox, in the order they were sent."""
-        while self.arriving and self.arriving[0].at <= moment:
-            delivery = self.arriving.popleft()
-            self.inbox[delivery.name].append(delivery.payload)
+        """Put every signal arrived by ``moment`` in the inbox, in the order they are due."""
+        for arrival, index, name in self.mailbox.due(self._waits):
+            if arrival > moment:
+                break
+            self.inbox[name].append(self.mailbox.take(index))
 
     async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
         self._arrive(self.clock)
         if not self.inbox[name]:
+            # A blocking wait: signals may be due relative to when it began.
             deadline = None if timeout is None else self.clock + timeout
-            coming = next((d for d in self.arriving if d.name == name), None)
-            if coming is not None and (deadline is None or coming.at <= deadline):
-                self.clock = coming.at
+            self._waits.append(Wait(self.clock, deadline, name))
+            for arrival, _, _ in self.mailbox.due(self._waits):
+                if deadline is not None and arrival > deadline:
+                    break
+                self.clock = max(self.clock, arrival)
                 self._arrive(self.clock)
-            elif deadline is not None:
+                if self.inbox[name]:
+                    break
+            if not self.inbox[name] and deadline is not None:
                 self.clock = deadline
                 raise SignalTimeout(name, timeout)
         if self.inbox[name]:
@@ -324,7 +331,8 @@ class DirectRun:
 
     async def run(self) -> Outcome:
         """Call the workflow function and report how it ended."""
-        self.arriving = deque(self.scenario.deliveries)
+        self.mailbox = Mailbox(self.scenario.signals)
+        self._arrive(0.0)
         flow = get_workflow(self.scenario.workflow_name)
         assert flow.fn is not None
         context = WorkflowContext("direct", flow.name, self)

@@ -21,12 +21,14 @@ its arguments and attempt (see :meth:`StepPlan.attempt`): both executors, and a
 worker re-running an attempt after a crash, see the same outcome.
 
 Time is virtual and starts at 0 when the run is triggered: sleeps, retry
-backoffs and signal timeouts move it, steps take none. A signal arrives at its
-:attr:`Delivery.at`: it is sent then whatever the run is doing, so it may wait
+backoffs and signal timeouts move it, steps take none. A signal arrives at a
+time after the trigger, or after the run began its k-th blocking signal wait
+(:class:`Delivery`): it is sent then whatever the run is doing, so it may wait
 buffered for a later wait, or come after a wait timed out. A signal arriving at
 the very moment a wait times out is delivered (it is sent before the clock moves
-on). Both executors follow that timeline: the direct one on its own clock, the
-worker on a manual clock the harness moves to the next arrival or wake-up.
+on). Both executors follow that timeline (:class:`Mailbox`): the direct one on
+its own clock, the worker on a manual clock the harness moves to the next
+arrival or wake-up.
 """
 
 from __future__ import annotations
@@ -46,9 +48,12 @@ __all__ = [
     "STEPS",
     "Delivery",
     "Helper",
+    "Mailbox",
     "Program",
     "Scenario",
     "StepPlan",
+    "Wait",
+    "deliveries",
     "programs",
     "scenarios",
     "step_plans",
@@ -352,11 +357,79 @@ class StepPlan:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A signal sent to the run ``at`` seconds (virtual) after it was triggered."""
+    """A signal sent to the run at some moment (virtual time).
 
-    name: str
+    Attributes:
+        name: The signal's name; ``None`` (only with ``wait``): the name that
+            wait waits for.
+        payload: Its payload.
+        at: Seconds after the run was triggered; with ``wait``, seconds after
+            that wait began, and ``None`` for the very moment its timeout runs
+            out (never, for a wait without one).
+        wait: Count from the ``wait``-th (from 0) blocking signal wait the run
+            begins: a wait that found no signal of its name already there. A
+            delivery for a wait the run never begins is never sent.
+    """
+
+    name: str | None
     payload: int
-    at: float
+    at: float | None
+    wait: int | None = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A blocking signal wait as both executors see it (seconds after the trigger)."""
+
+    start: float
+    deadline: float | None
+    name: str
+
+
+class Mailbox:
+    """The signals of a scenario not sent yet, in the order they are due.
+
+    Both executors send (or put in the inbox) every signal whose arrival time
+    has come before the clock moves past it, in order of arrival, then as
+    generated. Arrival times are seconds after the trigger.
+
+    Args:
+        signals: The scenario's signals.
+        sent: Indexes (into ``signals``) already sent.
+    """
+
+    def __init__(self, signals: Sequence[Delivery], sent: Sequence[int] = ()) -> None:
+        self.signals = tuple(signals)
+        self.sent: list[int] = list(sent)
+        """Indexes of the signals sent, in the order they were."""
+
+    def due(self, waits: Sequence[Wait]) -> list[tuple[float, int, str]]:
+        """``(arrival, index, name)`` of each unsent signal whose arrival is known, in order.
+
+        Args:
+            waits: The blocking signal waits the run began so far, in order.
+        """
+        found: list[tuple[float, int, str]] = []
+        for index, delivery in enumerate(self.signals):
+            if index in self.sent:
+                continue
+            if delivery.wait is None:
+                assert delivery.name is not None
+                assert delivery.at is not None
+                found.append((delivery.at, index, delivery.name))
+                continue
+            if delivery.wait >= len(waits):
+                continue
+            wait = waits[delivery.wait]
+            arrival = wait.deadline if delivery.at is None else wait.start + delivery.at
+            if arrival is not None:
+                found.append((arrival, index, delivery.name or wait.name))
+        return sorted(found)
+
+    def take(self, index: int) -> int:
+        """Mark signal ``index`` sent; return its payload."""
+        self.sent.append(index)
+        return self.signals[index].payload
 
 
 @dataclass(frozen=True)
@@ -386,11 +459,6 @@ class Scenario:
         """The plan of a step by attribute or registered name."""
         short = step.rpartition(".")[2]
         return next(plan for plan in self.plans if plan.name == short)
-
-    @property
-    def deliveries(self) -> tuple[Delivery, ...]:
-        """The signals in the order they are sent: by arrival time, then as generated."""
-        return tuple(sorted(self.signals, key=lambda delivery: delivery.at))
 
     @property
     def workflow_name(self) -> str:
@@ -574,6 +642,7 @@ def _statement(env: _Env) -> st.SearchStrategy[Any]:
         _iterables(env),
         exprs(_Env((*env.names, "x"), env.depth, env.in_loop)),
     )
+    wait = st.builds(Signal, targets, st.sampled_from(SIGNALS), st.sampled_from([None, "3", "60"]))
     if env.helper:
         simple += [
             st.builds(Jump, st.just("raise"), conds(env), exprs(env)),
@@ -587,9 +656,8 @@ def _statement(env: _Env) -> st.SearchStrategy[Any]:
             parallel,
             fan_out,
             st.builds(Sleep, st.sampled_from(["0", "1", "2.5", '"5m"'])),
-            st.builds(
-                Signal, targets, st.sampled_from(SIGNALS), st.sampled_from([None, None, "3", "60"])
-            ),
+            wait,
+            wait,
             st.builds(Jump, st.sampled_from(["raise", "return"]), conds(env), exprs(env)),
         ]
     if env.in_loop:
@@ -703,15 +771,26 @@ def step_plans(name: str) -> st.SearchStrategy[StepPlan]:
     )
 
 
-def arrivals() -> st.SearchStrategy[float]:
-    """Arrival times (seconds after the trigger): around the sleeps, backoffs and timeouts generated."""
-    return st.one_of(
-        st.integers(0, 12).map(lambda k: k / 2),
-        st.sampled_from([30.0, 60.0, 63.0, 120.0, 300.0, 303.0, 1000.0]),
-    )
+def deliveries() -> st.SearchStrategy[Delivery]:
+    """A signal arriving at some time after the trigger, or after a blocking wait began.
+
+    Times after the trigger fall before, between and after the generated sleeps
+    (0, 1, 2.5 and 300 seconds) and timeouts (3 and 60 seconds). Times after a
+    wait began are often its deadline (a signal arriving as the wait times out),
+    and the signal is often the one that wait waits for.
+    """
+    names = st.sampled_from(SIGNALS)
+    payload = st.integers(0, 9)
+    absolute = st.sampled_from([0.0, 0.5, 1.0, 2.5, 3.0, 4.0, 30.0, 60.0, 63.0, 300.0, 1000.0])
+    relative = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 3.5, 61.0, 400.0]))
+    waits = st.sampled_from([0, 0, 1, 2])
+    absolute_delivery = st.builds(Delivery, names, payload, absolute)
+    relative_delivery = st.builds(Delivery, st.one_of(st.none(), names), payload, relative, waits)
+    return st.one_of(absolute_delivery, relative_delivery, relative_delivery)
 
 
-def scenarios(*, max_events: bool = False) -> st.SearchStrategy[Scenario]:
+@st.composite
+def scenarios(draw: st.DrawFn, *, max_events: bool = False) -> Scenario:
     """A program, its steps' behaviour, its input and the signals it receives.
 
     Args:
@@ -719,13 +798,10 @@ def scenarios(*, max_events: bool = False) -> st.SearchStrategy[Scenario]:
             executor does not model the log the breaker counts, so only the
             properties comparing runs of the graph with each other use these.
     """
-    signal = st.builds(Delivery, st.sampled_from(SIGNALS), st.integers(0, 9), arrivals())
-    breaker = st.one_of(st.none(), st.integers(2, 40)) if max_events else st.none()
-    return st.builds(
-        Scenario,
-        programs(),
-        st.tuples(*(step_plans(name) for name in STEPS)),
-        st.integers(0, 9),
-        st.lists(signal, max_size=4).map(tuple),
-        breaker,
-    )
+    program = draw(programs())
+    plans = draw(st.tuples(*(step_plans(name) for name in STEPS)))
+    waits = Scenario(program, plans, 0).source.count("ctx.wait_for_signal(")
+    # A program that waits for signals gets some: which arrive when is the point.
+    signals = draw(st.lists(deliveries(), min_size=min(waits, 2), max_size=4).map(tuple))
+    breaker = draw(st.one_of(st.none(), st.integers(2, 40))) if max_events else None
+    return Scenario(program, plans, draw(st.integers(0, 9)), signals, breaker)

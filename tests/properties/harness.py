@@ -8,7 +8,9 @@
   :class:`runtime.testing.ManualClock` until it ends or waits forever: when the
   run waits, it moves the clock to whichever comes first, the next signal's
   arrival (and sends it) or the run's ``wake_at`` (a signal arriving at the
-  wake-up moment is sent first). No test here sleeps on wall time.
+  wake-up moment is sent first). A signal due after the run's k-th blocking
+  wait is due once the log holds that wait's ``wait_created``. No test here
+  sleeps on wall time.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from runtime import Client, Worker
-from runtime.events import Event
+from runtime.events import Event, WaitCreatedEvent
 from runtime.graphs import GraphLibrary
 from runtime.stores.base import Store
 from runtime.testing import ManualClock
 from tests.direct_executor import SCRIPT, Call, Outcome
-from tests.strategies import Delivery, Scenario
+from tests.strategies import Mailbox, Scenario, Wait
 from vrb_compile.api import CheckConfig
 from vrb_compile.build import compile_paths
 from vrb_compile.ir.models import Graph
@@ -99,16 +101,14 @@ async def drive(
     worker: Worker,
     clock: ManualClock,
     run_id: str,
-    pending: list[Delivery],
+    mailbox: Mailbox,
 ) -> Outcome:
     """Serve the run until it ends or waits forever; return how it ended.
 
-    ``pending`` are the signals not sent yet, in the order they are sent; sent
-    ones are popped from it, so a second drive after a crash goes on where the
-    first stopped. Arrival times count from the run's creation.
+    ``mailbox`` holds the signals not sent yet; it records those sent, so a
+    second drive after a crash goes on where the first stopped.
     """
     name = worker.library.names()
-    start = (await client.store.get_run(run_id)).created_at
     for _ in range(500):
         await worker.run_until_idle(*name)
         parked = [
@@ -122,10 +122,10 @@ async def drive(
             assert run.error is not None
             return Outcome("failed", {"type": run.error.type, "message": run.error.message})
         assert run.status == "waiting", run
-        arrival = start + timedelta(seconds=pending[0].at) if pending else None
-        if arrival is not None and (run.wake_at is None or arrival <= run.wake_at):
-            await settle_clock(clock, arrival)
-            await send_arrived(client, clock, run_id, start, pending)
+        due = await _due(client, run_id, mailbox)
+        if due and (run.wake_at is None or due[0] <= run.wake_at):
+            await settle_clock(clock, due[0])
+            await send_arrived(client, clock, run_id, mailbox)
         elif run.wake_at is not None:
             await settle_clock(clock, run.wake_at)
         else:
@@ -133,13 +133,43 @@ async def drive(
     raise AssertionError(f"run {run_id} still going after 500 rounds")
 
 
-async def send_arrived(
-    client: Client, clock: ManualClock, run_id: str, start: datetime, pending: list[Delivery]
-) -> None:
-    """Send (and pop) the pending signals that have arrived by the clock's time."""
-    while pending and start + timedelta(seconds=pending[0].at) <= clock():
-        delivery = pending.pop(0)
-        await client.workflow.send_signal(run_id, delivery.name, delivery.payload)
+async def _timeline(client: Client, run_id: str) -> tuple[datetime, list[Wait]]:
+    """The run's creation time, and the blocking signal waits it began.
+
+    A blocking wait is one the worker gave the run back for: it logged ``wait_created``.
+    """
+    history = await client.store.history(run_id)
+    start = history[0].at
+
+    def seconds(moment: datetime) -> float:
+        return (moment - start).total_seconds()
+
+    waits = [
+        Wait(
+            seconds(event.at),
+            None if event.payload.until is None else seconds(event.payload.until),
+            event.payload.signal,
+        )
+        for event in history
+        if isinstance(event, WaitCreatedEvent) and event.payload.signal is not None
+    ]
+    return start, waits
+
+
+async def _due(client: Client, run_id: str, mailbox: Mailbox) -> list[datetime]:
+    """When each signal not sent yet is due, as far as the run's log tells, in order."""
+    start, waits = await _timeline(client, run_id)
+    return [start + timedelta(seconds=at) for at, _, _ in mailbox.due(waits)]
+
+
+async def send_arrived(client: Client, clock: ManualClock, run_id: str, mailbox: Mailbox) -> None:
+    """Send the signals due by the clock's time, in order."""
+    start, waits = await _timeline(client, run_id)
+    now = (clock() - start).total_seconds()
+    for arrival, index, name in mailbox.due(waits):
+        if arrival > now:
+            break
+        await client.workflow.send_signal(run_id, name, mailbox.take(index))
 
 
 @dataclass
@@ -153,14 +183,12 @@ class RunRecord:
     run_id: str
 
 
-async def start_run(
-    client: Client, scenario: Scenario, clock: ManualClock
-) -> tuple[str, list[Delivery]]:
+async def start_run(client: Client, scenario: Scenario, clock: ManualClock) -> tuple[str, Mailbox]:
     """Trigger the scenario's run, send the signals arriving at once; the run and the rest."""
     handle = await client.workflow.trigger(scenario.workflow_name, [scenario.input])
-    pending = list(scenario.deliveries)
-    await send_arrived(client, clock, handle.run_id, clock(), pending)
-    return handle.run_id, pending
+    mailbox = Mailbox(scenario.signals)
+    await send_arrived(client, clock, handle.run_id, mailbox)
+    return handle.run_id, mailbox
 
 
 async def run_on_worker(
@@ -169,8 +197,8 @@ async def run_on_worker(
     """Run the scenario once, uninterrupted, on ``store`` (whose clock is ``clock``)."""
     SCRIPT.use(scenario)
     client = Client(store)
-    run_id, pending = await start_run(client, scenario, clock)
+    run_id, mailbox = await start_run(client, scenario, clock)
     worker = new_worker(client, graph, clock)
-    outcome = await drive(client, worker, clock, run_id, pending)
+    outcome = await drive(client, worker, clock, run_id, mailbox)
     history = await client.workflow.history(run_id)
     return RunRecord(outcome, list(SCRIPT.log), history, run_id)

@@ -24,6 +24,12 @@ The resumed run must then
   resumed worker runs exactly the attempts and rollbacks it logs after the crash;
 * call the same steps and rollbacks as the uninterrupted run, once the attempt
   (or rollback) in flight at the crash is counted once.
+
+Some workflows have a ``max_events`` breaker. Three runtime bugs around it are
+kept as strict xfail tests in tests/properties/test_regressions.py; until they
+are fixed, the comparisons they break are left out where they apply (a crash
+with an operation under way, a trip inside a parallel node, a trip committed
+before the crash), and the other checks still run there.
 """
 
 from __future__ import annotations
@@ -171,9 +177,9 @@ async def _baseline(scenario: Scenario, url: str) -> _Baseline:
             SCRIPT.use(scenario)
             SCRIPT.beat = _heartbeat
             client = Client(counting)  # type: ignore[arg-type]
-            run_id, pending = await start_run(client, scenario, clock)
+            run_id, mailbox = await start_run(client, scenario, clock)
             worker = new_worker(client, graph, clock, **_QUIET)
-            outcome = await drive(client, worker, clock, run_id, pending)
+            outcome = await drive(client, worker, clock, run_id, mailbox)
             history = await store.history(run_id)
     finally:
         await store.close()
@@ -333,10 +339,10 @@ async def crash_and_resume(scenario: Scenario, url: str, at: int, after: bool) -
             SCRIPT.use(scenario)
             SCRIPT.beat = _heartbeat
             dying = Client(_DyingStore(store, at, after))  # type: ignore[arg-type]
-            run_id, pending = await start_run(dying, scenario, clock)
+            run_id, mailbox = await start_run(dying, scenario, clock)
             try:
                 dead = new_worker(dying, graph, clock, **_QUIET)
-                await drive(dying, dead, clock, run_id, pending)
+                await drive(dying, dead, clock, run_id, mailbox)
             except _Crash:
                 pass
             else:
@@ -346,7 +352,7 @@ async def crash_and_resume(scenario: Scenario, url: str, at: int, after: bool) -
             SCRIPT.log.clear()
             resumed = Client(store)
             worker = new_worker(resumed, graph, clock, **_QUIET)
-            outcome = await drive(resumed, worker, clock, run_id, pending)
+            outcome = await drive(resumed, worker, clock, run_id, mailbox)
             history = await store.history(run_id)
             return Crashed(outcome, durable, history, dying_log, list(SCRIPT.log))
     finally:

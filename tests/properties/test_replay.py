@@ -69,7 +69,7 @@ from runtime.stores.base import Lease, RunRecord, RunUpdate, Store
 from runtime.testing import ManualClock
 from runtime.worker_run import RunExecutor, RunState
 from tests.direct_executor import SCRIPT, Outcome
-from tests.strategies import Scenario, scenarios
+from tests.strategies import Mailbox, Scenario, scenarios
 from vrb_compile.ir.models import Graph
 
 from . import budget
@@ -203,6 +203,8 @@ class _Live:
     history: list[Event]
     seen: dict[int, _Seen]
     outcome: Outcome
+    sent: list[int]
+    """The scenario's signals (indexes) in the order the harness sent them."""
 
 
 async def _live(scenario: Scenario, graph: Graph, url: str) -> _Live:
@@ -211,11 +213,11 @@ async def _live(scenario: Scenario, graph: Graph, url: str) -> _Live:
     try:
         SCRIPT.use(scenario)
         client = Client(store)
-        run_id, pending = await start_run(client, scenario, clock)
+        run_id, mailbox = await start_run(client, scenario, clock)
         seen: list[_Seen] = []
         with _watching(lambda executor, payload, key: seen.append(_seen(executor, payload, key))):
             worker = new_worker(client, graph, clock)
-            outcome = await drive(client, worker, clock, run_id, pending)
+            outcome = await drive(client, worker, clock, run_id, mailbox)
         history = await store.history(run_id)
         run = await store.get_run(run_id)
     finally:
@@ -233,7 +235,7 @@ async def _live(scenario: Scenario, graph: Graph, url: str) -> _Live:
     for item in seen:
         if item.position is not None:
             item.state["now"] = times[item.position].isoformat()
-    return _Live(run, history, by_seq, outcome)
+    return _Live(run, history, by_seq, outcome, mailbox.sent)
 
 
 def _dump(event: Event) -> dict[str, Any]:
@@ -283,8 +285,8 @@ async def _replay(
     try:
         await _copy_prefix(store, clock, live, end)
         sent = sum(1 for event in live.history[:end] if isinstance(event, SignalReceivedEvent))
-        # The harness sends signals in one order, each when the clock reaches its arrival.
-        pending = list(scenario.deliveries[sent:])
+        # The signals the live run had been sent by then, in the order it was.
+        mailbox = Mailbox(scenario.signals, live.sent[:sent])
         first: list[_Seen] = []
 
         def stop(executor: _Watched, payload: Payload, key: str | None) -> None:
@@ -297,7 +299,7 @@ async def _replay(
         with _watching(stop):
             try:
                 return await drive(
-                    client, new_worker(client, graph, clock), clock, live.run.run_id, pending
+                    client, new_worker(client, graph, clock), clock, live.run.run_id, mailbox
                 )
             except _Stop:
                 return first[0]
