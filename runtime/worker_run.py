@@ -22,6 +22,10 @@ Decisions (documented in the worker's docstring too)
   poison-run limit instead). A rollback cut short by a crash runs again too,
   except when the crash killed a worker failing a poison run: then it is recorded
   ``rollback_failed`` and never run again (see :meth:`RunExecutor.fail_from_log`).
+* Breakers on resume: a checkpoint whose operation the log shows under way
+  (see :meth:`RunExecutor._under_way`) passes as the live run's did, an attempt
+  started again after a crash counts once toward ``max_events``, and a trip the
+  log holds is never recorded again: the run goes on compensating.
 * ``ctx.now()`` is the commit time of the latest step, wait or signal result the
   walk has passed (the run's creation time before any): a value from the log, so
   replay sees the same one. ``ctx.random()``/``uuid4()`` are seeded by the run id.
@@ -71,7 +75,9 @@ from .events import (
     SignalConsumedPayload,
     StepCompletedPayload,
     StepFailedPayload,
+    StepRetryingEvent,
     StepRetryingPayload,
+    StepStartedEvent,
     StepStartedPayload,
     WaitCompletedPayload,
     WaitCreatedPayload,
@@ -197,8 +203,9 @@ class RunState:
     """What an executor has rebuilt of its run at one moment (see :meth:`RunExecutor.snapshot`).
 
     Attributes:
-        next_seq: The seq the next recorded event gets; ``next_seq - 1`` is the
-            event count the ``max_events`` breaker checks.
+        next_seq: The seq the next recorded event gets; ``next_seq - 1``, less the
+            attempts started again after a crash, is the event count the
+            ``max_events`` breaker checks.
         position: The seq of the latest step, wait or signal result the walk has
             passed: ``ctx.now()`` is that event's commit time.
         now: What ``ctx.now()`` answers from the commit times this executor
@@ -297,6 +304,7 @@ class RunExecutor:
         self._rolled: set[str] = set()
         self._times: dict[int, datetime] = {event.seq: event.at for event in history}
         self._position = 1
+        self._restarts = self.journal.restarts
         self._steps: dict[str, Step] = {}
         self.instance: Any = flow.cls() if flow.cls is not None else None
         self.walker: Walker | None = None
@@ -469,7 +477,8 @@ class RunExecutor:
             error = MaxEventsExceeded(int(tripped.limit))
         else:
             error = ExecutionTimeout(tripped.limit)
-        self.record(CircuitBreakerTrippedPayload(breaker=tripped.breaker, limit=tripped.limit))
+        if self.journal.tripped is None:
+            self.record(CircuitBreakerTrippedPayload(breaker=tripped.breaker, limit=tripped.limit))
         return await self._fail(error)
 
     async def _fail(self, error: BaseException) -> str:
@@ -556,21 +565,86 @@ class RunExecutor:
         return key in self.journal.waits_completed or key in self.journal.consumed
 
     async def checkpoint(self, keys: Sequence[str]) -> None:
-        """Stop here if the run must stop; replayed operations are never stopped."""
+        """Stop here if the run must stop; replayed operations are never stopped.
+
+        A run stopping at a ``parallel``/map node some of whose branches completed
+        (in an earlier claim) compensates those branches too: they join the saga here.
+        """
         if keys and all(self._settled(key) for key in keys):
             return
         if self.lost:
             raise LeaseGone("lease lost")
+        tripped = self.journal.tripped
+        if tripped is not None:
+            # A breaker tripped here before the worker that recorded it died: the walk
+            # stops where it did, and the run goes on compensating.
+            self._join_saga(keys)
+            raise Tripped(tripped.payload.breaker, tripped.payload.limit)
         if self.cancel_requested:
+            self._join_saga(keys)
             raise Cancelled("cancel")
         limit = self.graph.workflow.max_events
-        if limit is not None and self.next_seq - 1 >= limit:
+        if limit is not None and self._event_count() >= limit and not self._under_way(keys):
+            self._join_saga(keys)
             raise Tripped("max_events", limit)
         if self.deadline is not None and self.settings.clock() >= self.deadline:
+            self._join_saga(keys)
             raise Tripped("execution_timeout", self.graph.workflow.execution_timeout or 0.0)
         if self.settings.stopping():
             # The worker is shutting down: give the run back, due at once.
             raise Suspend([], self.settings.clock())
+
+    def _event_count(self) -> int:
+        """The events ``max_events`` counts: an attempt started again after a crash is one."""
+        return self.next_seq - 1 - self._restarts
+
+    def _under_way(self, keys: Sequence[str]) -> bool:
+        """The worker that logged these steps' latest events had passed this checkpoint.
+
+        A resumed walk then gives the check the answer the live run gave (it went
+        on), whatever those events add to the count. That worker was past it when
+        an attempt is in flight, when a ``parallel``/map node has branches not yet
+        started (they all start in the claim that reaches the node), when a retry
+        was due (or slept in-process) while the node's steps kept logging, and when
+        a wait was due as it was created. Otherwise the run was given back at this
+        node, and the claim that resumes it checks the breaker again, as this one does.
+        """
+        wanted = set(keys)
+        last: dict[str, Event] = {}
+        for event in self.journal.events:
+            if event.key in wanted and event.type.startswith("step_"):
+                last[event.key] = event
+        if not last:
+            # A wait due when it was created completed in the same claim.
+            waits = [self.journal.waits.get(key) for key in keys]
+            return any(
+                wait is not None
+                and wait.payload.until is not None
+                and wait.payload.until <= wait.at
+                for wait in waits
+            )
+        if len(last) < len(wanted):
+            return True
+        latest = max(event.at for event in last.values())
+        for event in last.values():
+            if isinstance(event, StepStartedEvent):
+                return True
+            if isinstance(event, StepRetryingEvent):
+                retry_at = event.payload.retry_at
+                inline = (retry_at - event.at).total_seconds() <= self.settings.inline_retry_max
+                if inline or retry_at <= latest:
+                    return True
+        return False
+
+    def _join_saga(self, keys: Sequence[str]) -> None:
+        """Add the steps among ``keys`` the log completed to the saga (the walk stops here)."""
+        known = {completion.key for completion in self._completions}
+        for key in keys:
+            record = self.journal.steps.get(key)
+            if record is not None and record.outcome == "completed" and key not in known:
+                self._completions.append(
+                    _Completion(record.result_seq, key, record.step, record.output)
+                )
 
     # ------------------------------------------------------------------ host: steps
 
@@ -607,6 +681,9 @@ class RunExecutor:
         attempt = 1
         if record is not None:
             attempt = record.last_attempt
+            if record.outcome is None:
+                # The attempt in flight when its worker died starts again: counted once.
+                self._restarts += 1
             if record.outcome == "retrying":
                 attempt += 1
                 assert record.retry_at is not None

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from ..events import (
+    CircuitBreakerTrippedEvent,
     ErrorInfo,
     Event,
     EventDraft,
@@ -96,6 +97,10 @@ class Journal:
         rolled_back: Keys whose rollback ran (completed or failed), with the event type.
         order: Node keys in the order the history first mentions them; the walk
             must visit them in the same order.
+        tripped: The ``circuit_breaker_tripped`` event, if a breaker tripped: the run
+            is then compensating, and the trip is never recorded again.
+        restarts: How many ``step_started`` events start again an attempt in flight
+            when its worker died (the same key and attempt, no outcome between).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -106,6 +111,8 @@ class Journal:
     rolled_back: dict[str, str] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     order_steps: dict[str, str] = field(default_factory=dict)
+    tripped: CircuitBreakerTrippedEvent | None = None
+    restarts: int = 0
 
     @classmethod
     def from_history(cls, events: Sequence[Event]) -> Journal:
@@ -114,10 +121,9 @@ class Journal:
         seen: set[str] = set()
         for event in events:
             key = event.key
-            if key is None:
-                continue
             if (
-                "/" not in key
+                key is not None
+                and "/" not in key
                 and key not in seen
                 and event.type
                 in (
@@ -135,6 +141,8 @@ class Journal:
 
     def apply(self, event: Event) -> None:
         """Fold one event into the index."""
+        if isinstance(event, CircuitBreakerTrippedEvent):
+            self.tripped = self.tripped or event
         key = event.key
         if key is None:
             return
@@ -145,6 +153,8 @@ class Journal:
             if record is None:
                 record = self.steps[key] = StepRecord(payload.step)
             if kind == "step_started":
+                if record.outcome is None and payload.attempt == record.last_attempt:
+                    self.restarts += 1
                 record.last_attempt = max(record.last_attempt, payload.attempt)
                 record.outcome = None
             elif kind == "step_completed":

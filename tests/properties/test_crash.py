@@ -25,11 +25,9 @@ The resumed run must then
 * call the same steps and rollbacks as the uninterrupted run, once the attempt
   (or rollback) in flight at the crash is counted once.
 
-Some workflows have a ``max_events`` breaker. Three runtime bugs around it are
-kept as strict xfail tests in tests/properties/test_regressions.py; until they
-are fixed, the comparisons they break are left out where they apply (a crash
-with an operation under way, a trip inside a parallel node, a trip committed
-before the crash), and the other checks still run there.
+Some workflows have a ``max_events`` breaker: the resumed run must trip it where
+the uninterrupted one did (a crash with an operation under way, inside a
+parallel node or after the trip was committed changes nothing).
 """
 
 from __future__ import annotations
@@ -53,13 +51,12 @@ from runtime.stores import open_store
 from runtime.stores.base import Store
 from runtime.testing import ManualClock
 from runtime.worker_run import RunExecutor
-from tests.direct_executor import SCRIPT, Call, Outcome, group_of
+from tests.direct_executor import SCRIPT, Call, Outcome
 from tests.strategies import Scenario, scenarios
 
 from . import budget
 from .harness import compile_scenario, drive, new_worker, start_run
 from .saga import history_timeline, saga_view
-from .test_replay import begun
 
 _LAPSED = 1e-7
 """The lease timeout the workers claim with: below a microsecond, so a lease lapses at once.
@@ -230,27 +227,6 @@ def _entries(history: Sequence[Event], again: dict[str, int] | None = None) -> l
     return entries
 
 
-def _tripped_mid_node(history: Sequence[Event]) -> bool:
-    """The breaker tripped while a ``parallel``/map node had branches started and not ended.
-
-    A known runtime bug (an xfail test in tests/properties/test_regressions.py):
-    the compensation that follows misses the branches of that node that had
-    completed, so the saga checks cannot hold there.
-    """
-    running: dict[str, set[str]] = {}
-    for event in history:
-        if event.type == "circuit_breaker_tripped":
-            return any(running.values())
-        group = group_of(event.key or "")
-        if group is None:
-            continue
-        if event.type == "step_started":
-            running.setdefault(group, set()).add(event.key or "")
-        elif event.type in ("step_completed", "step_failed"):
-            running.get(group, set()).discard(event.key or "")
-    return False
-
-
 def _branchwise(entries: list[Any]) -> tuple[list[Any], dict[str, list[Any]]]:
     """The log modulo the interleaving of concurrent ``parallel``/map branches.
 
@@ -371,23 +347,10 @@ async def _check_crash(
     outcome, durable, history = crashed.outcome, crashed.durable, crashed.history
     again = _in_flight(durable)
     failed = outcome.status == "failed"
-    # Known runtime bugs, each kept as an xfail test in tests/properties/test_regressions.py:
-    # a resumed worker re-applies max_events to the operations under way at the crash
-    # (see test_replay.begun) and counts the step_started it writes again (so the breaker
-    # trips earlier than in the uninterrupted run); a trip at a partly run parallel/map node does not compensate the
-    # node's completed branches; a worker resuming a run whose breaker had tripped records
-    # circuit_breaker_tripped again.
-    breaker_shift = begun(durable) and scenario.max_events is not None
-    if not breaker_shift:
-        assert outcome == baseline.outcome, where
-        entries = _entries(history, again)
-        if any(e.type == "circuit_breaker_tripped" for e in durable):
-            entries = entries[: len(durable)] + [
-                entry for entry in entries[len(durable) :] if entry[0] != "circuit_breaker_tripped"
-            ]
-        assert _branchwise(entries) == _branchwise(_entries(baseline.history)), where
-    if not _tripped_mid_node(history):
-        saga_view(history_timeline(history), scenario, failed=failed, where=f"{where}, log")
+    assert outcome == baseline.outcome, where
+    entries = _entries(history, again)
+    assert _branchwise(entries) == _branchwise(_entries(baseline.history)), where
+    saga_view(history_timeline(history), scenario, failed=failed, where=f"{where}, log")
     # The resumed worker ran exactly the attempts and rollbacks it logged: nothing whose
     # outcome was committed before the crash.
     after_crash = history[len(durable) :]
@@ -402,8 +365,6 @@ async def _check_crash(
     undone = [(call.step, call.value) for call in resumed_log if call.kind == "rollback"]
     logged = _rollbacks_logged(history, len(durable))
     assert undone == logged, f"{where}: rollbacks run {undone}, logged {logged}"
-    if breaker_shift or _tripped_mid_node(baseline.history):
-        return
     # Counting the attempt (or rollback) in flight once, both runs made the same calls.
     committed = len(_rollbacks_logged(durable))
     combined = _without_rerun(crashed.dying_log, resumed_log, again, committed) + resumed_log
@@ -424,10 +385,9 @@ def check_crash_equivalence(scenario: Scenario, url: str) -> None:
 
     async def main() -> None:
         baseline = await _baseline(scenario, fresh("base"))
-        if not _tripped_mid_node(baseline.history):
-            failed = baseline.outcome.status == "failed"
-            view = history_timeline(baseline.history)
-            saga_view(view, scenario, failed=failed, where="baseline log")
+        failed = baseline.outcome.status == "failed"
+        view = history_timeline(baseline.history)
+        saga_view(view, scenario, failed=failed, where="baseline log")
         for at, kind in enumerate(baseline.writes, 1):
             for after in (False, True) if kind != "claim" else (True,):
                 await _check_crash(scenario, fresh(f"{at}.{int(after)}"), at, after, baseline)

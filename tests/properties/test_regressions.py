@@ -12,8 +12,6 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-import pytest
-
 from tests.strategies import (
     Assign,
     Jump,
@@ -171,17 +169,13 @@ def test_an_empty_map_is_no_checkpoint_so_its_replay_cannot_trip_the_breaker_the
     check_replay_equivalence(scenario, lambda name: "memory://")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/worker_run.py: a resumed worker applies max_events again to the attempt "
-    "in flight at the crash and counts the step_started it writes again, so the breaker "
-    "trips where the uninterrupted run completed",
-)
 def test_a_step_in_flight_at_a_crash_does_not_make_max_events_trip() -> None:
-    # Found by property 3. Uninterrupted, the run logs 7 events (max_events=5 is checked
-    # before each step: 2 and 4 events). Crashed right after the commit of the first
-    # step_started and resumed, the checkpoint before re-running that attempt sees 3
-    # events, and the one before the second step 5: the breaker trips.
+    # The bug (runtime/worker_run.py), found by property 3: uninterrupted, the run logs 7
+    # events (max_events=5 is checked before each step: 2 and 4 events). Crashed right after
+    # the commit of the first step_started and resumed, the checkpoint before re-running that
+    # attempt saw 3 events, and the one before the second step 5 (the re-written
+    # step_started counted): the breaker tripped. A checkpoint whose operation the log shows
+    # under way now passes as the live one did, and a restarted attempt counts once.
     scenario = Scenario(
         Program(body=(StepCall("v1", "s0", "n % 10"), StepCall("v1", "s0", "n % 10"))),
         _plans(),
@@ -193,17 +187,12 @@ def test_a_step_in_flight_at_a_crash_does_not_make_max_events_trip() -> None:
     assert crashed.outcome.status == "completed", crashed.outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="runtime/worker_run.py: max_events tripping when a partly run parallel node "
-    "resumes (after a branch's durable retry) leaves its completed branches uncompensated",
-)
 def test_a_breaker_tripping_inside_a_parallel_node_compensates_its_completed_branches() -> None:
-    # Found by property 3 (its saga check on the uninterrupted run's log). Branch 0 fails
-    # its first attempt and the run waits for the retry; branch 1 completes. Resumed, the
-    # worker checks max_events (4) before the node again, trips, and compensates only the
-    # steps it has replayed: branch 1's completion is in the log but never undone.
+    # The bug (runtime/worker_run.py), found by property 3 (its saga check on the
+    # uninterrupted run's log): branch 0 fails its first attempt and the run waits for the
+    # retry; branch 1 completes. Resumed, the worker checks max_events (4) before the node
+    # again, trips, and compensated only the steps it had replayed: branch 1's completion
+    # was in the log but never undone. The node's completed branches now join the saga.
     scenario = Scenario(
         Program(body=(Parallel("p0", (("s0", "n % 10"), ("s1", "n % 10"))),)),
         _plans(
@@ -218,15 +207,11 @@ def test_a_breaker_tripping_inside_a_parallel_node_compensates_its_completed_bra
     saga_view(history_timeline(record.history), scenario, failed=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/worker_run.py: a worker resuming a run whose breaker tripped before the "
-    "crash records circuit_breaker_tripped a second time",
-)
 def test_a_run_resumed_while_compensating_a_tripped_breaker_records_the_trip_once() -> None:
-    # Found by property 3 (and property 2: a replay of the log up to the trip records the
-    # trip again instead of going on to compensate). The crash comes right after the
-    # commit of the trip, before the rollback of the first step ran.
+    # The bug (runtime/worker_run.py), found by property 3 (and property 2: a replay of the
+    # log up to the trip recorded the trip again instead of going on to compensate). The
+    # crash comes right after the commit of the trip, before the rollback of the first step
+    # ran. The journal now indexes the trip (a keyless event it used to skip).
     scenario = Scenario(
         Program(body=(StepCall("v1", "s0", "n % 10"), StepCall("v1", "s0", "n % 10"))),
         _plans(StepPlan("s0", 0, 0.5, (0,), 0, 0, True, False)),

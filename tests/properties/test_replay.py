@@ -331,41 +331,6 @@ def _same_event(
     return kind == "step_started" and payload["attempt"] == _in_flight(prefix, key)
 
 
-def _known_breaker_bug(
-    replayed: tuple[str, str | None, dict[str, Any]],
-    recorded: tuple[str, str | None, dict[str, Any]],
-    prefix: list[Event],
-) -> bool:
-    """The replay tripped the breaker where the live run did not, for a known runtime bug.
-
-    Each is kept as an xfail test in tests/properties/test_regressions.py: a
-    worker resuming a run whose breaker had tripped records
-    ``circuit_breaker_tripped`` again; one resuming an operation the live run
-    had already begun (an attempt in flight, a wait created, a parallel/map node
-    some of whose branches ran) applies ``max_events`` to it again, counting the
-    events the operation itself logged.
-    """
-    if replayed[0] != "circuit_breaker_tripped" or recorded[0] == "circuit_breaker_tripped":
-        return False
-    return any(event.type == "circuit_breaker_tripped" for event in prefix) or begun(prefix)
-
-
-def begun(log: Sequence[Event]) -> bool:
-    """The log ends with an operation under way: an attempt started, a wait created, or a
-    parallel/map node some of whose branches ran."""
-    open_: dict[str | None, bool] = {}
-    last: str | None = None
-    for event in log:
-        if event.type.startswith("step_"):
-            open_[event.key] = event.type == "step_started"
-            last = event.key
-        elif event.type == "wait_created":
-            open_[event.key] = True
-        elif event.type in ("wait_completed", "signal_consumed"):
-            open_[event.key] = False
-    return any(open_.values()) or (last is not None and "#" in last)
-
-
 def check_replay_equivalence(scenario: Scenario, url: Callable[[str], str]) -> None:
     """Replay every prefix of the scenario's log; each must rebuild the live state there.
 
@@ -389,18 +354,12 @@ def check_replay_equivalence(scenario: Scenario, url: Callable[[str], str]) -> N
             replayed = await _replay(scenario, graph, live, end, url(f"prefix-{end}"))
             where = f"replay of events 1..{cut} (of {len(history)})"
             if end == len(history):
-                if isinstance(replayed, _Seen) and _known_breaker_bug(
-                    replayed.event, ("run waits", None, {}), history
-                ):
-                    continue
                 assert replayed == live.outcome, f"{where}: recorded {replayed}"
                 continue
             assert isinstance(replayed, _Seen), f"{where} ended {replayed} without recording"
             assert replayed.seq == end + 1, f"{where}: recorded seq {replayed.seq}"
             recorded = live.seen[replayed.seq]
             prefix = history[:end]
-            if _known_breaker_bug(replayed.event, recorded.event, prefix):
-                continue
             assert _same_event(replayed.event, recorded.event, prefix), (
                 f"{where}: recorded {replayed.event}, the live run {recorded.event}"
             )
