@@ -221,7 +221,7 @@ class ErrorInfo(BaseModel):
     ``type`` and ``message`` are what runs and users see. The other fields let a
     replay hand the workflow body an exception of the same class with the same
     ``args`` and attributes as the live one (see
-    :func:`runtime.worker_run.rebuild_error`); they are ``None`` in logs written
+    :func:`runtime.replayed_errors.rebuild_error`); they are ``None`` in logs written
     before they existed, for run-level errors, and where the value was not JSON.
     ``None`` fields are left out of the stored JSON, so an error without them is
     stored as ``{"type": ..., "message": ...}`` exactly as before.

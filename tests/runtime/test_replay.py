@@ -14,7 +14,7 @@ import pytest
 from runtime import Client, ConfigurationError, Worker, WorkflowFailed
 from runtime.events import ErrorInfo
 from runtime.graphs import GraphLibrary
-from runtime.worker_run import RecordedError, rebuild_error
+from runtime.replayed_errors import RecordedError, rebuild_error
 from vrb_compile.build import build_paths
 from vrb_compile.ir.models import Graph, compute_hash
 
