@@ -70,7 +70,8 @@ def _freeze_startup_heap() -> None:
     # compiled graphs) lives as long as the process. Left in the collector's
     # generations it is rescanned by every full collection, and decoding a long
     # history allocates enough to trigger many: freezing it made resuming a
-    # 10,000-event run about 1.45x cheaper in CPU (benchmarks/bench_runtime.py).
+    # 10,000-event run about 1.45x cheaper in CPU (process time of a fresh worker
+    # resuming benchmarks/runtime_flows.py's bench-replay run).
     # Once per process; cyclic garbage is collected first so none is frozen.
     global _heap_frozen
     if not _heap_frozen:
