@@ -200,7 +200,15 @@ class WorkflowAPI:
         return await self._client.store.history(run_id)
 
     async def cancel(self, run_id: str) -> RunInfo:
-        """Ask the run to stop at its next checkpoint; it compensates and ends ``cancelled``.
+        """Cancel the run: it stops at its next checkpoint, compensates, ends ``cancelled``.
+
+        A run no worker has started yet (``pending``: say its workflow name is
+        mistyped, or no worker runs) has no checkpoint to reach and nothing to
+        compensate: it ends ``cancelled`` at once, and the returned run says so.
+
+        Returns:
+            The run: ``cancelled`` if it ended at once, else still live with the
+            request recorded.
 
         Raises:
             RunNotFound: No such run.

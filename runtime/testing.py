@@ -29,6 +29,7 @@ from .events import (
     ErrorInfo,
     EventDraft,
     NotJSONError,
+    RunCancelledPayload,
     RunCompletedPayload,
     RunStartedPayload,
     SignalConsumedPayload,
@@ -721,6 +722,80 @@ async def check_cancellation_requests_reach_the_worker_and_wake_waiting_runs(
     assert [c.run.run_id for c in await store.claim("w")] == ["sleeper"], (
         "a run asked to cancel does not go to sleep"
     )
+
+
+@conformance_check()
+async def check_cancelling_a_run_that_never_started_ends_it_at_once(h: StoreHarness) -> None:
+    store = h.open()
+    await store.create_run("never", "typo", {"x": 1})
+    await store.send_signal("never", "go", 1)  # seq 2: the cancel's event comes next
+    await store.create_run("live", "wf", None)
+    live = (await _claim_one(store, "w", workflow_names=["wf"])).lease
+    h.clock.advance(5)
+    record = await store.request_cancel("never")
+    now = h.clock()
+    assert (record.status, record.cancel_requested, record.last_seq) == ("cancelled", True, 3)
+    assert record.error == ErrorInfo(type="Cancelled", message="cancellation requested")
+    assert (record.finished_at, record.updated_at, record.started_at) == (now, now, None)
+    assert record.lease_owner is None
+    assert await store.get_run("never") == record
+    last = (await store.history("never"))[-1]
+    assert (last.seq, last.type, last.at) == (3, "run_cancelled", now)
+    assert last.payload == RunCancelledPayload(reason="cancellation requested")
+    h.clock.advance(3600)
+    assert await store.claim("w2", workflow_names=["typo"]) == [], "it is never claimed"
+    await _raises(RunFinished, store.request_cancel("never"))
+    await _raises(RunFinished, store.send_signal("never", "go"))
+    stats = await store.workflow_stats("typo")
+    assert (stats.by_status["pending"], stats.by_status["cancelled"]) == (0, 1)
+    assert stats.avg_duration_ms == 5000.0
+    # A run a worker holds only gets the request: its worker ends it.
+    running = await store.request_cancel("live")
+    assert (running.status, running.cancel_requested, running.last_seq) == ("running", True, 1)
+    assert running.error is None
+    assert running.finished_at is None
+    assert (await store.append(live, [_started("s", "k")])).cancel_requested
+    assert await _seqs(store, "live") == [1, 2]
+
+
+@conformance_check()
+async def check_a_claim_racing_a_cancel_gets_the_run_before_it_or_not_at_all(
+    h: StoreHarness,
+) -> None:
+    stores = [h.open() for _ in range(4)]
+    run_ids = [f"r{index:02}" for index in range(24)]
+    for run_id in run_ids:
+        await stores[0].create_run(run_id, "wf", None)
+
+    async def claims(store: Store, worker: str) -> list[str]:
+        taken: list[str] = []
+        for _ in range(6):
+            taken += [claim.run.run_id for claim in await store.claim(worker, limit=2)]
+            await asyncio.sleep(0)
+        return taken
+
+    async def cancels(store: Store) -> dict[str, str]:
+        statuses: dict[str, str] = {}
+        for run_id in run_ids:
+            statuses[run_id] = (await store.request_cancel(run_id)).status
+            await asyncio.sleep(0)
+        return statuses
+
+    *taken, cancelled = await asyncio.gather(
+        claims(stores[1], "a"), claims(stores[2], "b"), claims(stores[3], "c"), cancels(stores[0])
+    )
+    claimed = [run_id for worker in taken for run_id in worker]
+    assert len(claimed) == len(set(claimed))
+    for run_id in run_ids:
+        record = await stores[0].get_run(run_id)
+        expected = "running" if run_id in claimed else "cancelled"
+        assert (cancelled[run_id], record.status) == (expected, expected), run_id
+        assert record.cancel_requested
+        types = [event.type for event in await stores[0].history(run_id)]
+        assert types == (["run_created"] if run_id in claimed else ["run_created", "run_cancelled"])
+    h.clock.advance(3600)  # every lease lapses: only the claimed runs come back
+    recovered = await stores[0].claim("d", limit=100)
+    assert sorted(claim.run.run_id for claim in recovered) == sorted(claimed)
 
 
 # --------------------------------------------------------------------------- queries

@@ -65,7 +65,6 @@ from .events import (
     Payload,
     RollbackCompletedPayload,
     RollbackFailedPayload,
-    RunCancelledPayload,
     RunCompletedPayload,
     RunFailedPayload,
     RunStartedPayload,
@@ -95,7 +94,7 @@ from .interpreter import (
 )
 from .replayed_errors import rebuild_error
 from .sdk import Step, Workflow, get_step
-from .stores.base import Claim, LeaseLost, RunUpdate, Store
+from .stores.base import CANCELLED_ERROR, CANCELLED_EVENT, Claim, LeaseLost, RunUpdate, Store
 
 __all__ = [
     "LeaseGone",
@@ -390,10 +389,9 @@ class RunExecutor:
             await self.compensate(error)
         except LeaseGone:
             return "lease lost"
-        self.record(RunCancelledPayload(reason="cancellation requested"))
-        return await self._end(
-            "cancelled", error=ErrorInfo(type="Cancelled", message="cancellation requested")
-        )
+        # The same event and error request_cancel writes for a run that never started.
+        self.record(CANCELLED_EVENT.payload)
+        return await self._end("cancelled", error=CANCELLED_ERROR)
 
     async def _trip(self, tripped: Tripped) -> str:
         error: BaseException

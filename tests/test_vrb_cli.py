@@ -572,6 +572,30 @@ def test_stats_count_the_runs_of_a_workflow(served: str) -> None:
 # --------------------------------------------------------------------------- without a worker
 
 
+def test_cancel_ends_a_run_no_worker_started_at_once(db: str) -> None:
+    run_id = ok("trigger", "no-such-workflow", db=db).out.strip()
+    cancelled = ok("runs", "cancel", run_id, db=db)
+    assert cancelled.out.splitlines() == [
+        f"run {run_id} cancelled: no worker had started it, so there was nothing to stop "
+        "or compensate"
+    ]
+    assert cancelled.err == ""
+    document = show(run_id, db)
+    assert document["run"]["status"] == "cancelled"
+    assert document["run"]["error"] == {"type": "Cancelled", "message": "cancellation requested"}
+    assert [event["type"] for event in document["history"]] == ["run_created", "run_cancelled"]
+    waited = vrb("trigger", "no-such-workflow", "--run-id", run_id, "--wait", db=db)
+    assert waited.code == 1
+    assert waited.err.splitlines()[-1] == (
+        f"vrb: error: run {run_id} ended cancelled: Cancelled: cancellation requested"
+    )
+    other = ok("trigger", "no-such-workflow", db=db).out.strip()
+    assert ok("runs", "cancel", other, "--json", db=db).json()["status"] == "cancelled"
+    assert_one_line_error(
+        vrb("runs", "cancel", run_id, db=db), 2, f"run {run_id} already ended (cancelled)"
+    )
+
+
 def test_stats_of_a_database_without_finished_runs(db: str) -> None:
     ok("trigger", "order-processing", "--args", json.dumps([ORDER]), db=db)
     ok("trigger", "saga-with-rollbacks", "--args", '["u1"]', db=db)

@@ -270,14 +270,17 @@ async def run_history(args: argparse.Namespace) -> int:
 
 
 async def run_cancel(args: argparse.Namespace) -> int:
-    """``vrb runs cancel RUN``: ask the run to stop at its next checkpoint."""
+    """``vrb runs cancel RUN``: cancel the run (at once if no worker has started it)."""
     out = Output(args.json)
     async with _client(args) as client:
         run = await client.workflow.cancel(args.run_id)
     if args.json:
         out.document(run_doc(run))
     elif run.status == "cancelled":
-        out.line(f"run {run.run_id} cancelled")
+        out.line(
+            f"run {run.run_id} cancelled: no worker had started it, so there was nothing "
+            "to stop or compensate"
+        )
     else:
         out.line(
             f"cancellation requested for run {run.run_id} ({run.status}); a worker stops it "

@@ -51,7 +51,8 @@ Each method is one transaction; nothing is ever half written:
   already consumed, a non-JSON value - nothing is written.
 * ``send_signal``: the buffered signal, its ``signal_received`` event, and
   waking the run if it waits for that name.
-* ``request_cancel``: the cancellation flag, and waking a waiting run.
+* ``request_cancel``: the cancellation flag, and waking a waiting run; for a
+  ``pending`` run, ending it ``cancelled`` with its ``run_cancelled`` event.
 
 The worker's hot path is therefore one commit per step: claim, read
 :meth:`Store.history` once, replay, then for each step
@@ -76,10 +77,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from ..errors import ConfigurationError, VrbError
-from ..events import ErrorInfo, Event, EventDraft, ensure_json
+from ..events import ErrorInfo, Event, EventDraft, RunCancelledPayload, ensure_json
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "CANCELLED_ERROR",
+    "CANCELLED_EVENT",
     "RUN_STATUSES",
     "TERMINAL_STATUSES",
     "AppendResult",
@@ -109,6 +112,11 @@ RunStatus = Literal["pending", "running", "waiting", "completed", "failed", "can
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 ACTIVE_STATUSES: frozenset[str] = frozenset({"pending", "running", "waiting"})
+
+CANCELLED_ERROR = ErrorInfo(type="Cancelled", message="cancellation requested")
+"""The error of a run that ends ``cancelled``, by its worker or by :meth:`Store.request_cancel`."""
+CANCELLED_EVENT = EventDraft(RunCancelledPayload(reason="cancellation requested"))
+"""The ``run_cancelled`` event such a run's log ends with."""
 
 ClaimReason = Literal["new", "resumed", "recovered"]
 """Why a run was claimable: ``pending``; ``waiting`` and due; ``running`` with a lapsed lease."""
@@ -539,7 +547,19 @@ class Store(Protocol):
         ...
 
     async def request_cancel(self, run_id: str) -> RunRecord:
-        """Ask the run to stop at its next checkpoint; wakes a waiting run. Idempotent.
+        """Cancel the run: at once if it never started, else at its next checkpoint.
+
+        A ``pending`` run (never claimed) has no checkpoint to reach and nothing
+        to compensate, so it ends ``cancelled`` in this transaction, as a worker
+        would end it: ``error`` :data:`CANCELLED_ERROR`, ``finished_at`` set,
+        :data:`CANCELLED_EVENT` appended, and no longer due. A claim racing with it either gets the run first (and the cancel is
+        then a request) or does not get it at all. Any other live run only gets
+        the flag (:attr:`RunRecord.cancel_requested`), which its worker reads at
+        its next checkpoint; a waiting run is made due at once so a worker sees
+        it. Idempotent while the run lives.
+
+        Returns:
+            The run after the change: ``cancelled``, or still live with the flag set.
 
         Raises:
             RunNotFound: No run has this id.

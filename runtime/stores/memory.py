@@ -26,6 +26,8 @@ from ..events import (
 from ._codec import EventRow, decode_events
 from ._notify import Notifier
 from .base import (
+    CANCELLED_ERROR,
+    CANCELLED_EVENT,
     TERMINAL_STATUSES,
     AppendResult,
     Claim,
@@ -429,6 +431,13 @@ class MemoryStore:
             now = self._now()
             run.cancel_requested = True
             run.updated_at = now
+            if run.status == "pending":
+                # Never claimed: nothing to stop or compensate, so it ends here.
+                run.add_event(CANCELLED_EVENT, now)
+                run.status = "cancelled"
+                run.error = CANCELLED_ERROR
+                run.finished_at = now
+                run.due_at = None
             wakes = run.status == "waiting"
             if wakes:
                 run.due_at = now

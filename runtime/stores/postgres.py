@@ -68,6 +68,8 @@ from ._codec import decode_events
 from ._notify import Notifier
 from ._pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, ensure_schema, quote_schema
 from .base import (
+    CANCELLED_ERROR,
+    CANCELLED_EVENT,
     AppendResult,
     Claim,
     ClaimReason,
@@ -881,21 +883,56 @@ class PostgresStore:
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
         now = self._now()
+        s = self._s
+        token = uuid.uuid4().hex
+        attempts = 0
+        ends = "CASE WHEN status = 'pending'"  # never claimed: it ends here, cancelled
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> RunRecord:
+            nonlocal attempts
+            attempts += 1
+            # One statement: the update locks the row, so a claim racing with it
+            # either took the run first (its SKIP LOCKED scan, then this update
+            # re-reads the row, now running, and only sets the flag) or skips it
+            # and then finds it no longer due.
             cursor = await conn.execute(
-                f"WITH run AS (UPDATE {self._s}.runs SET cancel_requested = true, "
-                "updated_at = %(now)s, "
-                "due_at = CASE WHEN status = 'waiting' THEN %(now)s ELSE due_at END "
+                f"WITH run AS (UPDATE {s}.runs SET cancel_requested = true, "
+                f"updated_at = %(now)s, status = {ends} THEN 'cancelled' ELSE status END, "
+                f"error = {ends} THEN %(error)s ELSE error END, "
+                f"finished_at = {ends} THEN %(now)s ELSE finished_at END, "
+                "last_seq = last_seq + (status = 'pending')::int, "
+                f"append_token = {ends} THEN %(token)s ELSE append_token END, "
+                "due_at = CASE status WHEN 'waiting' THEN %(now)s WHEN 'pending' THEN NULL "
+                "ELSE due_at END "
                 "WHERE run_id = %(run_id)s AND status IN ('pending', 'running', 'waiting') "
-                f"RETURNING {_RUN_COLUMNS}) "
+                f"RETURNING {_RUN_COLUMNS}), "
+                f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
+                "SELECT run_id, last_seq, %(type)s, NULL, %(event)s, %(now)s FROM run "
+                "WHERE status = 'cancelled') "
                 f"SELECT run.*, CASE WHEN status = 'waiting' THEN {self._notify_sql()} END "
                 "FROM run",
-                {"now": now, "run_id": run_id, "channel": self._channel, "wake": ""},
+                {
+                    "now": now,
+                    "run_id": run_id,
+                    "error": CANCELLED_ERROR.model_dump_json(),
+                    "token": token,
+                    "type": CANCELLED_EVENT.type,
+                    "event": CANCELLED_EVENT.payload_json,
+                    "channel": self._channel,
+                    "wake": "",
+                },
             )
             row = await cursor.fetchone()
             if row is None:
                 existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
+                if attempts > 1:
+                    # Did the first attempt end it, then lose its connection?
+                    cursor = await conn.execute(
+                        f"SELECT 1 FROM {s}.runs WHERE run_id = %s AND append_token = %s",
+                        (run_id, token),
+                    )
+                    if await cursor.fetchone() is not None:
+                        return existing
                 raise RunFinished(run_id, existing.status)
             return _record(row)
 

@@ -45,6 +45,8 @@ from ..events import (
 from ._codec import decode_events
 from ._notify import Notifier, notifier_for
 from .base import (
+    CANCELLED_ERROR,
+    CANCELLED_EVENT,
     TERMINAL_STATUSES,
     AppendResult,
     Claim,
@@ -769,19 +771,45 @@ class SQLiteStore:
         return record
 
     def _request_cancel(self, run_id: str) -> RunRecord:
-        _, now_us = self._now()
+        now, now_us = self._now()
+        # BEGIN IMMEDIATE: a claim in another process either took the run before
+        # this read (so it is running and only gets the flag) or sees it cancelled.
         with self._transaction() as c:
-            rows = c.execute(
-                "UPDATE runs SET cancel_requested = 1, updated_at = ?, "
-                "due_at = CASE WHEN status = 'waiting' THEN ? ELSE due_at END "
-                "WHERE run_id = ? AND status IN ('pending', 'running', 'waiting') "
-                f"RETURNING {_RUN_COLUMNS}",
-                (now_us, now_us, run_id),
-            ).fetchall()
-            if not rows:
-                existing = self._select_run(c, run_id)  # RunNotFound if unknown
-                raise RunFinished(run_id, existing.status)
-        return _record(rows[0])
+            row = c.execute(
+                "SELECT status, (SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id) "
+                "FROM runs WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            status, last_seq = row
+            if status in TERMINAL_STATUSES:
+                raise RunFinished(run_id, status)
+            if status == "pending":
+                # Never claimed: nothing to stop or compensate, so it ends here.
+                c.execute(
+                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, error = ?, "
+                    "finished_at = ?, updated_at = ?, due_at = NULL WHERE run_id = ?",
+                    (CANCELLED_ERROR.model_dump_json(), now_us, now_us, run_id),
+                )
+                c.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, NULL, ?, ?)",
+                    (
+                        run_id,
+                        last_seq + 1,
+                        CANCELLED_EVENT.type,
+                        CANCELLED_EVENT.payload_json,
+                        now.isoformat(),
+                    ),
+                )
+            else:
+                c.execute(
+                    "UPDATE runs SET cancel_requested = 1, updated_at = ?, "
+                    "due_at = CASE WHEN status = 'waiting' THEN ? ELSE due_at END "
+                    "WHERE run_id = ?",
+                    (now_us, now_us, run_id),
+                )
+            return self._select_run(c, run_id)
 
     # ----------------------------------------------------------------- lifecycle
 

@@ -15,8 +15,9 @@ must equal the model's, which checks the invariants:
   ended raises ``LeaseLost``;
 * no signal is lost or handed out twice, and each name's signals come FIFO;
 * claims take exactly the due runs, oldest due first; statuses only move along
-  pending -> running -> waiting/running/terminal (checked on the store's own
-  records too, apart from the model).
+  pending -> running -> waiting/running/terminal, or pending -> cancelled when
+  a cancel reaches a run before any claim (checked on the store's own records
+  too, apart from the model).
 
 The same machine runs on memory://, on SQLite (a fresh file per example) and on
 PostgreSQL (a fresh schema per example; skipped without a server, failed under
@@ -80,7 +81,7 @@ STEPS = 40
 """Operations per example."""
 
 MOVES: dict[str, set[str]] = {
-    "pending": {"running"},
+    "pending": {"running", "cancelled"},
     "running": {"running", "waiting", "completed", "failed", "cancelled"},
     "waiting": {"running"},
     "completed": set(),
@@ -471,6 +472,12 @@ class StoreMachine(RuleBasedStateMachine):
         record = self.run(cancelled)
         run.cancel_requested = True
         run.updated_at = self.model.now
+        if run.status == "pending":  # never started: it ends at once
+            self.model.log(run, "run_cancelled")
+            run.move("cancelled")
+            run.finished_at = self.model.now
+            run.error = ErrorInfo(type="Cancelled", message="cancellation requested")
+            run.due_at = None
         if run.status == "waiting":
             run.due_at = self.model.now
         assert record == run.record()

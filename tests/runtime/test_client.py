@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from runtime import Client, ConfigurationError, RunNotFound, Worker, WorkflowFailed
+from runtime import (
+    Client,
+    ConfigurationError,
+    RunFinished,
+    RunNotFound,
+    Worker,
+    WorkflowFailed,
+)
 from runtime.stores import default_store_url
 from runtime.worker_run import RunExecutor
 
@@ -25,6 +32,29 @@ def test_unknown_run_ids_raise_run_not_found(store_url: str) -> None:
         ):
             with pytest.raises(RunNotFound, match="no run with id 'missing'"):
                 await call
+
+    run(scenario, store_url)
+
+
+def test_cancelling_a_run_no_worker_started_ends_it_cancelled_at_once(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-misspelt", [1])
+        cancelled = await client.workflow.cancel(handle.run_id)
+        assert cancelled.status == "cancelled"
+        error = {"type": "Cancelled", "message": "cancellation requested"}
+        info = await client.workflow.get_run(handle.run_id)
+        assert (info.status, info.error) == ("cancelled", error)
+        with pytest.raises(WorkflowFailed) as caught:
+            await client.workflow.result(handle.run_id, timeout=1)
+        assert (caught.value.status, caught.value.error) == ("cancelled", error)
+        assert types(await client.workflow.history(handle.run_id)) == [
+            "run_created",
+            "run_cancelled",
+        ]
+        stats = await client.workflow_stats.get("t-misspelt")
+        assert (stats.by_status["pending"], stats.by_status["cancelled"]) == (0, 1)
+        with pytest.raises(RunFinished):
+            await client.workflow.cancel(handle.run_id)
 
     run(scenario, store_url)
 
