@@ -178,8 +178,6 @@ class Worker:
         """
         self._names = self.library.load(names)
         _freeze_startup_heap()
-        self._stopping = False
-        self._stopped.clear()
         log.info("worker %s serving %s", self.worker_id, ", ".join(self._names))
         try:
             while not self._stopping:
@@ -214,6 +212,10 @@ class Worker:
             self._stopping = True
             if self._active:
                 await asyncio.gather(*self._active.values(), return_exceptions=True)
+            # Reset here, not on entry: a stop() that comes before this start()
+            # begins (its task created, not yet run) must not be forgotten.
+            self._stopping = False
+            self._stopped.clear()
 
     def _forget(self, run_id: str) -> Callable[[asyncio.Task[str]], None]:
         def forget(task: asyncio.Task[str]) -> None:
@@ -224,7 +226,10 @@ class Worker:
         return forget
 
     async def stop(self) -> None:
-        """Stop claiming; in-flight steps finish and their runs are given back at the next checkpoint."""
+        """Stop claiming; in-flight steps finish and their runs are given back at the next checkpoint.
+
+        A stop requested before :meth:`start` begins makes that start return at once.
+        """
         self._stopping = True
         self._stopped.set()
         if self._active:

@@ -231,3 +231,19 @@ def test_a_full_worker_claims_the_next_run_as_soon_as_a_slot_frees(store_url: st
                 await client.workflow.result(handle.run_id, timeout=30)
 
     run(scenario, store_url)
+
+
+def test_a_worker_stopped_before_its_start_task_runs_returns_at_once(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        worker = Worker(client, library(), **FAST)
+        task = asyncio.create_task(worker.start(*library().names()))
+        await worker.stop()  # before the task has run a line
+        await asyncio.wait_for(task, timeout=30)
+        # A later start serves again until its own stop.
+        again = asyncio.create_task(worker.start(*library().names()))
+        handle = await client.workflow.trigger("t-sequential", [1])
+        assert (await client.workflow.result(handle.run_id, timeout=30))["a"] == 2
+        await worker.stop()
+        await asyncio.wait_for(again, timeout=30)
+
+    run(scenario, store_url)
