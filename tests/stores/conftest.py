@@ -17,6 +17,7 @@ from tests.pg_fixtures import (  # noqa: F401 - fixtures are found by name
     with_schema,
 )
 
-# The conformance checks live in the runtime package; rewrite their asserts so a
-# failing check shows the values it compared.
-pytest.register_assert_rewrite("runtime.testing")
+# The conformance checks live in the runtime package (runtime.testing and the
+# runtime._conformance modules behind it); rewrite their asserts so a failing
+# check shows the values it compared.
+pytest.register_assert_rewrite("runtime.testing", "runtime._conformance")
