@@ -44,10 +44,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from vrb_compile.ir.models import BackoffOptions, Graph
+from vrb_compile.ir.models import Graph
 
+from ._resume import Completion as _Completion
+from ._resume import backoff_of, join_saga, split_input, under_way
+from ._step_backend import StepBackend as _StepBackend
 from .context import StepContext
-from .durations import Backoff
 from .errors import (
     ExecutionTimeout,
     MaxEventsExceeded,
@@ -71,9 +73,7 @@ from .events import (
     SignalConsumedPayload,
     StepCompletedPayload,
     StepFailedPayload,
-    StepRetryingEvent,
     StepRetryingPayload,
-    StepStartedEvent,
     StepStartedPayload,
     WaitCompletedPayload,
     WaitCreatedPayload,
@@ -148,43 +148,6 @@ class RunState:
     rolled: frozenset[str]
     cancel_requested: bool
     walk: WalkState | None
-
-
-@dataclass
-class _Completion:
-    seq: int
-    key: str
-    step: str
-    output: Any
-
-
-class _StepBackend:
-    """The ContextBackend a step's StepContext uses: signals only."""
-
-    def __init__(self, run: RunExecutor, key: str) -> None:
-        self._run = run
-        self._key = key
-        self._counts: dict[str, int] = {}
-
-    async def wait_for_signal(self, name: str, timeout: float | None) -> Any:
-        count = self._counts.get(name, 0)
-        self._counts[name] = count + 1
-        return await self._run.step_signal(f"{self._key}/{name}/{count}", name, timeout)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-    async def parallel(self, branches: Sequence[Callable[[], Any]]) -> list[Any]:
-        return list(await asyncio.gather(*(branch() for branch in branches)))
-
-    def now(self) -> datetime:
-        return self._run.settings.clock()
-
-    def random(self) -> float:
-        raise NotImplementedError("steps may use the random module directly")
-
-    def uuid4(self) -> Any:
-        raise NotImplementedError("steps may use the uuid module directly")
 
 
 class RunExecutor:
@@ -330,7 +293,7 @@ class RunExecutor:
             self.record(
                 RunStartedPayload(worker_id=self.settings.worker_id, graph_hash=self.graph.hash)
             )
-        args, kwargs = _split_input(self.run.input)
+        args, kwargs = split_input(self.run.input)
         walker = self.walker = Walker(
             self.graph,
             self,
@@ -521,52 +484,12 @@ class RunExecutor:
         return self.next_seq - 1 - self._restarts
 
     def _under_way(self, keys: Sequence[str]) -> bool:
-        """The worker that logged these steps' latest events had passed this checkpoint.
-
-        A resumed walk then gives the check the answer the live run gave (it went
-        on), whatever those events add to the count. That worker was past it when
-        an attempt is in flight, when a ``parallel``/map node has branches not yet
-        started (they all start in the claim that reaches the node), when a retry
-        was due (or slept in-process) while the node's steps kept logging, and when
-        a wait was due as it was created. Otherwise the run was given back at this
-        node, and the claim that resumes it checks the breaker again, as this one does.
-        """
-        wanted = set(keys)
-        last: dict[str, Event] = {}
-        for event in self.journal.events:
-            if event.key in wanted and event.type.startswith("step_"):
-                last[event.key] = event
-        if not last:
-            # A wait due when it was created completed in the same claim.
-            waits = [self.journal.waits.get(key) for key in keys]
-            return any(
-                wait is not None
-                and wait.payload.until is not None
-                and wait.payload.until <= wait.at
-                for wait in waits
-            )
-        if len(last) < len(wanted):
-            return True
-        latest = max(event.at for event in last.values())
-        for event in last.values():
-            if isinstance(event, StepStartedEvent):
-                return True
-            if isinstance(event, StepRetryingEvent):
-                retry_at = event.payload.retry_at
-                inline = (retry_at - event.at).total_seconds() <= self.settings.inline_retry_max
-                if inline or retry_at <= latest:
-                    return True
-        return False
+        """See :func:`runtime._resume.under_way`."""
+        return under_way(self.journal, keys, self.settings.inline_retry_max)
 
     def _join_saga(self, keys: Sequence[str]) -> None:
-        """Add the steps among ``keys`` the log completed to the saga (the walk stops here)."""
-        known = {completion.key for completion in self._completions}
-        for key in keys:
-            record = self.journal.steps.get(key)
-            if record is not None and record.outcome == "completed" and key not in known:
-                self._completions.append(
-                    _Completion(record.result_seq, key, record.step, record.output)
-                )
+        """See :func:`runtime._resume.join_saga`."""
+        join_saga(self.journal, self._completions, keys)
 
     # ------------------------------------------------------------------ host: steps
 
@@ -599,7 +522,7 @@ class RunExecutor:
             raise StepFailure(call.step, rebuild_error(record.error))
         ref = self.graph.step_ref(call.step)
         step = self._step(call.step)
-        backoff = step.backoff if ref.backoff is None else _backoff(ref.backoff)
+        backoff = step.backoff if ref.backoff is None else backoff_of(ref.backoff)
         attempt = 1
         if record is not None:
             attempt = record.last_attempt
@@ -862,18 +785,3 @@ class RunExecutor:
             return found
         earlier = [seq for seq in self._times if seq <= self._position]
         return self._times[max(earlier)] if earlier else self.run.created_at
-
-
-def _backoff(options: BackoffOptions) -> Backoff:
-    return Backoff(options.initial, options.factor, options.max)
-
-
-def _split_input(value: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """A run's input: a list of positional arguments, or a dict of keyword arguments."""
-    if value is None:
-        return (), {}
-    if isinstance(value, list):
-        return tuple(value), {}
-    if isinstance(value, dict):
-        return (), dict(value)
-    return (value,), {}
