@@ -41,22 +41,17 @@ or at the earliest timer it heard of; workers still poll as the fallback.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import json
-import select
-import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
-from ..errors import ConfigurationError, RunFinished, RunNotFound
+from ..errors import RunFinished, RunNotFound
 from ..events import (
     ErrorInfo,
     Event,
@@ -66,7 +61,9 @@ from ..events import (
 )
 from ._codec import decode_events
 from ._notify import Notifier
-from ._pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, ensure_schema, quote_schema
+from ._pg_listen import _TIMER_PREFIX, _PgListen
+from ._pg_pool import _int_option, parse_postgres_url
+from ._pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, quote_schema
 from .base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
@@ -84,7 +81,6 @@ from .base import (
     RunUpdate,
     Signal,
     SignalConflict,
-    StoreError,
     WorkflowStats,
     check_claim_args,
     check_list_args,
@@ -100,8 +96,6 @@ from .base import (
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "parse_postgres_url"]
 
-T = TypeVar("T")
-
 _RUN_COLUMNS = (
     "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
     "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
@@ -113,10 +107,6 @@ _REASONS: dict[str, ClaimReason] = {
     "waiting": "resumed",
     "running": "recovered",
 }
-
-_STORE_OPTIONS = ("schema", "pool_min_size", "pool_max_size", "pool_timeout")
-_TIMER_PREFIX = "timer:"
-_MAX_TIMERS = 1024  # timer hints kept per store; the latest are dropped first
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
@@ -143,74 +133,7 @@ def _record(row: Sequence[Any]) -> RunRecord:
     )
 
 
-def _readable(fd: int) -> bool:
-    """Whether ``fd`` has something to read (data, EOF, an error) right now.
-
-    ``select.poll``, not ``select.select``: ``select`` refuses descriptors from
-    1024 on, which a worker holding many sockets or files gets.
-    """
-    if sys.platform == "win32":  # no poll() there, and its select() has no such limit
-        readable, _, _ = select.select([fd], [], [], 0)
-        return bool(readable)
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text.removeprefix("connection failed: ") or type(error).__name__
-
-
-def _connection_lost(error: BaseException | None) -> bool:
-    """Whether ``error`` says the connection died (not a refusal of the statement itself)."""
-    if not isinstance(error, psycopg.OperationalError) or isinstance(error, PoolTimeout):
-        return False
-    state = error.sqlstate or ""
-    # No SQLSTATE: the client lost the socket. 08: connection exception.
-    # 57P01-57P03: terminated by an administrator, a shutdown, or a crash.
-    return state == "" or state.startswith("08") or state in ("57P01", "57P02", "57P03")
-
-
-def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
-    """Split a store URL into a libpq URL, the store's own options, and a safe display form.
-
-    Raises:
-        ConfigurationError: The URL is malformed or has a bad option.
-    """
-    scheme, _, rest = url.partition("://")
-    parts = urlsplit("postgresql://" + rest)
-    try:
-        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ConfigurationError(f"store URL {url!r}: malformed query string") from None
-    options = {name: value for name, value in query if name in _STORE_OPTIONS}
-    libpq_query = [(name, value) for name, value in query if name not in _STORE_OPTIONS]
-    libpq_url = urlunsplit(parts._replace(query=urlencode(libpq_query)))
-    host = parts.hostname or "localhost"
-    user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    display = f"postgresql://{user}{host}{port}{parts.path}"
-    try:
-        conninfo_to_dict(libpq_url)
-    except psycopg.ProgrammingError as error:
-        raise ConfigurationError(f"store URL {display!r}: {_one_line(error)}") from None
-    del scheme
-    return libpq_url, options, display
-
-
-def _int_option(options: dict[str, str], name: str, default: int, display: str) -> int:
-    raw = options.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(
-            f"store URL {display!r}: {name} must be a positive integer, got {raw!r}"
-        )
-    return int(raw)
-
-
-class PostgresStore:
+class PostgresStore(_PgListen):
     """A store in a PostgreSQL database, shared by workers and clients on many machines.
 
     Args:
@@ -252,127 +175,6 @@ class PostgresStore:
         self._open_check()
 
     # ----------------------------------------------------------------- plumbing
-
-    def _open_check(self) -> None:
-        try:
-            conn = psycopg.connect(self._conninfo, autocommit=True)
-        except psycopg.Error as error:
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {self._display}: {_one_line(error)}; "
-                "check the store URL and that the server is running"
-            ) from None
-        try:
-            with conn:
-                ensure_schema(conn, self._schema, self._display)
-        except psycopg.Error as error:
-            raise StoreError(
-                f"cannot prepare PostgreSQL schema {self._schema!r} at {self._display}: "
-                f"{_one_line(error)}"
-            ) from None
-
-    @staticmethod
-    async def _alive(conn: psycopg.AsyncConnection[Any]) -> bool:
-        """Whether a pooled connection still reaches its server, without a round trip when idle.
-
-        An idle connection has nothing to read; a readable socket means the
-        server closed it (a restart, ``pg_terminate_backend``) or sent something
-        unexpected, and only then is a real query sent to find out.
-        """
-        if conn.closed or conn.broken:
-            return False
-        if not _readable(conn.fileno()):
-            return True
-        try:
-            await conn.execute("")
-        except psycopg.Error:
-            await conn.close()
-            return False
-        return True
-
-    async def _get_pool(self) -> AsyncConnectionPool:
-        if self._closed:
-            raise ConfigurationError(f"the PostgreSQL store on {self._display} is closed")
-        loop = asyncio.get_running_loop()
-        if self._pool is None or self._pool_loop is not loop:
-            # A pool belongs to the event loop it was opened in; a store used
-            # from a new loop (a second asyncio.run) gets a new pool.
-            self._pool = AsyncConnectionPool(
-                self._conninfo,
-                kwargs={"autocommit": True},
-                min_size=self._min_size,
-                max_size=self._max_size,
-                timeout=self._pool_timeout,
-                name=f"vrb-{self._schema}",
-                open=False,
-            )
-            self._pool_loop = loop
-            self._pool_open = loop.create_task(self._pool.open())
-            self._pool_guard = loop.create_task(self._close_at_loop_end(self._pool))
-            self._listener = None
-        assert self._pool_open is not None
-        await asyncio.shield(self._pool_open)
-        return self._pool
-
-    @staticmethod
-    async def _close_at_loop_end(pool: AsyncConnectionPool) -> None:
-        """Close ``pool`` when its event loop shuts down (``asyncio.run`` cancels every task).
-
-        The pool retries a connection attempt that this cancellation cuts short,
-        so a pool still open when a loop ends (a store used by one ``asyncio.run``
-        and closed in another) would keep that loop from ever finishing.
-        """
-        try:
-            await asyncio.get_running_loop().create_future()  # until cancelled
-        finally:
-            await pool.close()
-
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        pool = await self._get_pool()
-        try:
-            conn = await pool.getconn()
-            if not await self._alive(conn):
-                # One dead connection means the server restarted or dropped us:
-                # sweep the other idle ones too, then take a fresh one at once
-                # (the pool's own check backs off a second per dead connection).
-                await pool.putconn(conn)
-                await pool.check()
-                conn = await pool.getconn()
-            try:
-                yield conn
-            finally:
-                await pool.putconn(conn)
-        except psycopg.Error as error:
-            # Connection losses, pool timeouts, and values the server refuses
-            # (a NUL character in an id): one line, not a driver traceback.
-            raise StoreError(f"PostgreSQL at {self._display}: {_one_line(error)}") from error
-
-    async def _retrying(self, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-        """Run ``work`` on a pooled connection, once more on a fresh one if the first died.
-
-        Only for work that is safe to repeat: reads, and writes whose second
-        run finds the first one's effect: an idempotent trigger, a cancel, a
-        renewal, a claim (whose orphaned leases would lapse and be recovered),
-        and appends and signals, which carry a token the repeat looks for.
-        """
-        try:
-            async with self._conn() as conn:
-                return await work(conn)
-        except StoreError as error:
-            if not _connection_lost(error.__cause__):
-                raise
-        async with self._conn() as conn:
-            return await work(conn)
-
-    async def _fetchall(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        async def fetch(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
-            cursor = await conn.execute(sql, params)
-            return await cursor.fetchall()
-
-        return await self._retrying(fetch)
-
-    def _now(self) -> datetime:
-        return self._clock()
 
     def _notify_sql(self) -> str:
         return "pg_notify(%(channel)s, %(wake)s)"
@@ -939,73 +741,6 @@ class PostgresStore:
         return await self._retrying(work)
 
     # ----------------------------------------------------------------- wake-ups
-
-    async def wait_for_work(self, timeout: float) -> None:
-        """See :meth:`runtime.stores.Store.wait_for_work`.
-
-        Returns at the next ``NOTIFY`` from any process (this one included), at
-        the earliest timer heard of, or after ``timeout`` seconds; at once if a
-        notification arrived since the last call returned, so a wake-up that
-        came while the worker was busy claiming is not lost. The first call
-        starts listening, and returns once it listens (anything may have become
-        due before).
-        """
-        await self._get_pool()
-        if self._listener is None or self._listener.done():
-            self._listener = asyncio.create_task(self._listen())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(timeout, 0.0)
-        baseline = self._seen
-        try:
-            while self._heard == baseline:
-                now = self._now()
-                if self._timers and self._timers[0] <= now:
-                    while self._timers and self._timers[0] <= now:
-                        heapq.heappop(self._timers)
-                    return  # a timer heard of is due: poll now
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return
-                if self._timers:
-                    remaining = min(remaining, (self._timers[0] - now).total_seconds())
-                await self._wakeup.wait(max(remaining, 0.0))
-        finally:
-            self._seen = self._heard
-
-    async def _listen(self) -> None:
-        """Keep a LISTEN connection open, reconnecting with backoff; feed the notifier."""
-        delay = 0.1
-        while not self._closed:
-            try:
-                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-                async with conn:
-                    await conn.execute(f'LISTEN "{self._channel}"')
-                    # Anything may have happened while not listening: wake waiters once.
-                    self._hear("")
-                    delay = 0.1
-                    async for note in conn.notifies():
-                        self._hear(note.payload)
-            except psycopg.Error:
-                pass
-            if self._closed:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    def _hear(self, payload: str) -> None:
-        if payload.startswith(_TIMER_PREFIX):
-            try:
-                due = datetime.fromisoformat(payload.removeprefix(_TIMER_PREFIX))
-            except ValueError:
-                return
-            heapq.heappush(self._timers, due.astimezone(UTC))
-            if len(self._timers) > _MAX_TIMERS:
-                self._timers = heapq.nsmallest(_MAX_TIMERS // 2, self._timers)
-            # Waiters re-compute how long to sleep; no poll is owed for a timer.
-            self._wakeup.notify()
-            return
-        self._heard += 1
-        self._wakeup.notify()
 
     # ----------------------------------------------------------------- lifecycle
 
