@@ -44,6 +44,7 @@ from ..events import (
 )
 from ._codec import decode_events
 from ._notify import Notifier, notifier_for
+from ._sqlite_schema import APPLICATION_ID, RUN_COLUMNS, SCHEMA, SCHEMA_VERSION
 from .base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
@@ -80,73 +81,6 @@ from .base import (
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 T = TypeVar("T")
-
-SCHEMA_VERSION = 1
-_APPLICATION_ID = 0x56524231  # "VRB1": marks the file as a vrb-workflows database
-
-_SCHEMA = """
-CREATE TABLE runs (
-    run_id           TEXT PRIMARY KEY,
-    workflow_name    TEXT NOT NULL,
-    graph_hash       TEXT,
-    input            TEXT NOT NULL,
-    status           TEXT NOT NULL,
-    result           TEXT NOT NULL DEFAULT 'null',
-    error            TEXT,
-    created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL,
-    started_at       INTEGER,
-    finished_at      INTEGER,
-    due_at           INTEGER,
-    wake_at          INTEGER,
-    wait_signals     TEXT NOT NULL DEFAULT '[]',
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    lease_owner      TEXT,
-    lease_epoch      INTEGER NOT NULL DEFAULT 0,
-    lease_expires_at INTEGER,
-    lease_timeout_us INTEGER NOT NULL DEFAULT 30000000,
-    recoveries       INTEGER NOT NULL DEFAULT 0
-);
--- claim: one range scan over the runs that can become due
-CREATE INDEX runs_due ON runs (due_at, run_id) WHERE due_at IS NOT NULL;
--- list_runs, newest first, unfiltered / by workflow / by status
-CREATE INDEX runs_created ON runs (created_at, run_id);
-CREATE INDEX runs_workflow_created ON runs (workflow_name, created_at, run_id);
-CREATE INDEX runs_status_created ON runs (status, created_at, run_id);
--- workflow_stats
-CREATE INDEX runs_workflow_status ON runs (workflow_name, status);
-
-CREATE TABLE events (
-    run_id  TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    type    TEXT NOT NULL,
-    key     TEXT,
-    payload TEXT NOT NULL,
-    at      TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE signals (
-    run_id   TEXT NOT NULL,
-    seq      INTEGER NOT NULL,
-    name     TEXT NOT NULL,
-    payload  TEXT NOT NULL,
-    sent_at  INTEGER NOT NULL,
-    consumed INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX signals_pending ON signals (run_id, name, seq) WHERE consumed = 0;
-"""
-
-_RUN_COLUMNS = (
-    "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
-    "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
-    "lease_owner, lease_epoch, lease_expires_at, recoveries, "
-    # The log is the source of truth for the seq and the last activity: the hot
-    # path inserts events and leaves the runs row alone (see _append).
-    "(SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id), "
-    "(SELECT at FROM events AS e WHERE e.run_id = runs.run_id ORDER BY seq DESC LIMIT 1)"
-)
 
 
 _REASONS: dict[str, ClaimReason] = {
@@ -272,12 +206,12 @@ class SQLiteStore:
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         app_id, version = self._header(conn)
-        if app_id == _APPLICATION_ID and version == SCHEMA_VERSION:
+        if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
             return
         with self._transaction() as c:
             # Re-read under the write lock: another process may have just created it.
             app_id, version = self._header(c)
-            if app_id not in (0, _APPLICATION_ID):
+            if app_id not in (0, APPLICATION_ID):
                 raise SchemaVersionError(
                     f"{self._path} belongs to another application (application_id "
                     f"{app_id:#x}); point the store URL at a vrb-workflows database"
@@ -289,10 +223,10 @@ class SQLiteStore:
                         f"{self._path} already holds tables that are not a vrb-workflows "
                         "database; point the store URL at a new file"
                     )
-                for statement in _SCHEMA.split(";"):
+                for statement in SCHEMA.split(";"):
                     if statement.strip():
                         c.execute(statement)
-                c.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+                c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version > SCHEMA_VERSION:
                 raise SchemaVersionError(
@@ -350,9 +284,7 @@ class SQLiteStore:
         return LeaseLost(lease.run_id, lease.worker_id, lease.epoch, reason)
 
     def _select_run(self, conn: sqlite3.Connection, run_id: str) -> RunRecord:
-        row = conn.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
+        row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(run_id)
         return _record(row)
@@ -452,7 +384,7 @@ class SQLiteStore:
             created_us, after_id = decode_cursor(cursor)
             where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
             params += [created_us, created_us, after_id]
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
@@ -525,7 +457,7 @@ class SQLiteStore:
                     "started_at = coalesce(started_at, ?), lease_owner = ?, "
                     "lease_epoch = lease_epoch + 1, lease_expires_at = ?, lease_timeout_us = ?, "
                     "due_at = ?, wake_at = NULL, wait_signals = '[]', updated_at = ? "
-                    f"WHERE run_id = ? RETURNING {_RUN_COLUMNS}",
+                    f"WHERE run_id = ? RETURNING {RUN_COLUMNS}",
                     (now_us, worker_id, expires_us, timeout_us, expires_us, now_us, run_id),
                 ).fetchall()
                 record = _record(rows[0])
@@ -636,7 +568,7 @@ class SQLiteStore:
                         (expires_us, expires_us, now_us, graph_hash, lease.run_id),
                     )
                 elif graph_hash is not None or not drafts:
-                    # Without an event to carry this append's time (see _RUN_COLUMNS), the
+                    # Without an event to carry this append's time (see RUN_COLUMNS), the
                     # row must: an append that only consumes signals is activity too.
                     c.execute(
                         "UPDATE runs SET graph_hash = coalesce(?, graph_hash), updated_at = ? "

@@ -1,0 +1,72 @@
+"""The SQLite store's schema: its version, the file's application id, the DDL, the run columns."""
+
+from __future__ import annotations
+
+__all__ = ["APPLICATION_ID", "RUN_COLUMNS", "SCHEMA", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x56524231  # "VRB1": marks the file as a vrb-workflows database
+
+SCHEMA = """
+CREATE TABLE runs (
+    run_id           TEXT PRIMARY KEY,
+    workflow_name    TEXT NOT NULL,
+    graph_hash       TEXT,
+    input            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    result           TEXT NOT NULL DEFAULT 'null',
+    error            TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    due_at           INTEGER,
+    wake_at          INTEGER,
+    wait_signals     TEXT NOT NULL DEFAULT '[]',
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    lease_owner      TEXT,
+    lease_epoch      INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at INTEGER,
+    lease_timeout_us INTEGER NOT NULL DEFAULT 30000000,
+    recoveries       INTEGER NOT NULL DEFAULT 0
+);
+-- claim: one range scan over the runs that can become due
+CREATE INDEX runs_due ON runs (due_at, run_id) WHERE due_at IS NOT NULL;
+-- list_runs, newest first, unfiltered / by workflow / by status
+CREATE INDEX runs_created ON runs (created_at, run_id);
+CREATE INDEX runs_workflow_created ON runs (workflow_name, created_at, run_id);
+CREATE INDEX runs_status_created ON runs (status, created_at, run_id);
+-- workflow_stats
+CREATE INDEX runs_workflow_status ON runs (workflow_name, status);
+
+CREATE TABLE events (
+    run_id  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    type    TEXT NOT NULL,
+    key     TEXT,
+    payload TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE signals (
+    run_id   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    payload  TEXT NOT NULL,
+    sent_at  INTEGER NOT NULL,
+    consumed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX signals_pending ON signals (run_id, name, seq) WHERE consumed = 0;
+"""
+
+RUN_COLUMNS = (
+    "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
+    "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
+    "lease_owner, lease_epoch, lease_expires_at, recoveries, "
+    # The log is the source of truth for the seq and the last activity: the hot
+    # path inserts events and leaves the runs row alone (see _append).
+    "(SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id), "
+    "(SELECT at FROM events AS e WHERE e.run_id = runs.run_id ORDER BY seq DESC LIMIT 1)"
+)
