@@ -608,11 +608,16 @@ class EventDraft:
         payload: The typed payload; its class decides the event type.
         key: The step invocation key, or ``None`` for run-level events.
         payload_json: The payload serialised for storage.
+        at: The time to store instead of the commit time: set by a worker whose
+            workflow read ``ctx.now()`` at this event before it committed, so the
+            log holds the time the live run saw (aware UTC, never before the
+            run's previous event).
     """
 
     payload: Payload
     key: str | None = None
     payload_json: str = ""
+    at: datetime | None = None
 
     def __post_init__(self) -> None:
         payload = self.payload
@@ -623,6 +628,12 @@ class EventDraft:
             of_step = "" if step is None else f" of step {step!r}"
             ensure_json(getattr(payload, field), f"{payload.TYPE} {field}{of_step}")
         object.__setattr__(self, "payload_json", payload.model_dump_json())
+        if self.at is not None and self.at.utcoffset() is None:
+            raise ValueError("EventDraft.at must be timezone-aware (UTC)")
+
+    def stamped(self, at: datetime) -> EventDraft:
+        """This draft, to be stored with ``at`` as its time (see :attr:`at`)."""
+        return EventDraft(self.payload, self.key, at=at)
 
     @property
     def type(self) -> EventType:

@@ -156,6 +156,29 @@ async def check_history_returns_events_in_order_with_their_fields(h: StoreHarnes
 
 
 @conformance_check()
+async def check_append_returns_its_commit_time_and_keeps_a_stamped_time(
+    h: StoreHarness,
+) -> None:
+    store = h.open()
+    await store.create_run("r", "wf", None)
+    lease = (await _claim_one(store, "w")).lease
+    h.clock.advance(2)
+    result = await store.append(lease, [_started("s", "n1")])
+    assert result.at == h.clock()
+    h.clock.advance(3)
+    # A worker whose workflow read ctx.now() at an event before it committed keeps that time.
+    seen = h.clock() - timedelta(seconds=1, microseconds=250)
+    result = await store.append(lease, [_completed("s", "n1").stamped(seen), _started("t", "n2")])
+    assert result.at == h.clock()
+    history = await store.history("r")
+    assert [(e.seq, e.at) for e in history[-3:]] == [
+        (2, h.clock() - timedelta(seconds=3)),
+        (3, seen),
+        (4, h.clock()),
+    ]
+
+
+@conformance_check()
 async def check_a_failing_append_writes_nothing(h: StoreHarness) -> None:
     store = h.open()
     await store.create_run("r", "wf", None)

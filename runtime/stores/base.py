@@ -333,11 +333,15 @@ class AppendResult:
         lease: The extended lease, or ``None`` if the update gave the run back
             or ended it.
         cancel_requested: Cancellation was requested; stop at the next checkpoint.
+        at: The commit time, the ``at`` of every appended event but those whose
+            draft carries its own (:attr:`EventDraft.at`): with it the worker
+            knows the time of every event it wrote without reading them back.
     """
 
     last_seq: int
     lease: Lease | None
     cancel_requested: bool
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import ConfigurationError, RunFinished, RunNotFound
@@ -116,7 +116,8 @@ class _Run:
 
     def add_event(self, draft: EventDraft, now: datetime) -> int:
         seq = len(self.events) + 1
-        self.events.append((seq, draft.type, draft.key, draft.payload_json, now.isoformat()))
+        at = now if draft.at is None else draft.at.astimezone(UTC)
+        self.events.append((seq, draft.type, draft.key, draft.payload_json, at.isoformat()))
         return seq
 
 
@@ -374,6 +375,7 @@ class MemoryStore:
                 last_seq=first + len(events) - 1,
                 lease=new_lease,
                 cancel_requested=run.cancel_requested,
+                at=now,
             )
         if wakes:
             self._notifier.notify()

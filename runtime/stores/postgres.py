@@ -460,9 +460,10 @@ class PostgresStore(_PgListen):
             "AND append_token IS DISTINCT FROM %(token)s "
             "RETURNING last_seq, cancel_requested, lease_expires_at), "
             f"ins AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
-            "SELECT %(run_id)s, run.last_seq - %(n)s + d.ord, d.type, d.key, d.payload, %(now)s "
-            "FROM run, unnest(%(types)s::text[], %(keys)s::text[], %(payloads)s::text[]) "
-            "WITH ORDINALITY AS d(type, key, payload, ord)) "
+            "SELECT %(run_id)s, run.last_seq - %(n)s + d.ord, d.type, d.key, d.payload, "
+            "coalesce(d.at, %(now)s) "
+            "FROM run, unnest(%(types)s::text[], %(keys)s::text[], %(payloads)s::text[], "
+            "%(ats)s::timestamptz[]) WITH ORDINALITY AS d(type, key, payload, at, ord)) "
             "SELECT last_seq, cancel_requested, lease_expires_at FROM run"
         )
 
@@ -487,6 +488,7 @@ class PostgresStore(_PgListen):
             "types": [draft.type for draft in events],
             "keys": [draft.key for draft in events],
             "payloads": [draft.payload_json for draft in events],
+            "ats": [draft.at for draft in events],
             "token": token,
         }
         status = None if update is None else update.status
@@ -514,7 +516,7 @@ class PostgresStore(_PgListen):
         new_lease = None
         if status is None:
             new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, expires)
-        return AppendResult(last_seq=last_seq, lease=new_lease, cancel_requested=cancel)
+        return AppendResult(last_seq=last_seq, lease=new_lease, cancel_requested=cancel, at=now)
 
     async def _landed_or_lost(
         self, conn: psycopg.AsyncConnection[Any], lease: Lease, token: str

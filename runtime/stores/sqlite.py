@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -545,7 +545,14 @@ class SQLiteStore:
                 c.executemany(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (lease.run_id, first + i, d.type, d.key, d.payload_json, at)
+                        (
+                            lease.run_id,
+                            first + i,
+                            d.type,
+                            d.key,
+                            d.payload_json,
+                            at if d.at is None else d.at.astimezone(UTC).isoformat(),
+                        )
                         for i, d in enumerate(drafts)
                     ],
                 )
@@ -609,7 +616,7 @@ class SQLiteStore:
                         lease.run_id,
                     ),
                 )
-        return AppendResult(last_seq, new_lease, bool(cancel)), wakes
+        return AppendResult(last_seq, new_lease, bool(cancel), now), wakes
 
     @staticmethod
     def _signal_buffered(c: sqlite3.Connection, run_id: str, names: Sequence[str]) -> bool:

@@ -429,7 +429,7 @@ class StoreMachine(RuleBasedStateMachine):
             run.owner = run.expires_at = run.due_at = None
             run.finished_at = now
             run.result, run.error = update.result, update.error
-        assert result == AppendResult(len(run.events), new_lease, run.cancel_requested)
+        assert result == AppendResult(len(run.events), new_lease, run.cancel_requested, result.at)
 
     # ----------------------------------------------------------------- signals and cancel
 
