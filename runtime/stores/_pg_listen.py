@@ -1,16 +1,21 @@
-"""LISTEN/NOTIFY wake-ups for :mod:`runtime.stores.postgres`."""
+"""LISTEN/NOTIFY wake-ups for :mod:`runtime.stores.postgres`.
+
+A write that makes a run due notifies ``""``; a wait that sets a timer notifies
+``timer:<seconds>``, how long until it is due, measured on the server's clock by
+the write. A listener keeps its timers on its event loop's monotonic clock, so
+neither its wall clock nor any skew between machines moves them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-from datetime import UTC, datetime
+import math
 
 import psycopg
 
 from ._notify import Notifier
 from ._pg_pool import _PgPool
-from .base import Clock
 
 _TIMER_PREFIX = "timer:"
 _MAX_TIMERS = 1024  # timer hints kept per store; the latest are dropped first
@@ -23,12 +28,7 @@ class _PgListen(_PgPool):
     _wakeup: Notifier
     _heard: int
     _seen: int
-    _timers: list[datetime]
-
-    _clock: Clock
-
-    def _now(self) -> datetime:
-        return self._clock()
+    _timers: list[float]  # when heard timers are due, on the event loop's clock
 
     async def wait_for_work(self, timeout: float) -> None:
         """See :meth:`runtime.stores.Store.wait_for_work`.
@@ -48,16 +48,16 @@ class _PgListen(_PgPool):
         baseline = self._seen
         try:
             while self._heard == baseline:
-                now = self._now()
+                now = loop.time()
                 if self._timers and self._timers[0] <= now:
                     while self._timers and self._timers[0] <= now:
                         heapq.heappop(self._timers)
                     return  # a timer heard of is due: poll now
-                remaining = deadline - loop.time()
+                remaining = deadline - now
                 if remaining <= 0:
                     return
                 if self._timers:
-                    remaining = min(remaining, (self._timers[0] - now).total_seconds())
+                    remaining = min(remaining, self._timers[0] - now)
                 await self._wakeup.wait(max(remaining, 0.0))
         finally:
             self._seen = self._heard
@@ -85,10 +85,12 @@ class _PgListen(_PgPool):
     def _hear(self, payload: str) -> None:
         if payload.startswith(_TIMER_PREFIX):
             try:
-                due = datetime.fromisoformat(payload.removeprefix(_TIMER_PREFIX))
+                delay = float(payload.removeprefix(_TIMER_PREFIX))
             except ValueError:
+                return  # not a delay (an older version's due time): polling finds it
+            if not math.isfinite(delay):
                 return
-            heapq.heappush(self._timers, due.astimezone(UTC))
+            heapq.heappush(self._timers, asyncio.get_running_loop().time() + max(delay, 0.0))
             if len(self._timers) > _MAX_TIMERS:
                 self._timers = heapq.nsmallest(_MAX_TIMERS // 2, self._timers)
             # Waiters re-compute how long to sleep; no poll is owed for a timer.

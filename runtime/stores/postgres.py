@@ -31,11 +31,19 @@ Concurrency, per the model of :mod:`runtime.stores.base`:
   transitions do not queue on one row): its cost follows the number of
   workflows, not of runs.
 
+Clock: every time the store writes or compares (leases, due times, the run's
+timestamps, event and signal times) is the database server's, read in the
+statement, so workers whose clocks disagree still agree on every lease (see
+:mod:`runtime.stores._pg_sql`, which holds the writes' SQL). A claimed run's
+``updated_at`` and an append's ``at`` tell a worker the server's time. Only a
+clock passed explicitly (a test's manual clock) replaces it.
+
 Wake-ups: writes that make a run due (trigger, a signal it waits for,
 cancelling a waiting run, a release) ``NOTIFY`` the schema's channel in their
-transaction; a wait that sets a timer notifies its due time. ``wait_for_work``
-``LISTEN`` s on a dedicated connection and returns at the first notification,
-or at the earliest timer it heard of; workers still poll as the fallback.
+transaction; a wait that sets a timer notifies how long until it is due.
+``wait_for_work`` ``LISTEN`` s on a dedicated connection and returns at the
+first notification, or when the earliest timer it heard of is due; workers
+still poll as the fallback.
 """
 
 from __future__ import annotations
@@ -64,6 +72,17 @@ from ._notify import Notifier
 from ._pg_listen import _TIMER_PREFIX, _PgListen
 from ._pg_pool import _int_option, parse_postgres_url
 from ._pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, quote_schema
+from ._pg_sql import RUN_COLUMNS as _RUN_COLUMNS
+from ._pg_sql import (
+    append_sql,
+    cancel_sql,
+    claim_sql,
+    create_sql,
+    end_sql,
+    renew_sql,
+    signal_sql,
+    wait_sql,
+)
 from .base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
@@ -95,12 +114,6 @@ from .base import (
 )
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "parse_postgres_url"]
-
-_RUN_COLUMNS = (
-    "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
-    "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
-    "lease_owner, lease_epoch, lease_expires_at, recoveries, last_seq"
-)
 
 _REASONS: dict[str, ClaimReason] = {
     "pending": "new",
@@ -138,7 +151,10 @@ class PostgresStore(_PgListen):
 
     Args:
         url: ``postgresql://user@host:port/dbname?schema=vrb`` (see the module docstring).
-        clock: The store's notion of now; tests pass a manual clock.
+        clock: A notion of now to use instead of the database server's clock (tests
+            pass a manual clock). ``None``, and :func:`~runtime.stores.base.system_clock`
+            (what :func:`~runtime.stores.open_store` passes by default), mean the
+            server's: every machine then agrees on leases and due times.
 
     Raises:
         ConfigurationError: The URL is malformed or has a bad option.
@@ -146,7 +162,7 @@ class PostgresStore(_PgListen):
         SchemaVersionError: The schema belongs to a newer vrb-workflows, or is not a vrb store.
     """
 
-    def __init__(self, url: str, *, clock: Clock = system_clock) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
         libpq_url, options, display = parse_postgres_url(url)
         self._schema = options.get("schema") or DEFAULT_SCHEMA
         self._s = quote_schema(self._schema)
@@ -160,7 +176,7 @@ class PostgresStore(_PgListen):
         params.setdefault("application_name", "vrb-workflows")
         params.setdefault("connect_timeout", "10")
         self._conninfo = make_conninfo("", **params)
-        self._clock = clock
+        self._clock = None if clock is system_clock else clock
         self._channel = f"vrb_work_{self._schema}"
         self._wakeup = Notifier()
         self._pool: AsyncConnectionPool | None = None
@@ -170,14 +186,15 @@ class PostgresStore(_PgListen):
         self._listener: asyncio.Task[None] | None = None
         self._heard = 0  # notifications heard (and reconnections of the listener)
         self._seen = 0  # the value of _heard when wait_for_work last returned
-        self._timers: list[datetime] = []
+        self._timers: list[float] = []
         self._closed = False
         self._open_check()
 
     # ----------------------------------------------------------------- plumbing
 
-    def _notify_sql(self) -> str:
-        return "pg_notify(%(channel)s, %(wake)s)"
+    def _now(self) -> datetime | None:
+        """The explicit clock's time, passed to every write as ``now``; ``None``: the server's."""
+        return None if self._clock is None else self._clock()
 
     async def _lease_lost(self, conn: psycopg.AsyncConnection[Any], lease: Lease) -> NoReturn:
         cursor = await conn.execute(
@@ -211,7 +228,6 @@ class PostgresStore(_PgListen):
         check_run_args(run_id, workflow_name, input)
         draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         now = self._now()
-        s = self._s
         token = uuid.uuid4().hex
         attempts = 0
 
@@ -219,14 +235,7 @@ class PostgresStore(_PgListen):
             nonlocal attempts
             attempts += 1
             cursor = await conn.execute(
-                f"WITH ins AS (INSERT INTO {s}.runs (run_id, workflow_name, graph_hash, input, "
-                "status, created_at, updated_at, due_at, last_seq, append_token) "
-                "VALUES (%(run_id)s, %(wf)s, %(gh)s, %(input)s, 'pending', %(now)s, %(now)s, "
-                "%(now)s, 1, %(token)s) ON CONFLICT (run_id) DO NOTHING "
-                f"RETURNING {_RUN_COLUMNS}), "
-                f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
-                "SELECT run_id, 1, %(type)s, NULL, %(payload)s, %(now)s FROM ins) "
-                f"SELECT ins.*, {self._notify_sql()} FROM ins",
+                create_sql(self._s),
                 {
                     "run_id": run_id,
                     "wf": workflow_name,
@@ -344,37 +353,17 @@ class PostgresStore(_PgListen):
         names: list[str] | None,
         lease_timeout: float,
         limit: int,
-        now: datetime,
+        now: datetime | None,
     ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters :meth:`claim` runs."""
-        timeout = timedelta(seconds=lease_timeout)
-        s = self._s
-        name_filter = "" if names is None else "AND workflow_name = ANY(%(names)s) "
-        sql = (
-            # SKIP LOCKED: a run another claimer is taking is passed over, never
-            # waited for; the lock is re-checked against the row's newest version.
-            f"WITH due AS (SELECT run_id, status, due_at FROM {s}.runs "
-            f"WHERE due_at <= %(now)s {name_filter}"
-            "ORDER BY due_at, run_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {s}.runs AS r SET "
-            "recoveries = r.recoveries + (due.status = 'running')::int, status = 'running', "
-            "started_at = coalesce(r.started_at, %(now)s), lease_owner = %(worker)s, "
-            "lease_epoch = r.lease_epoch + 1, lease_expires_at = %(expires)s, "
-            "lease_timeout = %(timeout)s, due_at = %(expires)s, wake_at = NULL, "
-            "wait_signals = '{}', updated_at = %(now)s "
-            "FROM due WHERE r.run_id = due.run_id "
-            "RETURNING due.status, due.due_at, "
-            + ", ".join(f"r.{column.strip()}" for column in _RUN_COLUMNS.split(","))
-        )
+        """The SQL and parameters :meth:`claim` runs (``now=None``: the server's clock)."""
         params = {
             "now": now,
             "names": names,
             "limit": limit,
             "worker": worker_id,
-            "expires": now + timeout,
-            "timeout": timeout,
+            "timeout": timedelta(seconds=lease_timeout),
         }
-        return sql, params
+        return claim_sql(self._s, names is not None), params
 
     async def claim(
         self,
@@ -406,11 +395,7 @@ class PostgresStore(_PgListen):
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...]:
             cursor = await conn.execute(
-                f"UPDATE {self._s}.runs SET lease_expires_at = %(now)s + lease_timeout, "
-                "due_at = %(now)s + lease_timeout, updated_at = %(now)s "
-                "WHERE run_id = %(run_id)s AND lease_epoch = %(epoch)s "
-                "AND lease_owner = %(worker)s AND status = 'running' "
-                "RETURNING lease_expires_at, cancel_requested",
+                renew_sql(self._s),
                 {
                     "now": now,
                     "run_id": lease.run_id,
@@ -435,37 +420,11 @@ class PostgresStore(_PgListen):
         wait_signals: Sequence[str] = (),
     ) -> None:
         """See :meth:`runtime.stores.Store.release`."""
-        update = RunUpdate(
-            status="waiting", wake_at=wake_at or self._now(), wait_signals=tuple(wait_signals)
-        )
-        await self.append(lease, [], update=update)
+        update = RunUpdate(status="waiting", wake_at=wake_at, wait_signals=tuple(wait_signals))
+        # Without a wake time it is due at once: at the release's own (server) time.
+        await self._append(lease, [], update, (), wake_now=wake_at is None)
 
     # ----------------------------------------------------------------- events
-
-    def _append_sql(self) -> str:
-        s = self._s
-        # Fence, seq allocation and lease renewal (when less than half of it is
-        # left) in one row update that also locks the run; then the events.
-        renewed = (
-            "CASE WHEN lease_expires_at - %(now)s < lease_timeout / 2 "
-            "THEN %(now)s + lease_timeout ELSE lease_expires_at END"
-        )
-        return (
-            f"WITH run AS (UPDATE {s}.runs SET last_seq = last_seq + %(n)s, "
-            f"updated_at = %(now)s, graph_hash = coalesce(%(gh)s, graph_hash), "
-            f"lease_expires_at = {renewed}, due_at = {renewed}, "
-            "append_token = %(token)s, append_seq = last_seq + %(n)s "
-            "WHERE run_id = %(run_id)s AND lease_owner = %(worker)s "
-            "AND lease_epoch = %(epoch)s AND status = 'running' "
-            "AND append_token IS DISTINCT FROM %(token)s "
-            "RETURNING last_seq, cancel_requested, lease_expires_at), "
-            f"ins AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
-            "SELECT %(run_id)s, run.last_seq - %(n)s + d.ord, d.type, d.key, d.payload, "
-            "coalesce(d.at, %(now)s) "
-            "FROM run, unnest(%(types)s::text[], %(keys)s::text[], %(payloads)s::text[], "
-            "%(ats)s::timestamptz[]) WITH ORDINALITY AS d(type, key, payload, at, ord)) "
-            "SELECT last_seq, cancel_requested, lease_expires_at FROM run"
-        )
 
     async def append(
         self,
@@ -476,10 +435,20 @@ class PostgresStore(_PgListen):
         consume_signals: Sequence[int] = (),
     ) -> AppendResult:
         """See :meth:`runtime.stores.Store.append`."""
-        now = self._now()
+        return await self._append(lease, events, update, consume_signals, wake_now=False)
+
+    async def _append(
+        self,
+        lease: Lease,
+        events: Sequence[EventDraft],
+        update: RunUpdate | None,
+        consume_signals: Sequence[int],
+        *,
+        wake_now: bool,
+    ) -> AppendResult:
         token = uuid.uuid4().hex
         params = {
-            "now": now,
+            "now": self._now(),
             "n": len(events),
             "gh": None if update is None else update.graph_hash,
             "run_id": lease.run_id,
@@ -492,40 +461,52 @@ class PostgresStore(_PgListen):
             "token": token,
         }
         status = None if update is None else update.status
+        # The seq of the first event stamped with the append's time, if any: a
+        # repeat that finds the first attempt committed reads that time there.
+        stamped = next((i for i, draft in enumerate(events) if draft.at is None), None)
+        probe = None if stamped is None else stamped - len(events) + 1
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...]:
             if status is None and not consume_signals:
                 # The hot path: one statement, so one round trip and one commit.
-                cursor = await conn.execute(self._append_sql(), params)
+                cursor = await conn.execute(append_sql(self._s), params)
                 row = await cursor.fetchone()
                 if row is None:
-                    return await self._landed_or_lost(conn, lease, token)
+                    return await self._landed_or_lost(conn, lease, token, probe)
                 return tuple(row)
             async with conn.transaction():
-                cursor = await conn.execute(self._append_sql(), params)
+                cursor = await conn.execute(append_sql(self._s), params)
                 row = await cursor.fetchone()
                 if row is None:
-                    return await self._landed_or_lost(conn, lease, token)
+                    return await self._landed_or_lost(conn, lease, token, probe)
                 await self._consume(conn, lease.run_id, consume_signals)
                 if update is not None and status is not None:
-                    await self._apply_status(conn, lease.run_id, update, now)
+                    await self._apply_status(conn, lease.run_id, update, wake_now)
                 return tuple(row)
 
         # The token makes a repeat safe: a first attempt that committed is found, not redone.
-        last_seq, cancel, expires = await self._retrying(work)
+        last_seq, cancel, expires, at = await self._retrying(work)
         new_lease = None
         if status is None:
             new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, expires)
-        return AppendResult(last_seq=last_seq, lease=new_lease, cancel_requested=cancel, at=now)
+        return AppendResult(last_seq=last_seq, lease=new_lease, cancel_requested=cancel, at=at)
 
     async def _landed_or_lost(
-        self, conn: psycopg.AsyncConnection[Any], lease: Lease, token: str
+        self, conn: psycopg.AsyncConnection[Any], lease: Lease, token: str, probe: int | None
     ) -> tuple[Any, ...]:
-        """After a fenced update matched nothing: this append's earlier attempt, or LeaseLost."""
+        """After a fenced update matched nothing: this append's earlier attempt, or LeaseLost.
+
+        ``probe``: the seq, counted back from the append's last, of an event
+        stamped with its time; without one the run's ``updated_at`` is the best
+        guess (exact unless another write to the run came since).
+        """
+        s = self._s
         cursor = await conn.execute(
-            f"SELECT append_seq, cancel_requested, lease_expires_at FROM {self._s}.runs "
-            "WHERE run_id = %s AND append_token = %s",
-            (lease.run_id, token),
+            "SELECT r.append_seq, r.cancel_requested, r.lease_expires_at, "
+            f"coalesce((SELECT e.at FROM {s}.events AS e WHERE e.run_id = r.run_id "
+            "AND e.seq = r.append_seq + %s), r.updated_at) "
+            f"FROM {s}.runs AS r WHERE r.run_id = %s AND r.append_token = %s",
+            (probe, lease.run_id, token),
         )
         row = await cursor.fetchone()
         if row is None:
@@ -550,18 +531,21 @@ class PostgresStore(_PgListen):
             seen.add(seq)
 
     async def _apply_status(
-        self, conn: psycopg.AsyncConnection[Any], run_id: str, update: RunUpdate, now: datetime
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        run_id: str,
+        update: RunUpdate,
+        wake_now: bool,
     ) -> None:
-        """Apply a status change inside the append's transaction, and notify its due time."""
-        s = self._s
+        """Apply a status change inside the append's transaction, and notify its due time.
+
+        Its times are the append's, the ``updated_at`` its first statement set.
+        """
         if update.status != "waiting":
             await conn.execute(
-                f"UPDATE {s}.runs SET status = %(status)s, lease_owner = NULL, "
-                "lease_expires_at = NULL, due_at = NULL, finished_at = %(now)s, "
-                "result = %(result)s, error = %(error)s WHERE run_id = %(run_id)s",
+                end_sql(self._s),
                 {
                     "status": update.status,
-                    "now": now,
                     "result": json.dumps(update.result),
                     "error": None if update.error is None else update.error.model_dump_json(),
                     "run_id": run_id,
@@ -569,25 +553,19 @@ class PostgresStore(_PgListen):
             )
             return
         cursor = await conn.execute(
-            f"UPDATE {s}.runs SET status = 'waiting', lease_owner = NULL, "
-            "lease_expires_at = NULL, wake_at = %(wake)s, wait_signals = %(names)s::text[], "
-            # A buffered signal it waits for, or a cancellation, makes it due at once.
-            "due_at = CASE WHEN cancel_requested OR EXISTS (SELECT 1 FROM "
-            f"{s}.signals AS g WHERE g.run_id = %(run_id)s AND NOT g.consumed "
-            "AND g.name = ANY(%(names)s::text[])) THEN %(now)s ELSE %(wake)s END "
-            "WHERE run_id = %(run_id)s RETURNING due_at",
+            wait_sql(self._s),
             {
                 "wake": update.wake_at,
+                "wake_now": wake_now,
                 "names": list(update.wait_signals),
                 "run_id": run_id,
-                "now": now,
             },
         )
         row = await cursor.fetchone()
-        due: datetime | None = None if row is None else row[0]
-        if due is not None:
-            # Due now: wake a worker. Later: tell listeners when, so they poll then.
-            hint = "" if due <= now else _TIMER_PREFIX + due.isoformat()
+        if row is not None and row[0] is not None:
+            # Due now: wake a worker. Later: tell listeners in how long, so they
+            # poll then (seconds, not a time: their clocks need not agree with ours).
+            hint = "" if row[1] <= 0 else f"{_TIMER_PREFIX}{row[1]!r}"
             await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, hint))
 
     async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
@@ -617,35 +595,23 @@ class PostgresStore(_PgListen):
         draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
         payload_json = json.dumps(payload)
         now = self._now()
-        s = self._s
-        waits = "(status = 'waiting' AND %(name)s = ANY(wait_signals))"
         token = uuid.uuid4().hex
         attempts = 0
 
-        async def work(conn: psycopg.AsyncConnection[Any]) -> int:
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...]:
             nonlocal attempts
             attempts += 1
             if attempts > 1:
                 # The first attempt lost its connection: did it commit?
                 cursor = await conn.execute(
-                    f"SELECT seq FROM {s}.signals WHERE run_id = %s AND token = %s",
+                    f"SELECT seq, sent_at FROM {self._s}.signals WHERE run_id = %s AND token = %s",
                     (run_id, token),
                 )
                 landed = await cursor.fetchone()
                 if landed is not None:
-                    return int(landed[0])
-            # The run's row update takes its seq and locks it against concurrent
-            # appends and signals; event and inbox row go in the same statement.
+                    return tuple(landed)
             cursor = await conn.execute(
-                f"WITH run AS (UPDATE {s}.runs SET last_seq = last_seq + 1, "
-                f"updated_at = %(now)s, due_at = CASE WHEN {waits} THEN %(now)s ELSE due_at END "
-                "WHERE run_id = %(run_id)s AND status IN ('pending', 'running', 'waiting') "
-                f"RETURNING last_seq, {waits} AS wakes), "
-                f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
-                "SELECT %(run_id)s, last_seq, %(type)s, NULL, %(event)s, %(now)s FROM run), "
-                f"sig AS (INSERT INTO {s}.signals (run_id, seq, name, payload, sent_at, token) "
-                "SELECT %(run_id)s, last_seq, %(name)s, %(payload)s, %(now)s, %(token)s FROM run) "
-                f"SELECT last_seq, wakes, CASE WHEN wakes THEN {self._notify_sql()} END FROM run",
+                signal_sql(self._s),
                 {
                     "now": now,
                     "name": name,
@@ -662,10 +628,10 @@ class PostgresStore(_PgListen):
             if row is None:
                 existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
                 raise RunFinished(run_id, existing.status)
-            return int(row[0])
+            return tuple(row[:2])
 
-        seq = await self._retrying(work)
-        return Signal(run_id, seq, name, json.loads(payload_json), now)
+        seq, sent_at = await self._retrying(work)
+        return Signal(run_id, seq, name, json.loads(payload_json), sent_at)
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
         """See :meth:`runtime.stores.Store.next_signal`."""
@@ -687,10 +653,8 @@ class PostgresStore(_PgListen):
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
         now = self._now()
-        s = self._s
         token = uuid.uuid4().hex
         attempts = 0
-        ends = "CASE WHEN status = 'pending'"  # never claimed: it ends here, cancelled
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> RunRecord:
             nonlocal attempts
@@ -700,21 +664,7 @@ class PostgresStore(_PgListen):
             # re-reads the row, now running, and only sets the flag) or skips it
             # and then finds it no longer due.
             cursor = await conn.execute(
-                f"WITH run AS (UPDATE {s}.runs SET cancel_requested = true, "
-                f"updated_at = %(now)s, status = {ends} THEN 'cancelled' ELSE status END, "
-                f"error = {ends} THEN %(error)s ELSE error END, "
-                f"finished_at = {ends} THEN %(now)s ELSE finished_at END, "
-                "last_seq = last_seq + (status = 'pending')::int, "
-                f"append_token = {ends} THEN %(token)s ELSE append_token END, "
-                "due_at = CASE status WHEN 'waiting' THEN %(now)s WHEN 'pending' THEN NULL "
-                "ELSE due_at END "
-                "WHERE run_id = %(run_id)s AND status IN ('pending', 'running', 'waiting') "
-                f"RETURNING {_RUN_COLUMNS}), "
-                f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
-                "SELECT run_id, last_seq, %(type)s, NULL, %(event)s, %(now)s FROM run "
-                "WHERE status = 'cancelled') "
-                f"SELECT run.*, CASE WHEN status = 'waiting' THEN {self._notify_sql()} END "
-                "FROM run",
+                cancel_sql(self._s),
                 {
                     "now": now,
                     "run_id": run_id,
@@ -732,7 +682,7 @@ class PostgresStore(_PgListen):
                 if attempts > 1:
                     # Did the first attempt end it, then lose its connection?
                     cursor = await conn.execute(
-                        f"SELECT 1 FROM {s}.runs WHERE run_id = %s AND append_token = %s",
+                        f"SELECT 1 FROM {self._s}.runs WHERE run_id = %s AND append_token = %s",
                         (run_id, token),
                     )
                     if await cursor.fetchone() is not None:
@@ -741,8 +691,6 @@ class PostgresStore(_PgListen):
             return _record(row)
 
         return await self._retrying(work)
-
-    # ----------------------------------------------------------------- wake-ups
 
     # ----------------------------------------------------------------- lifecycle
 

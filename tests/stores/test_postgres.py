@@ -694,6 +694,9 @@ def test_claim_list_runs_and_stats_use_indexes_on_a_populated_table(
     queries = {
         "claim": store.claim_query("w", None, 30.0, 5, now),
         "claim by workflow": store.claim_query("w", ["wf-3", "wf-4"], 30.0, 5, now),
+        # now=None: the server's clock, a stable bound of the same range scan
+        "claim on the server's clock": store.claim_query("w", None, 30.0, 5, None),
+        "claim by workflow on the server's clock": store.claim_query("w", ["wf-3"], 30.0, 5, None),
         "list": store.list_query(None, None, 50, None),
         "list from a cursor": store.list_query(None, None, 50, deep),
         "list by workflow": store.list_query("wf-7", None, 50, deep),
@@ -704,6 +707,8 @@ def test_claim_list_runs_and_stats_use_indexes_on_a_populated_table(
         plan = _plan(postgres_server, sql, params)
         assert "Seq Scan" not in plan, f"{name} scans the whole table:\n{plan}"
         assert "Index" in plan, f"{name} uses no index:\n{plan}"
+        if name.startswith("claim"):
+            assert "Index Cond: (due_at <=" in plan, f"{name} does not bound its scan:\n{plan}"
     # Stats, with or without a workflow, read the counts, never the runs.
     for name, (sql, params) in {
         "stats": store.stats_query(),
