@@ -9,7 +9,12 @@
 
 Either way the newest graph of a workflow is refused, with one line, when the
 sha256 of its source file no longer matches the module the worker imported:
-the graph describes code that is not the code that would run.
+the graph describes code that is not the code that would run; and when its
+options (the workflow's ``max_events`` and ``execution_timeout``, each step's
+``retries``, ``timeout``, ``backoff`` and whether it has a ``rollback_fn``)
+are not those of the ``Workflow`` and ``Step`` objects the import registered:
+the worker runs steps with the graph's options, so a graph that disagrees
+would retry, time out or compensate otherwise than the code says.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from vrb_compile.errors import VrbCompileError
 from vrb_compile.ir.loader import load_graph
 from vrb_compile.ir.models import CodeNode, Graph
 
+from .durations import Backoff
 from .errors import ConfigurationError
-from .sdk import Workflow, get_workflow, registered_workflows
+from .sdk import Workflow, get_workflow, registered_steps, registered_workflows
 
 __all__ = ["GraphLibrary", "module_file"]
 
@@ -137,6 +143,8 @@ class GraphLibrary:
             _check_identity(latest_path, latest, name, entry.get("hash"), manifest_path)
             self._versions[(name, latest.hash)] = latest
             self._check_source(latest)
+            # Only the newest graph: an older version keeps the options its runs started with.
+            _check_options(latest, "rebuild the graphs with vrb-compile build")
             self._latest[name] = latest
         return names
 
@@ -182,6 +190,12 @@ class GraphLibrary:
                     raise ConfigurationError(
                         f"workflow {name!r} was not found by the compiler in {path}"
                     )
+                _check_options(
+                    found[name],
+                    f"the compiler read {path} otherwise than Python ran it: give the option "
+                    "as a literal or a module-level constant assigned once (vrb-compile "
+                    "explain VRB307)",
+                )
                 self.add(found[name])
         return names
 
@@ -207,6 +221,52 @@ class GraphLibrary:
                     f"({missing!r}) is not at lines {node.line}-{node.end_line} of "
                     f"{path}; the graph does not describe this module, rebuild it"
                 )
+
+
+def _check_options(graph: Graph, fix: str) -> None:
+    """Refuse ``graph`` when its options are not those of the registered objects.
+
+    Args:
+        graph: The newest graph of a workflow.
+        fix: What to do, ending the message.
+
+    Raises:
+        ConfigurationError: One line naming the workflow, the step, the option,
+            the graph's value and the registered one.
+    """
+    name = graph.workflow.name
+    # (whose option, the option, its value in the graph, its registered value, registered by)
+    pairs: list[tuple[str, str, object, object, str]] = []
+    flow = registered_workflows().get(name)
+    if flow is not None:
+        by = f"Workflow ({flow.origin})"
+        pairs.append(("", "max_events", graph.workflow.max_events, flow.max_events, by))
+        pairs.append(
+            ("", "execution_timeout", graph.workflow.execution_timeout, flow.execution_timeout, by)
+        )
+    steps = registered_steps()
+    for ref in graph.steps:
+        step = steps.get(ref.name)
+        if step is None:
+            continue  # an unregistered step is refused when a run reaches it
+        owner, by = f"step {ref.name!r} ", f"Step ({step.origin})"
+        # The graph's null backoff means the runtime's default one.
+        backoff = Backoff.coerce(ref.backoff.model_dump() if ref.backoff else None).to_dict()
+        rollback = step.options()["rollback"]
+        pairs += [
+            (owner, "retries", ref.retries, step.retries, by),
+            (owner, "timeout", ref.timeout, step.timeout, by),
+            (owner, "backoff", backoff, step.backoff.to_dict(), by),
+        ]
+        if (ref.rollback_ref is None) != (rollback is None):
+            pairs.append((owner, "rollback_fn", ref.rollback_ref, rollback, by))
+    for owner, option, in_graph, registered, by in pairs:
+        if in_graph != registered:
+            raise ConfigurationError(
+                f"graph of workflow {name!r} disagrees with the imported code: {owner}option "
+                f"{option} is {in_graph!r} in the graph but {registered!r} in the registered "
+                f"{by}; {fix}"
+            )
 
 
 def _check_identity(

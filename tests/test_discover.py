@@ -1,4 +1,4 @@
-"""Discovery: steps and workflows in all three styles, across modules, options from literals."""
+"""Discovery: steps and workflows in all three styles, across modules, and their options."""
 
 from __future__ import annotations
 
@@ -173,11 +173,19 @@ def test_summary_of_a_syntax_error_and_the_json_round_trip(tmp_path: Path) -> No
     assert [s.span[:2] for s in good.steps] == [(15, 16), (17, 13), (19, 15)]
 
 
-def test_non_literal_names_are_skipped_and_options_default(tmp_path: Path) -> None:
+def test_non_literal_names_are_skipped_and_options_by_constant_are_evaluated(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "m.py").write_text(
         "from runtime import step\nN = 'x'\nRETRIES = 3\n\n\nasync def f(x):\n    return x\n\n\n"
         "a = step(N, f)\nb = step('b', f, retries=RETRIES, timeout=T)\n"
     )
     index = discover(load_sources([tmp_path / "m.py"], cwd=tmp_path))
     assert list(index.steps) == ["b"]
-    assert (index.steps["b"].retries, index.steps["b"].timeout) == (0, None)
+    # The constant is evaluated; the undefined name is a VRB307 problem, its value the default.
+    assert (index.steps["b"].retries, index.steps["b"].timeout) == (3, None)
+    [problem] = index.project.option_problems
+    assert (problem.path, problem.span[:2]) == ("m.py", (11, 43))
+    assert problem.message == (
+        "step 'b': timeout=T cannot be evaluated at compile time: T is not defined"
+    )

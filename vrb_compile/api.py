@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .analysis.engine import FileAnalysis, analyse_file
-from .analysis.project import project_diagnostics
+from .analysis.project import option_diagnostics, project_diagnostics
 from .cache import Cache
 from .diagnostics import Diagnostic, Severity
 from .discover import ModuleSummary, ProjectIndex, summarise
@@ -222,6 +222,10 @@ def check_sources(
                 diagnostics.append(diag)
     given = {s.display_path for s in sources}
     diagnostics.extend(d for d in project_diagnostics(project) if d.path in given)
+    # An option is evaluated wherever its step is defined, checked file or imported
+    # module alike: a workflow using a step whose options the graph cannot record
+    # would run with other values than the registered step's.
+    diagnostics.extend(option_diagnostics(project))
     per_file: dict[str, list[Diagnostic]] = {}
     for diag in diagnostics:
         per_file.setdefault(diag.path, []).append(diag)

@@ -14,23 +14,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 import libcst as cst
 
 from .names import SymbolTable, Target
+from .options import FlowOptions, OptionProblem, StepOptions, evaluate_options
 from .source import SourceFile
 from .summary import FuncSig, ModuleSummary, Span, StepDef, Style, WorkflowDef, summarise
 
 __all__ = [
+    "FlowOptions",
     "FuncSig",
     "Index",
     "ModuleSummary",
+    "OptionProblem",
     "ProjectIndex",
     "Span",
     "StepDef",
     "StepInfo",
+    "StepOptions",
     "Style",
     "WorkflowDef",
     "WorkflowInfo",
@@ -52,6 +56,8 @@ class ProjectIndex:
         summaries: By module name (the first file by display path wins a clash).
         symbols: The joined symbol table.
         steps_by_qname: Every step, by the qualified name of its ``Step`` object.
+        option_problems: Every option that could not be evaluated, or holds a
+            value the runtime would refuse (VRB307), in file order.
     """
 
     def __init__(self, summaries: Sequence[ModuleSummary]) -> None:
@@ -65,11 +71,34 @@ class ProjectIndex:
         for summary in ordered:
             for step in summary.steps:
                 self.steps_by_qname.setdefault(f"{step.module}.{step.attr}", step)
+        # Options are evaluated once, for the checker and the lowering alike, so what
+        # `check` accepts `build` lowers with the same values.
+        self._step_options, self._workflow_options, self.option_problems = evaluate_options(self)
+
+    def step_options(self, step: StepDef) -> StepOptions:
+        """The evaluated options of ``step`` (defaults for those VRB307 reports)."""
+        return self._step_options.get(step, StepOptions())
+
+    def workflow_options(self, workflow: WorkflowDef) -> FlowOptions:
+        """The evaluated options of ``workflow`` (defaults for those VRB307 reports)."""
+        return self._workflow_options.get(workflow, FlowOptions())
 
     def fingerprint(self) -> str:
-        """A hash of every file's shape (not its positions or bodies), for cache keys."""
+        """A hash of every file's shape (not its positions or bodies), for cache keys.
+
+        The evaluated options are part of it: a constant edited in one module
+        changes what another module's workflow is checked with (VRB305 reads
+        ``max_events``).
+        """
         shapes = [s.shape() for s in self.all_summaries]
-        blob = json.dumps(shapes, sort_keys=True, separators=(",", ":"), default=list)
+        options = [
+            [
+                *(_plain(self.step_options(st)) for st in s.steps),
+                *(_plain(self.workflow_options(wf)) for wf in s.workflows),
+            ]
+            for s in self.all_summaries
+        ]
+        blob = json.dumps([shapes, options], sort_keys=True, separators=(",", ":"), default=list)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def step_for_targets(self, targets: Sequence[Target]) -> StepDef | None:
@@ -108,6 +137,10 @@ class ProjectIndex:
             return f"{split[0]}:{split[1]}"
         head, _, tail = targets[0].qname.rpartition(".")
         return f"{head}:{tail}" if head else None
+
+
+def _plain(options: StepOptions | FlowOptions) -> Mapping[str, object]:
+    return asdict(options)
 
 
 # -- the LibCST-level view (for the lowering) ------------------------------
@@ -170,7 +203,7 @@ class StepInfo:
         ref: Import reference (``shop.steps:reserve_inventory``, ``shop.flows:OrderFlow.reserve``).
         retries: Further attempts after a failure.
         timeout: Seconds per attempt, or ``None``.
-        backoff: ``{"initial", "factor", "max"}`` when given literally.
+        backoff: ``{"initial", "factor", "max"}``, or ``None`` when not given.
         rollback_ref: ``module:attr`` of ``rollback_fn``, if any.
         source: The file defining the step.
         definition: The summary record.
@@ -180,7 +213,7 @@ class StepInfo:
     ref: str
     retries: int
     timeout: float | None
-    backoff: dict[str, float] | None
+    backoff: Mapping[str, float] | None
     rollback_ref: str | None
     source: SourceFile
     definition: StepDef
@@ -205,8 +238,8 @@ class WorkflowInfo:
         qualname: ``module:qualname`` of the body (``shop.flows:order_flow``,
             ``shop.flows:OrderFlow.run``).
         style: ``functional``, ``decorator`` or ``class``.
-        max_events: Circuit breaker, when literal.
-        execution_timeout: Seconds, when literal.
+        max_events: Circuit breaker on the event log, or ``None``.
+        execution_timeout: Circuit breaker on wall time in seconds, or ``None``.
         source: The file defining the workflow.
         body_source: The file holding the body function (usually ``source``).
         definition: The summary record.
@@ -307,18 +340,14 @@ class Index:
                 target = (step.module, step.attr)
             if target is not None:
                 fn_module, fn_qual = self.sources.get(target[0]), target[1]
-        rollback_ref = None
-        if step.rollback == "<lambda>":
-            rollback_ref = f"{step.module}:<lambda>"
-        elif step.rollback:
-            rollback_ref = self.project.ref(step.module, step.rollback)
+        options = self.project.step_options(step)
         return StepInfo(
             name=step.name,
             ref=step.ref,
-            retries=step.retries,
-            timeout=step.timeout,
-            backoff=step.backoff,
-            rollback_ref=rollback_ref,
+            retries=options.retries,
+            timeout=options.timeout,
+            backoff=options.backoff,
+            rollback_ref=options.rollback_ref,
             source=source,
             definition=step,
             function_module=fn_module,
@@ -335,12 +364,13 @@ class Index:
             else:
                 body_source = self.sources.get(target[0], source)
                 qual = target[1]
+        options = self.project.workflow_options(wf)
         return WorkflowInfo(
             name=wf.name,
             qualname=f"{body_source.module}:{qual}",
             style=wf.style,
-            max_events=wf.max_events,
-            execution_timeout=wf.execution_timeout,
+            max_events=options.max_events,
+            execution_timeout=options.execution_timeout,
             source=source,
             body_source=body_source,
             definition=wf,

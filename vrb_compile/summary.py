@@ -1,11 +1,12 @@
 """What discovery learns from one file, read from its top level only.
 
 Each file gives a :class:`ModuleSummary` (plain data, cached by the file's
-hash): its symbol table, the steps and workflows it defines (all three styles,
-options read from literals) and the signatures of its top-level functions and
-methods. Only top-level statements (and the bodies of top-level classes) are
-read, from Python's ``ast`` tree, which is about ten times cheaper than a
-LibCST parse. :mod:`vrb_compile.discover` joins the summaries of a project.
+hash): its symbol table, its module-level constants, the steps and workflows
+it defines (all three styles, each option as written: the project index
+evaluates them, :mod:`vrb_compile.options`) and the signatures of its
+top-level functions and methods. Only top-level statements (and the bodies of
+top-level classes) are read, from Python's ``ast`` tree, which is about ten
+times cheaper than a LibCST parse. :mod:`vrb_compile.discover` joins the summaries of a project.
 
 Recognised forms (``runtime`` may also be spelled ``runtime.sdk``)::
 
@@ -25,15 +26,16 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any, Literal
 
+from .constants import Constant, collect_constants
 from .names import ModuleSymbols, SymbolTable, build_symbols, dotted_name
 from .source import SourceFile, SyntaxProblem
 
 __all__ = [
     "FuncSig",
     "ModuleSummary",
+    "OptionExpr",
     "Span",
     "StepDef",
     "Style",
@@ -46,6 +48,8 @@ Style = Literal["functional", "decorator", "class"]
 
 _STEP = ("runtime.step", "runtime.Step")
 _WORKFLOW = ("runtime.workflow", "runtime.Workflow")
+_STEP_OPTIONS = ("retries", "timeout", "backoff", "rollback_fn")
+_WORKFLOW_OPTIONS = ("max_events", "execution_timeout")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,24 @@ class FuncSig:
 
 
 @dataclass(frozen=True)
+class OptionExpr:
+    """One option of a step or workflow call, as written.
+
+    Attributes:
+        keyword: The option (``retries``); ``**`` for options passed as ``**mapping``.
+        source: The value's expression (``ast.unparse`` text).
+        span: Where the value is.
+        problem: Why the value cannot be evaluated, when the summary alone can
+            tell (a class attribute, a ``**`` mapping); ``""`` otherwise.
+    """
+
+    keyword: str
+    source: str
+    span: Span
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class StepDef:
     """A step found in a module.
 
@@ -82,10 +104,10 @@ class StepDef:
         attr: Its qualname there (``reserve_inventory``, ``OrderFlow.reserve``).
         function: Dotted reference to the step function as written (``_reserve``),
             ``""`` when it is not a plain reference (a lambda).
-        retries: ``retries=`` when literal, else 0.
-        timeout: ``timeout=`` in seconds when literal.
-        backoff: ``backoff=`` as ``{"initial", "factor", "max"}`` when literal.
-        rollback: Dotted reference to ``rollback_fn`` as written, ``"<lambda>"``, or ``""``.
+        options: ``retries``, ``timeout``, ``backoff`` and ``rollback_fn`` as
+            written (:meth:`ProjectIndex.step_options` has their values).
+        rollback: Dotted reference to ``rollback_fn`` as written, ``"<lambda>"``,
+            ``"<expression>"`` for anything else, or ``""`` (none, or ``None``).
         rollback_sig: The signature of a lambda ``rollback_fn``.
         span: Position of the step's name argument.
         rollback_span: Position of the ``rollback_fn`` value.
@@ -95,9 +117,7 @@ class StepDef:
     module: str
     attr: str
     function: str
-    retries: int = 0
-    timeout: float | None = None
-    backoff: dict[str, float] | None = None
+    options: tuple[OptionExpr, ...] = ()
     rollback: str = ""
     rollback_sig: FuncSig | None = None
     span: Span = (1, 1, 1, 1)
@@ -120,8 +140,8 @@ class WorkflowDef:
         function: Dotted reference to the body as written (``order_flow``,
             ``OrderFlow.run``); ``""`` when the body is not a reference (a lambda).
         class_name: The class of a class-style workflow.
-        max_events: ``max_events=`` when literal.
-        execution_timeout: ``execution_timeout=`` in seconds when literal.
+        options: ``max_events`` and ``execution_timeout`` as written
+            (:meth:`ProjectIndex.workflow_options` has their values).
         span: Position of the workflow's name argument.
     """
 
@@ -130,8 +150,7 @@ class WorkflowDef:
     style: Style
     function: str
     class_name: str | None = None
-    max_events: int | None = None
-    execution_timeout: float | None = None
+    options: tuple[OptionExpr, ...] = ()
     span: Span = (1, 1, 1, 1)
 
 
@@ -145,6 +164,8 @@ class ModuleSummary:
         sha256: The file's hash.
         syntax_error: Set when Python cannot parse the file.
         symbols: The module's top-level symbol table.
+        constants: Module-level names whose value options may use, by name
+            (:func:`vrb_compile.constants.collect_constants`).
         steps: Steps defined here.
         workflows: Workflows defined here.
         functions: Signatures of top-level functions and methods, by qualname.
@@ -156,6 +177,7 @@ class ModuleSummary:
     sha256: str
     syntax_error: SyntaxProblem | None = None
     symbols: ModuleSymbols = field(default_factory=lambda: ModuleSymbols(""))
+    constants: dict[str, Constant] = field(default_factory=dict)
     steps: list[StepDef] = field(default_factory=list)
     workflows: list[WorkflowDef] = field(default_factory=list)
     functions: dict[str, FuncSig] = field(default_factory=dict)
@@ -174,6 +196,7 @@ class ModuleSummary:
             "sha256": self.sha256,
             "syntax_error": asdict(self.syntax_error) if self.syntax_error else None,
             "symbols": self.symbols.to_json(),
+            "constants": {k: asdict(v) for k, v in sorted(self.constants.items())},
             "steps": [asdict(s) for s in self.steps],
             "workflows": [asdict(w) for w in self.workflows],
             "functions": {k: asdict(v) for k, v in sorted(self.functions.items())},
@@ -188,10 +211,14 @@ class ModuleSummary:
         def sig(d: Mapping[str, Any]) -> FuncSig:
             return FuncSig(**{**d, "params": tuple(d["params"]), "span": tuple(d["span"])})
 
+        def options(items: Sequence[Mapping[str, Any]]) -> tuple[OptionExpr, ...]:
+            return tuple(OptionExpr(**{**o, "span": tuple(o["span"])}) for o in items)
+
         def step(d: Mapping[str, Any]) -> StepDef:
             return StepDef(
                 **{
                     **d,
+                    "options": options(d["options"]),
                     "span": tuple(d["span"]),
                     "rollback_span": tuple(d["rollback_span"]) if d["rollback_span"] else None,
                     "rollback_sig": sig(d["rollback_sig"]) if d["rollback_sig"] else None,
@@ -204,8 +231,12 @@ class ModuleSummary:
             sha256=data["sha256"],
             syntax_error=SyntaxProblem(**data["syntax_error"]) if data["syntax_error"] else None,
             symbols=ModuleSymbols.from_json(data["symbols"]),
+            constants={k: Constant(**v) for k, v in data["constants"].items()},
             steps=[step(s) for s in data["steps"]],
-            workflows=[WorkflowDef(**{**w, "span": tuple(w["span"])}) for w in data["workflows"]],
+            workflows=[
+                WorkflowDef(**{**w, "options": options(w["options"]), "span": tuple(w["span"])})
+                for w in data["workflows"]
+            ],
             functions={k: sig(v) for k, v in data["functions"].items()},
             waits_for_signals=data["waits_for_signals"],
         )
@@ -254,37 +285,23 @@ def _literal(node: ast.expr | None) -> Any:
         return None
 
 
-def _duration(node: ast.expr | None) -> float | None:
-    from runtime.durations import parse_duration
-
-    value = _literal(node)
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return parse_duration(value)
-    except Exception:  # a malformed literal is the runtime's error to report
-        return None
-
-
-def _backoff(node: ast.expr | None) -> dict[str, float] | None:
-    from runtime.durations import Backoff
-
-    if node is None:
-        return None
-    if isinstance(node, ast.Call):
-        kwargs = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
-        args = [_literal(a) for a in node.args]
-        for key, value in zip(("initial", "factor", "max"), args, strict=False):
-            kwargs[key] = value
-        raw: Any = kwargs
-    else:
-        raw = _literal(node)
-    if not isinstance(raw, dict) or any(v is None for v in raw.values()):
-        return None
-    try:
-        return Backoff.coerce(raw).to_dict()
-    except Exception:  # the runtime reports a malformed backoff when it registers it
-        return None
+def _class_bindings(stmt: ast.stmt) -> set[str]:
+    """Names a statement of a class body binds in the class's namespace."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {stmt.name}
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return {a.asname or a.name.split(".")[0] for a in stmt.names if a.name != "*"}
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+        targets = [stmt.target]
+    return {
+        n.id
+        for target in targets
+        for n in ast.walk(target)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
 
 
 def _signature(
@@ -322,9 +339,12 @@ class _Summariser:
             display_path=source.display_path,
             sha256=source.sha256,
             symbols=self.symbols,
+            constants=collect_constants(tree, source.text),
             waits_for_signals="wait_for_signal" in source.text,
         )
         self.pending: dict[str, ast.Call] = {}
+        # Names a class body has bound so far: a step decorator in it sees them first.
+        self.class_scope: tuple[str, frozenset[str]] | None = None
 
     def is_sdk(self, node: ast.expr, names: tuple[str, ...]) -> bool:
         dotted = dotted_name(node)
@@ -336,20 +356,6 @@ class _Summariser:
         if isinstance(node, ast.Call) and self.is_sdk(node.func, names):
             return node
         return None
-
-    def duration(self, node: ast.expr | None) -> float | None:
-        """A literal duration, including ``timedelta(minutes=2)`` with literal arguments."""
-        if isinstance(node, ast.Call) and self.is_sdk(node.func, ("datetime.timedelta",)):
-            args = [_literal(a) for a in node.args]
-            kwargs = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
-            values = [*args, *kwargs.values()]
-            if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
-                return None
-            try:
-                return timedelta(*args, **kwargs).total_seconds()
-            except (TypeError, OverflowError, ValueError):
-                return None
-        return _duration(node)
 
     def run(self, body: Sequence[ast.stmt]) -> None:
         for stmt in body:
@@ -427,11 +433,15 @@ class _Summariser:
                     self.add_workflow(call, "decorator", qual)
 
     def class_def(self, cls: ast.ClassDef) -> None:
+        bound: set[str] = set()
         for item in cls.body:
             if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                 qual = f"{cls.name}.{item.name}"
                 self.summary.functions[qual] = _signature(item, self.spans, method=True)
+                self.class_scope = (cls.name, frozenset(bound))
                 self.decorated_function(item, cls.name)
+                self.class_scope = None
+            bound.update(_class_bindings(item))
         for decorator in cls.decorator_list:
             call = self.sdk_call(decorator, _WORKFLOW)
             if call is not None:
@@ -445,12 +455,37 @@ class _Summariser:
         name = _literal(node)
         return (name if isinstance(name, str) else None), self.spans.of(node or call)
 
+    def options(self, call: ast.Call, keywords: tuple[str, ...]) -> tuple[OptionExpr, ...]:
+        """The options among ``keywords`` given to ``call``, as written."""
+        out: list[OptionExpr] = []
+        for kw in call.keywords:
+            if kw.arg is not None and kw.arg not in keywords:
+                continue
+            source, span = ast.unparse(kw.value), self.spans.of(kw.value)
+            if kw.arg is None:
+                problem = "the compiler reads only options given by keyword (retries=...)"
+                out.append(OptionExpr("**", source, span, problem))
+                continue
+            problem = ""
+            if self.class_scope is not None:
+                cls, names = self.class_scope
+                used = sorted(
+                    n.id for n in ast.walk(kw.value) if isinstance(n, ast.Name) and n.id in names
+                )
+                if used:
+                    # The decorator sees the class body's names first; the compiler does not.
+                    problem = (
+                        f"{used[0]} is an attribute of class {cls}: only module-level "
+                        "constants are evaluated"
+                    )
+            out.append(OptionExpr(kw.arg, source, span, problem))
+        return tuple(out)
+
     def add_step(self, call: ast.Call, *, attr: str, function: str) -> None:
         name, span = self._name_span(call)
         if name is None:
             return
         kw = {k.arg: k.value for k in call.keywords if k.arg}
-        retries = _literal(kw.get("retries"))
         rollback_node = kw.get("rollback_fn")
         rollback = ""
         rollback_sig = None
@@ -467,11 +502,7 @@ class _Summariser:
                 module=self.source.module,
                 attr=attr,
                 function=function,
-                retries=retries
-                if isinstance(retries, int) and not isinstance(retries, bool)
-                else 0,
-                timeout=self.duration(kw.get("timeout")),
-                backoff=_backoff(kw.get("backoff")),
+                options=self.options(call, _STEP_OPTIONS),
                 rollback=rollback,
                 rollback_sig=rollback_sig,
                 span=span,
@@ -485,8 +516,6 @@ class _Summariser:
         name, span = self._name_span(call)
         if name is None:
             return
-        kw = {k.arg: k.value for k in call.keywords if k.arg}
-        max_events = _literal(kw.get("max_events"))
         self.summary.workflows.append(
             WorkflowDef(
                 name=name,
@@ -494,10 +523,7 @@ class _Summariser:
                 style=style,
                 function=function,
                 class_name=class_name,
-                max_events=max_events
-                if isinstance(max_events, int) and not isinstance(max_events, bool)
-                else None,
-                execution_timeout=self.duration(kw.get("execution_timeout")),
+                options=self.options(call, _WORKFLOW_OPTIONS),
                 span=span,
             )
         )

@@ -123,7 +123,9 @@ class Analyser(StatementWalker):
         reports does not depend on the order of the calls reaching it; a
         finding reached twice is reported once (see :meth:`report`).
         """
-        breaker = self.workflow is not None and self.workflow.max_events is not None
+        breaker = self.workflow is not None and (
+            self.project.workflow_options(self.workflow).has_breaker
+        )
         return (source.display_path, qualname, ctx_params, sync, breaker)
 
     def follow(

@@ -1,4 +1,4 @@
-"""Checks over the whole project index: VRB301, VRB302, VRB303."""
+"""Checks over the whole project index: VRB301, VRB302, VRB303, VRB307."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from ..diagnostics import Diagnostic
 from ..discover import FuncSig, ProjectIndex, Span
 from ..rules.registry import RULES
 
-__all__ = ["project_diagnostics"]
+__all__ = ["option_diagnostics", "project_diagnostics"]
 
 
 def _diag(
@@ -17,6 +17,29 @@ def _diag(
     return Diagnostic(
         code, rule.severity, message, path, line, col, end_line, end_col, workflow, rule.hint
     )
+
+
+def option_diagnostics(project: ProjectIndex) -> list[Diagnostic]:
+    """VRB307: every option the compiler could not evaluate, or whose value the runtime refuses."""
+    rule = RULES["VRB307"]
+    out: list[Diagnostic] = []
+    for problem in project.option_problems:
+        line, col, end_line, end_col = problem.span
+        out.append(
+            Diagnostic(
+                "VRB307",
+                rule.severity,
+                problem.message,
+                problem.path,
+                line,
+                col,
+                end_line,
+                end_col,
+                problem.workflow,
+                problem.hint,
+            )
+        )
+    return out
 
 
 def _rollback_ok(sig: FuncSig, *, method: bool) -> bool:

@@ -84,7 +84,7 @@ class StatementWalker(LoweringChecks):
                 self.block(frame, stmt.orelse.body)
         elif isinstance(stmt, cst.While):
             wf = self.workflow
-            if wf is not None and wf.max_events is None:
+            if wf is not None and not self.project.workflow_options(wf).has_breaker:
                 forever = isinstance(stmt.test, cst.Name) and stmt.test.value == "True"
                 what = "`while True` loop" if forever else "`while` loop"
                 self.report(

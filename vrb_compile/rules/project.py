@@ -1,4 +1,4 @@
-"""VRB301-VRB306: source-level graph checks."""
+"""VRB301-VRB307: source-level graph checks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ from ..diagnostics import Severity
 from .base import RuleInfo, workflow_module
 
 __all__ = ["RULES"]
+
+_OPTION_STEP = """\
+from runtime import step
+
+{constants}
+
+@step("charge", {options})
+async def charge(amount):
+    return amount
+"""
 
 _SIGNAL_STEP = """\
 from runtime import StepContext, step
@@ -126,5 +136,42 @@ RULES = (
         good=workflow_module("    return 1\n"),
         valid=(workflow_module("    if order:\n        return 1\n    return 2\n"),),
         invalid=(workflow_module("    return 1\n    order = 2\n"),),
+    ),
+    RuleInfo(
+        code="VRB307",
+        name="option-not-evaluable",
+        severity=Severity.ERROR,
+        summary="a step or workflow option the compiler cannot evaluate, or of the wrong type",
+        rationale="A worker runs a step with the retries, timeout and backoff its graph "
+        "records, and the graph can record only what the compiler evaluates. An option it "
+        "cannot evaluate (a call, a name assigned twice, a value read from the environment) "
+        "would fall back to a default the registered step does not have, and a value of the "
+        "wrong type fails when the module is imported.",
+        hint="give the option as a literal or as a module-level constant assigned once "
+        "(numbers, strings, timedelta(...), Backoff(...), dicts of those, or arithmetic on them)",
+        bad="import os\n\n"
+        + _OPTION_STEP.format(
+            constants='RETRIES = int(os.environ.get("RETRIES", "3"))\n', options="retries=RETRIES"
+        ),
+        good=_OPTION_STEP.format(constants="RETRIES = 3\n", options="retries=RETRIES"),
+        valid=(
+            _OPTION_STEP.format(
+                constants='RETRIES = 3\nTIMEOUT = "30s"\n',
+                options="retries=RETRIES + 1, timeout=TIMEOUT",
+            ),
+            "from runtime import Backoff\n"
+            + _OPTION_STEP.format(
+                constants='SLOW = Backoff(initial="1s", factor=3.0, max="1m")\n',
+                options="retries=2, backoff=SLOW",
+            ),
+        ),
+        invalid=(
+            "import os\n\n"
+            + _OPTION_STEP.format(
+                constants='RETRIES = int(os.environ["RETRIES"])\n', options="retries=RETRIES"
+            ),
+            _OPTION_STEP.format(constants="RETRIES = 3\nRETRIES = 5\n", options="retries=RETRIES"),
+            _OPTION_STEP.format(constants="", options='retries="3"'),
+        ),
     ),
 )
