@@ -1,9 +1,7 @@
-"""Breakers on resume, and small helpers of :mod:`runtime.worker_run`.
+"""Small helpers of :mod:`runtime.worker_run`: the saga on resume, backoffs, a run's input.
 
-A resumed walk must give each breaker check the answer the live run gave:
-:func:`under_way` reads from the journal whether the worker that logged a
-node's latest events had passed its checkpoint, and :func:`join_saga` adds the
-steps the log completed to the saga when the walk stops at a node.
+:func:`join_saga` adds the steps the log completed to the saga when a resumed
+walk stops at a node.
 """
 
 from __future__ import annotations
@@ -15,10 +13,9 @@ from typing import Any
 from vrb_compile.ir.models import BackoffOptions
 
 from .durations import Backoff
-from .events import Event, StepRetryingEvent, StepStartedEvent
 from .interpreter import Journal
 
-__all__ = ["Completion", "backoff_of", "join_saga", "split_input", "under_way"]
+__all__ = ["Completion", "backoff_of", "join_saga", "split_input"]
 
 
 @dataclass
@@ -27,43 +24,6 @@ class Completion:
     key: str
     step: str
     output: Any
-
-
-def under_way(journal: Journal, keys: Sequence[str], inline_retry_max: float) -> bool:
-    """The worker that logged these steps' latest events had passed this checkpoint.
-
-    A resumed walk then gives the check the answer the live run gave (it went
-    on), whatever those events add to the count. That worker was past it when
-    an attempt is in flight, when a ``parallel``/map node has branches not yet
-    started (they all start in the claim that reaches the node), when a retry
-    was due (or slept in-process) while the node's steps kept logging, and when
-    a wait was due as it was created. Otherwise the run was given back at this
-    node, and the claim that resumes it checks the breaker again, as this one does.
-    """
-    wanted = set(keys)
-    last: dict[str, Event] = {}
-    for event in journal.events:
-        if event.key in wanted and event.type.startswith("step_"):
-            last[event.key] = event
-    if not last:
-        # A wait due when it was created completed in the same claim.
-        waits = [journal.waits.get(key) for key in keys]
-        return any(
-            wait is not None and wait.payload.until is not None and wait.payload.until <= wait.at
-            for wait in waits
-        )
-    if len(last) < len(wanted):
-        return True
-    latest = max(event.at for event in last.values())
-    for event in last.values():
-        if isinstance(event, StepStartedEvent):
-            return True
-        if isinstance(event, StepRetryingEvent):
-            retry_at = event.payload.retry_at
-            inline = (retry_at - event.at).total_seconds() <= inline_retry_max
-            if inline or retry_at <= latest:
-                return True
-    return False
 
 
 def join_saga(journal: Journal, completions: list[Completion], keys: Sequence[str]) -> None:

@@ -149,7 +149,6 @@ class Worker:
         self.clock = clock
         self.settings = RunSettings(
             worker_id=self.worker_id,
-            poll_interval=min(self.poll_interval, 0.5),
             inline_retry_max=inline_retry_max,
             clock=clock,
             stopping=lambda: self._stopping,

@@ -22,16 +22,22 @@ Decisions (documented in the worker's docstring too)
   poison-run limit instead). A rollback cut short by a crash runs again too,
   except when the crash killed a worker failing a poison run: then it is recorded
   ``rollback_failed`` and never run again (see :meth:`RunExecutor.fail_from_log`).
-* Breakers on resume: a checkpoint whose operation the log shows under way
-  (see :meth:`RunExecutor._under_way`) passes as the live run's did, an attempt
-  started again after a crash counts once toward ``max_events``, and a trip the
-  log holds is never recorded again: the run goes on compensating.
-* ``ctx.now()`` is the commit time of the latest step, wait or signal result the
-  walk has passed (the run's creation time before any): a value from the log, so
-  replay sees the same one. ``ctx.random()``/``uuid4()`` are seeded by the run id.
-* A signal waited inside a step is awaited in-process (the step holds its lease,
-  heartbeating) by polling the inbox; its consumption is recorded under
-  ``<step key>/<name>/<n>`` so an attempt re-run after a crash gets the same payload.
+* Breakers on resume: the ``max_events`` decision at a checkpoint is a pure
+  function of the log. A checkpoint whose operation already has an event passed
+  (see :meth:`RunExecutor._passed`); an attempt started again after a crash
+  counts once; a trip the log holds is never recorded again: the run goes on
+  compensating.
+* ``ctx.now()`` is the time of the latest step, wait or signal result the walk
+  has passed (the run's creation time before any): the log's time, so replay sees
+  the same one. This claim knows the time of every event it wrote (each append
+  returns its commit time); a result not yet committed gets its time when the
+  body first asks, and is stored with it. ``ctx.random()``/``uuid4()`` are seeded
+  by the run id.
+* A signal waited inside a step parks the run as a body wait does: the attempt
+  is abandoned at its wait and the run holds no worker; when the signal (or the
+  wait's timeout) makes the run due, the step runs again from its start under
+  the ``step_started`` it has (a re-run is not a new attempt), and the wait,
+  recorded under ``<step key>/<name>/<n>``, returns the recorded payload.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from typing import Any
 from vrb_compile.ir.models import Graph
 
 from ._resume import Completion as _Completion
-from ._resume import backoff_of, join_saga, split_input, under_way
+from ._resume import backoff_of, join_saga, split_input
 from ._step_backend import StepBackend as _StepBackend
 from .context import StepContext
 from .errors import (
@@ -115,7 +121,6 @@ class RunSettings:
     """What a worker passes to each run it executes."""
 
     worker_id: str
-    poll_interval: float
     inline_retry_max: float
     clock: Callable[[], datetime]
     stopping: Callable[[], bool]
@@ -131,8 +136,9 @@ class RunState:
             ``max_events`` breaker checks.
         position: The seq of the latest step, wait or signal result the walk has
             passed: ``ctx.now()`` is that event's commit time.
-        now: What ``ctx.now()`` answers from the commit times this executor
-            knows (before :meth:`RunExecutor.prepare_now` fetches newer ones).
+        now: What ``ctx.now()`` answers there, or ``None`` while the event at
+            ``position`` has not committed and the body has not asked (it gets
+            its time when it first does).
         saga: ``(seq, key, step, output)`` of each completed step whose
             rollback this claim has neither run nor found recorded, in
             completion order.
@@ -143,7 +149,7 @@ class RunState:
 
     next_seq: int
     position: int
-    now: datetime
+    now: datetime | None
     saga: tuple[tuple[int, str, str, Any], ...]
     rolled: frozenset[str]
     cancel_requested: bool
@@ -188,10 +194,16 @@ class RunExecutor:
         self._pin: str | None = graph.hash if claim.run.graph_hash is None else None
         self._completions: list[_Completion] = []
         self._rolled: set[str] = set()
+        # The time of every event the walk can pass: read with the history, then
+        # learnt from each append (its commit time, or the time a draft carries).
         self._times: dict[int, datetime] = {event.seq: event.at for event in history}
+        self._last_at = max(self._times.values(), default=claim.run.created_at)
         self._position = 1
         self._restarts = self.journal.restarts
         self._steps: dict[str, Step] = {}
+        # Step-level waits settled in this claim (the journal holds those of earlier ones).
+        self._taken: dict[str, Any] = {}
+        self._timed_out: set[str] = set()
         self.instance: Any = flow.cls() if flow.cls is not None else None
         self.walker: Walker | None = None
         started = claim.run.started_at or claim.run.created_at
@@ -203,7 +215,7 @@ class RunExecutor:
         return RunState(
             next_seq=self.next_seq,
             position=self._position,
-            now=self.now(),
+            now=self._time_at_position(),
             saga=tuple(
                 (c.seq, c.key, c.step, c.output)
                 for c in sorted(self._completions, key=lambda c: c.seq)
@@ -267,6 +279,10 @@ class RunExecutor:
                 self.lost = True
                 raise
             self._pin = None
+            first = outcome.last_seq - len(batch) + 1
+            for seq, draft in enumerate(batch, start=first):
+                self._times[seq] = outcome.at if draft.at is None else draft.at
+            self._last_at = max(self._last_at, outcome.at)
             if outcome.lease is not None:
                 self.lease = outcome.lease
             self.cancel_requested = self.cancel_requested or outcome.cancel_requested
@@ -469,7 +485,7 @@ class RunExecutor:
             self._join_saga(keys)
             raise Cancelled("cancel")
         limit = self.graph.workflow.max_events
-        if limit is not None and self._event_count() >= limit and not self._under_way(keys):
+        if limit is not None and self._event_count() >= limit and not self._passed(keys):
             self._join_saga(keys)
             raise Tripped("max_events", limit)
         if self.deadline is not None and self.settings.clock() >= self.deadline:
@@ -483,9 +499,16 @@ class RunExecutor:
         """The events ``max_events`` counts: an attempt started again after a crash is one."""
         return self.next_seq - 1 - self._restarts
 
-    def _under_way(self, keys: Sequence[str]) -> bool:
-        """See :func:`runtime._resume.under_way`."""
-        return under_way(self.journal, keys, self.settings.inline_retry_max)
+    def _passed(self, keys: Sequence[str]) -> bool:
+        """A claim before this one got past this checkpoint: the log holds an event of ``keys``.
+
+        The ``max_events`` decision is then the one that claim made (go on),
+        read from the log, not made again with the events added since: every
+        operation records an event before it acts, so a claim that passed the
+        checkpoint and acted left one, and a claim that left none did nothing
+        that a new decision could contradict.
+        """
+        return any(self.journal.mentions(key) for key in keys)
 
     def _join_saga(self, keys: Sequence[str]) -> None:
         """See :func:`runtime._resume.join_saga`."""
@@ -524,9 +547,11 @@ class RunExecutor:
         step = self._step(call.step)
         backoff = step.backoff if ref.backoff is None else backoff_of(ref.backoff)
         attempt = 1
+        # An attempt abandoned at a signal wait inside it runs again under its own start.
+        resumed = record is not None and record.outcome is None and self.journal.parked(call.key)
         if record is not None:
             attempt = record.last_attempt
-            if record.outcome is None:
+            if record.outcome is None and not resumed:
                 # The attempt in flight when its worker died starts again: counted once.
                 self._restarts += 1
             if record.outcome == "retrying":
@@ -534,7 +559,9 @@ class RunExecutor:
                 assert record.retry_at is not None
                 await self._wait_retry(record.retry_at)
         while True:
-            self.record(StepStartedPayload(step=call.step, attempt=attempt), call.key)
+            if not resumed:
+                self.record(StepStartedPayload(step=call.step, attempt=attempt), call.key)
+            resumed = False
             await self.flush()
             try:
                 output = await self._attempt(step, call, attempt, ref.timeout)
@@ -593,7 +620,7 @@ class RunExecutor:
             call.step,
             attempt,
             f"{self.run_id}:{call.key}",
-            _StepBackend(self, call.key),
+            _StepBackend(call.key, self.step_signal, self.settings.clock),
         )
         try:
             async with asyncio.timeout(limit) as scope:
@@ -699,12 +726,33 @@ class RunExecutor:
 
     async def wait_signal(self, key: str, name: str, timeout: float | None) -> Any:
         """See :meth:`Host.wait_signal`."""
+        return await self._take_signal(key, name, timeout, in_body=True)
+
+    async def step_signal(self, key: str, name: str, timeout: float | None) -> Any:
+        """A signal waited inside a step body: it parks the run as a body wait does.
+
+        The step is abandoned at its wait (its attempt has no outcome) and runs
+        again from its start when the signal or the timeout makes the run due;
+        the wait then returns the recorded payload, or raises
+        :class:`SignalTimeout` again in every later attempt of this invocation.
+        """
+        return await self._take_signal(key, name, timeout, in_body=False)
+
+    async def _take_signal(
+        self, key: str, name: str, timeout: float | None, *, in_body: bool
+    ) -> Any:
+        # Only a body wait is a position of the walk (what ctx.now() reads).
+        advance = self._advance if in_body else (lambda seq: None)
         consumed = self.journal.consumed.get(key)
         if consumed is not None:
-            self._advance(consumed.seq)
+            advance(consumed.seq)
             return consumed.payload.payload
-        if key in self.journal.waits_completed:
-            self._advance(self.journal.waits_completed[key])
+        if key in self._taken:
+            # Taken earlier in this claim, by an attempt that has since failed.
+            return self._taken[key]
+        if key in self.journal.waits_completed or key in self._timed_out:
+            if key in self.journal.waits_completed:
+                advance(self.journal.waits_completed[key])
             raise SignalTimeout(name, timeout or 0.0)
         signal = await self.store.next_signal(self.run_id, name)
         if signal is not None:
@@ -712,7 +760,9 @@ class RunExecutor:
                 SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq), key
             )
             await self.flush(consume=[signal.seq])
-            self._advance(seq)
+            advance(seq)
+            if not in_body:
+                self._taken[key] = signal.payload
             return signal.payload
         wait = self.journal.waits.get(key)
         now = self.settings.clock()
@@ -722,66 +772,36 @@ class RunExecutor:
                 until = now + timedelta(seconds=timeout)
             self.record(WaitCreatedPayload(until=until, signal=name), key)
         if until is not None and now >= until:
-            self._advance(self.record(WaitCompletedPayload(outcome="elapsed"), key))
+            advance(self.record(WaitCompletedPayload(outcome="elapsed"), key))
+            if not in_body:
+                self._timed_out.add(key)
             raise SignalTimeout(name, timeout or 0.0)
         raise Suspend([], until, [name])
 
-    async def step_signal(self, key: str, name: str, timeout: float | None) -> Any:
-        """A signal waited inside a step body: polled in-process while the step holds the run."""
-        consumed = self.journal.consumed.get(key)
-        if consumed is not None:
-            return consumed.payload.payload
-        deadline = None if timeout is None else self.settings.clock() + timedelta(seconds=timeout)
-        while True:
-            signal = await self.store.next_signal(self.run_id, name)
-            if signal is not None:
-                self.record(
-                    SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq),
-                    key,
-                )
-                await self.flush(consume=[signal.seq])
-                return signal.payload
-            now = self.settings.clock()
-            if deadline is not None and now >= deadline:
-                raise SignalTimeout(name, timeout or 0.0)
-            await self._interrupt_waiting_step()
-            wait = self.settings.poll_interval
-            if deadline is not None:
-                wait = min(wait, (deadline - now).total_seconds())
-            await self.store.wait_for_work(max(wait, 0.001))
-
-    async def _interrupt_waiting_step(self) -> None:
-        """Stop a step blocked on a signal where a checkpoint would stop the run.
-
-        A signal may take days: waiting for the next heartbeat to notice a
-        cancellation, or letting a draining worker wait for a signal that may never
-        come, would hold the run hostage. The abandoned attempt has no completion
-        event, so it runs again from its start when the run resumes (at-least-once).
-        """
-        if self.lost:
-            raise LeaseGone("lease lost")
-        if not self.cancel_requested:
-            self.cancel_requested = (await self.store.get_run(self.run_id)).cancel_requested
-        if self.cancel_requested:
-            raise Cancelled("cancel")
-        if self.settings.stopping():
-            raise Suspend([], self.settings.clock())
-
     # ------------------------------------------------------------------ host: time
 
-    async def prepare_now(self) -> None:
-        """See :meth:`Host.prepare_now`: fetch the commit time of the current position."""
-        if self._position in self._times:
-            return
-        if self._position >= self.next_seq - len(self.pending):
-            await self.flush()
-        for event in await self.store.history(self.run_id, after_seq=self._position - 1):
-            self._times[event.seq] = event.at
-
     def now(self) -> datetime:
-        """See :meth:`Host.now`."""
-        found = self._times.get(self._position)
+        """See :meth:`Host.now`: the time of the latest step, wait or signal result passed.
+
+        A result this claim recorded may not have committed yet (a step's
+        completion commits with the next step's start). Its time is then fixed
+        here, and the event is stored with it (:attr:`EventDraft.at`), so the
+        log holds the time the body saw, whatever path led the body to ask.
+        """
+        found = self._time_at_position()
         if found is not None:
             return found
-        earlier = [seq for seq in self._times if seq <= self._position]
-        return self._times[max(earlier)] if earlier else self.run.created_at
+        index = self._position - (self.next_seq - len(self.pending))
+        if 0 <= index < len(self.pending):
+            # Never before an event the run already holds: ctx.now() does not go back.
+            at = max(self.settings.clock(), self._last_at)
+            self.pending[index] = self.pending[index].stamped(at)
+            self._times[self._position] = self._last_at = at
+            return at
+        raise AssertionError(f"run {self.run_id}: no time known for event {self._position}")
+
+    def _time_at_position(self) -> datetime | None:
+        """The time of the event at the walk's position, if it is known already."""
+        if self._position == 1 and 1 not in self._times:
+            return self.run.created_at
+        return self._times.get(self._position)

@@ -26,7 +26,7 @@ CheckFiles = Callable[..., CheckResult]
 # Generated programs are compiled and run on real stores: an example takes tens of
 # milliseconds, which is what these health checks would complain about.
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("default", deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("default", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.register_profile("ci-deep", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.load_profile(os.environ.get("VRB_HYPOTHESIS_PROFILE", "").strip() or "default")
 

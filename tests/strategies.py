@@ -194,6 +194,14 @@ class Leave:
 
 
 @dataclass(frozen=True)
+class Stamp:
+    """``target = <a value of ctx.now() or ctx.random()>`` read through an alias of the method."""
+
+    target: str
+    source: str
+
+
+@dataclass(frozen=True)
 class _Raw:
     """A statement rendered as given (a handler's look at ``error``)."""
 
@@ -210,10 +218,18 @@ class Helper:
 
 @dataclass(frozen=True)
 class Program:
-    """A workflow body over ``v0..v3``, ``xs`` and a ``trace`` list, and the helpers it calls."""
+    """A workflow body over ``v0..v3``, ``xs`` and a ``trace`` list, and the helpers it calls.
+
+    Attributes:
+        body: The body's statements.
+        helpers: The module's async helpers.
+        aliases: The body binds ``clock = ctx.now`` and ``rand = ctx.random`` first
+            (:class:`Stamp` statements read them).
+    """
 
     body: tuple[Any, ...]
     helpers: tuple[Helper, ...] = ()
+    aliases: bool = False
 
 
 RESULT = '{"v": [v0, v1, v2, v3], "xs": xs, "trace": trace}'
@@ -301,6 +317,9 @@ def _render(stmt: Any, indent: int, out: list[str]) -> None:
     elif isinstance(stmt, Leave):
         out.append(f"{pad}if {stmt.cond}:")
         out.append(f"{pad}    return {stmt.expr}")
+    elif isinstance(stmt, Stamp):
+        value = "int(clock().timestamp())" if stmt.source == "now" else "int(rand() * 10)"
+        out.append(f"{pad}{stmt.target} = {value} % 10")
     elif isinstance(stmt, _Raw):
         out.append(f"{pad}{stmt.text}")
     else:  # pragma: no cover - the generator makes nothing else
@@ -325,6 +344,13 @@ class StepPlan:
         add: See ``mul``.
         rollback: The step has a ``rollback_fn``.
         rollback_fails: Its rollback raises.
+        constants: The module gives the step's options through module-level
+            constants (and an expression of them), not literals.
+        wait: A signal the step's body waits for (``ctx.wait_for_signal``) before
+            it acts; the step then acts on its argument plus the payload, and a
+            timeout fails the attempt. Only in scenarios for the worker alone (the direct executor
+            does not model it).
+        wait_timeout: That wait's timeout (source text), or ``None``.
     """
 
     name: str
@@ -335,6 +361,9 @@ class StepPlan:
     add: int
     rollback: bool
     rollback_fails: bool
+    constants: bool = False
+    wait: str | None = None
+    wait_timeout: str | None = None
 
     def attempt(self, x: int, attempt: int) -> int:
         """The output of attempt ``attempt`` on argument ``x``, or raise its failure."""
@@ -482,15 +511,27 @@ class Scenario:
             "",
         ]
         for plan in self.plans:
+            body = [f"    return await SCRIPT.step(ctx, {plan.name!r}, x)"]
+            if plan.wait is not None:
+                timeout = "" if plan.wait_timeout is None else f", timeout={plan.wait_timeout}"
+                body = [
+                    f'    got = await ctx.wait_for_signal("{plan.wait}"{timeout})',
+                    f"    return await SCRIPT.step(ctx, {plan.name!r}, (x + got) % 10)",
+                ]
             lines += [
                 "",
                 f"async def _{plan.name}(ctx: StepContext, x: int) -> int:",
-                f"    return await SCRIPT.step(ctx, {plan.name!r}, x)",
+                *body,
                 "",
             ]
+            retries: str = str(plan.retries)
+            initial = repr(plan.backoff)
+            if plan.constants:
+                upper = plan.name.upper()
+                lines += [f"{upper}_RETRIES = {plan.retries}", f"{upper}_INITIAL = {initial}"]
+                retries, initial = f"{upper}_RETRIES", f"{upper}_INITIAL * 1"
             options = (
-                f"retries={plan.retries}, "
-                f'backoff={{"initial": {plan.backoff!r}, "factor": 2.0, "max": 600.0}}'
+                f'retries={retries}, backoff={{"initial": {initial}, "factor": 2.0, "max": 600.0}}'
             )
             if plan.rollback:
                 lines += [
@@ -522,6 +563,8 @@ class Scenario:
             "    v3 = 3",
             f"    {LIST} = [n, (n + 1) % 10]",
         ]
+        if self.program.aliases:
+            lines += ["    clock = ctx.now", "    rand = ctx.random"]
         _render_block(self.program.body, 1, lines)
         lines.append(f"    return {RESULT}")
         return "\n".join(lines) + "\n"
@@ -542,6 +585,7 @@ class _Env:
             ``raise`` there is generated).
         helpers: The helpers this function may call.
         helper: Generating a helper's body (over ``a`` and ``t``), not the workflow's.
+        aliases: The body has the aliases of :attr:`Program.aliases`.
     """
 
     names: tuple[str, ...]
@@ -550,6 +594,7 @@ class _Env:
     reraise: bool = False
     helpers: tuple[str, ...] = ()
     helper: bool = False
+    aliases: bool = False
 
     def nested(self, **changes: Any) -> _Env:
         fields = {
@@ -559,6 +604,7 @@ class _Env:
             "reraise": self.reraise,
             "helpers": self.helpers,
             "helper": self.helper,
+            "aliases": self.aliases,
         }
         return _Env(**{**fields, **changes})
 
@@ -660,6 +706,8 @@ def _statement(env: _Env) -> st.SearchStrategy[Any]:
             wait,
             st.builds(Jump, st.sampled_from(["raise", "return"]), conds(env), exprs(env)),
         ]
+        if env.aliases:
+            simple.append(st.builds(Stamp, targets, st.sampled_from(["now", "random"])))
     if env.in_loop:
         simple.append(st.builds(Jump, st.sampled_from(["break", "continue"]), conds(env)))
     if env.reraise:
@@ -745,16 +793,27 @@ def _helpers(draw: st.DrawFn) -> tuple[Helper, ...]:
 
 
 @st.composite
-def programs(draw: st.DrawFn) -> Program:
-    """Workflow bodies of two to six statements, nested up to two levels, with their helpers."""
+def programs(draw: st.DrawFn, *, aliases: bool = False) -> Program:
+    """Workflow bodies of two to six statements, nested up to two levels, with their helpers.
+
+    Args:
+        aliases: Bind aliases of ``ctx.now`` and ``ctx.random`` and read them.
+    """
     helpers = draw(_helpers())
-    env = _Env(("n", *VARS), 0, False, helpers=tuple(helper.name for helper in helpers))
+    env = _Env(
+        ("n", *VARS), 0, False, helpers=tuple(helper.name for helper in helpers), aliases=aliases
+    )
     body = draw(st.lists(_statement(env), min_size=2, max_size=6).map(tuple))
-    return Program(body, helpers)
+    return Program(body, helpers, aliases)
 
 
-def step_plans(name: str) -> st.SearchStrategy[StepPlan]:
-    """The behaviour of one step."""
+def step_plans(name: str, *, waits: bool = False) -> st.SearchStrategy[StepPlan]:
+    """The behaviour of one step.
+
+    Args:
+        waits: Some steps wait for a signal in their body.
+    """
+    wait = st.one_of(st.none(), st.none(), st.sampled_from(SIGNALS)) if waits else st.none()
     return st.builds(
         StepPlan,
         st.just(name),
@@ -768,6 +827,9 @@ def step_plans(name: str) -> st.SearchStrategy[StepPlan]:
         # Rollbacks are what the saga checks are about: most steps have one.
         st.sampled_from([False, True, True, True]),
         st.booleans(),
+        st.booleans(),
+        wait,
+        st.sampled_from([None, "3", "60"]),
     )
 
 
@@ -790,18 +852,20 @@ def deliveries() -> st.SearchStrategy[Delivery]:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, *, max_events: bool = False) -> Scenario:
+def scenarios(draw: st.DrawFn, *, worker_only: bool = False) -> Scenario:
     """A program, its steps' behaviour, its input and the signals it receives.
 
     Args:
-        max_events: Give some workflows a ``max_events`` breaker. The direct
-            executor does not model the log the breaker counts, so only the
-            properties comparing runs of the graph with each other use these.
+        worker_only: Use what the direct executor does not model, for the
+            properties comparing runs of the graph with each other: a
+            ``max_events`` breaker (the log it counts), values of ``ctx.now()``
+            and ``ctx.random()`` read through aliases, and signals waited inside
+            steps (which park the run and run the step again).
     """
-    program = draw(programs())
-    plans = draw(st.tuples(*(step_plans(name) for name in STEPS)))
+    program = draw(programs(aliases=worker_only))
+    plans = draw(st.tuples(*(step_plans(name, waits=worker_only) for name in STEPS)))
     waits = Scenario(program, plans, 0).source.count("ctx.wait_for_signal(")
     # A program that waits for signals gets some: which arrive when is the point.
     signals = draw(st.lists(deliveries(), min_size=min(waits, 2), max_size=4).map(tuple))
-    breaker = draw(st.one_of(st.none(), st.integers(2, 40))) if max_events else None
+    breaker = draw(st.one_of(st.none(), st.integers(2, 40))) if worker_only else None
     return Scenario(program, plans, draw(st.integers(0, 9)), signals, breaker)

@@ -101,6 +101,8 @@ class Journal:
             is then compensating, and the trip is never recorded again.
         restarts: How many ``step_started`` events start again an attempt in flight
             when its worker died (the same key and attempt, no outcome between).
+        latest: Per step key, the latest event of the step or of a signal wait
+            inside it (``<key>/<signal>/<n>``).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -113,6 +115,7 @@ class Journal:
     order_steps: dict[str, str] = field(default_factory=dict)
     tripped: CircuitBreakerTrippedEvent | None = None
     restarts: int = 0
+    latest: dict[str, Event] = field(default_factory=dict)
 
     @classmethod
     def from_history(cls, events: Sequence[Event]) -> Journal:
@@ -139,6 +142,25 @@ class Journal:
             journal.apply(event)
         return journal
 
+    def parked(self, key: str) -> bool:
+        """Step ``key``'s latest attempt gave the run back at a signal wait inside it.
+
+        A wait inside a step records ``wait_created`` in the same commit that
+        parks the run, so when that is the step's latest event the attempt did
+        not die: it was abandoned there, and runs again under the same start.
+        """
+        latest = self.latest.get(key)
+        return isinstance(latest, WaitCreatedEvent) and latest.key != key
+
+    def mentions(self, key: str) -> bool:
+        """The history holds an event of the operation ``key`` (of any kind)."""
+        return (
+            key in self.steps
+            or key in self.waits
+            or key in self.waits_completed
+            or key in self.consumed
+        )
+
     def apply(self, event: Event) -> None:
         """Fold one event into the index."""
         if isinstance(event, CircuitBreakerTrippedEvent):
@@ -146,6 +168,7 @@ class Journal:
         key = event.key
         if key is None:
             return
+        self.latest[key.partition("/")[0]] = event
         kind = event.type
         if kind.startswith("step_"):
             payload: Any = event.payload

@@ -118,11 +118,13 @@ class Host(Protocol):
     async def wait_signal(self, key: str, name: str, timeout: float | None) -> Any:
         """The next payload of signal ``name``; raise SignalTimeout when it runs out."""
 
-    async def prepare_now(self) -> None:
-        """Make :meth:`now` answerable at this point of the walk."""
-
     def now(self) -> datetime:
-        """The deterministic current time at this point of the walk."""
+        """The deterministic current time at this point of the walk.
+
+        Answerable at any point, however the body reaches ``ctx.now`` (an alias,
+        a helper, a value passed around): the host knows the time of every event
+        the walk has passed.
+        """
 
 
 class _Backend:
@@ -315,11 +317,6 @@ class Walker:
     def _key(self, node: Node, branch: int | None = None) -> str:
         return step_key(node.id, [self._counters.get(loop, 0) for loop in node.loops], branch)
 
-    async def _eval(self, source: str) -> Any:
-        if "now(" in source:
-            await self.host.prepare_now()
-        return evaluate(source, self._ns)
-
     def _edge(self, node: Node, kind: str) -> str:
         try:
             return self._index.edges[node.id][kind]
@@ -392,8 +389,6 @@ class Walker:
 
     async def _do(self, node: Node, arrived: str) -> str | None:
         if isinstance(node, CodeNode):
-            if "now(" in node.code:
-                await self.host.prepare_now()
             execute(node.code, self._ns)
             return "next"
         if isinstance(node, StepNode):
@@ -405,11 +400,11 @@ class Walker:
             assign(node.target, output, self._ns)
             return "next"
         if isinstance(node, BranchNode):
-            return "true" if await self._eval(node.test) else "false"
+            return "true" if evaluate(node.test, self._ns) else "false"
         if isinstance(node, LoopNode):
             return await self._loop(node, arrived)
         if isinstance(node, ReturnNode):
-            value = None if node.value is None else await self._eval(node.value)
+            value = None if node.value is None else evaluate(node.value, self._ns)
             if node.scope is not None:
                 frame = self._frames.pop()
                 assert frame.call is not None
@@ -419,7 +414,9 @@ class Walker:
             return "next"
         if isinstance(node, ExceptNode):
             error = self._frames[-1].error
-            matched = True if node.type is None else isinstance(error, await self._eval(node.type))
+            matched = (
+                True if node.type is None else isinstance(error, evaluate(node.type, self._ns))
+            )
             if matched and node.name is not None:
                 self._ns[node.name] = error
             return "true" if matched else "false"
@@ -429,17 +426,17 @@ class Walker:
             key = self._key(node)
             self._visit(key, None)
             await self.host.checkpoint([key])
-            seconds = parse_duration(await self._eval(node.duration), what="sleep duration")
+            seconds = parse_duration(evaluate(node.duration, self._ns), what="sleep duration")
             await self.host.sleep(key, seconds)
             return "next"
         if isinstance(node, SignalNode):
             key = self._key(node)
             self._visit(key, None)
             await self.host.checkpoint([key])
-            name = await self._eval(node.signal)
+            name = evaluate(node.signal, self._ns)
             timeout = None
             if node.timeout is not None:
-                timeout = parse_duration(await self._eval(node.timeout), what="signal timeout")
+                timeout = parse_duration(evaluate(node.timeout, self._ns), what="signal timeout")
             payload = await self.host.wait_signal(key, name, timeout)
             assign(node.target, payload, self._ns)
             return "next"
@@ -493,7 +490,7 @@ class Walker:
             self._counters[node.id] = 0
             if node.loop == "for":
                 assert node.iter is not None
-                self._iterators[node.id] = iter(await self._eval(node.iter))
+                self._iterators[node.id] = iter(evaluate(node.iter, self._ns))
         if node.loop == "for":
             try:
                 item = next(self._iterators[node.id])
@@ -503,7 +500,7 @@ class Walker:
             assign(node.target, item, self._ns)
             return "next"
         assert node.test is not None
-        return "next" if await self._eval(node.test) else "exit"
+        return "next" if evaluate(node.test, self._ns) else "exit"
 
     def _fan_out(self, node: ParallelNode | MapNode) -> list[StepCall]:
         calls: list[StepCall] = []

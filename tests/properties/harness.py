@@ -185,7 +185,11 @@ class RunRecord:
 
 async def start_run(client: Client, scenario: Scenario, clock: ManualClock) -> tuple[str, Mailbox]:
     """Trigger the scenario's run, send the signals arriving at once; the run and the rest."""
-    handle = await client.workflow.trigger(scenario.workflow_name, [scenario.input])
+    # One run id per scenario: ctx.random() is seeded by it, so every run of a scenario
+    # (interrupted or not, replayed or not) draws the same values.
+    handle = await client.workflow.trigger(
+        scenario.workflow_name, [scenario.input], run_id=f"run-{scenario.module}"
+    )
     mailbox = Mailbox(scenario.signals)
     await send_arrived(client, clock, handle.run_id, mailbox)
     return handle.run_id, mailbox

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from tests.strategies import (
     Assign,
+    Delivery,
     Jump,
     Map,
     Parallel,
     Program,
     Scenario,
+    Signal,
     Sleep,
     StepCall,
     StepPlan,
@@ -116,8 +118,9 @@ def test_branches_due_at_the_same_moment_may_call_their_steps_in_either_order() 
         (),
     )
     with tempfile.TemporaryDirectory() as directory:
-        for _ in range(5):
-            check_equivalent(scenario, f"sqlite:///{Path(directory) / 'vrb.db'}")
+        for attempt in range(5):
+            # A fresh database each time: every run of a scenario has the same run id.
+            check_equivalent(scenario, f"sqlite:///{Path(directory) / f'vrb-{attempt}.db'}")
 
 
 def test_a_bare_raise_in_a_finally_run_after_the_handler_caught_the_error_is_a_runtime_error() -> (
@@ -187,12 +190,14 @@ def test_a_step_in_flight_at_a_crash_does_not_make_max_events_trip() -> None:
     assert crashed.outcome.status == "completed", crashed.outcome
 
 
-def test_a_breaker_tripping_inside_a_parallel_node_compensates_its_completed_branches() -> None:
-    # The bug (runtime/worker_run.py), found by property 3 (its saga check on the
-    # uninterrupted run's log): branch 0 fails its first attempt and the run waits for the
-    # retry; branch 1 completes. Resumed, the worker checks max_events (4) before the node
-    # again, trips, and compensated only the steps it had replayed: branch 1's completion
-    # was in the log but never undone. The node's completed branches now join the saga.
+def test_a_parallel_node_resumed_after_a_retry_keeps_the_breaker_decision_of_its_first_claim() -> None:
+    # Found first by property 3: branch 0 fails its first attempt and the run waits for the
+    # retry; branch 1 completes. Resumed, the worker used to check max_events (4) before the
+    # node again (guessing from commit times whether the live run had passed it), trip, and
+    # compensate only the branches it had replayed. The decision is now read from the log:
+    # the node's branches have events, so the claim that started them passed the check, and
+    # the resumed run goes on as that claim did (the completed branches join the saga
+    # whenever a run does stop at such a node: cancellation, execution_timeout).
     scenario = Scenario(
         Program(body=(Parallel("p0", (("s0", "n % 10"), ("s1", "n % 10"))),)),
         _plans(
@@ -203,8 +208,41 @@ def test_a_breaker_tripping_inside_a_parallel_node_compensates_its_completed_bra
         max_events=4,
     )
     record = _on_worker(scenario, "memory://")
+    assert record.outcome.status == "completed", record.outcome
+    assert [(e.type, e.key) for e in record.history if e.key == "n2#0"] == [
+        ("step_started", "n2#0"),
+        ("step_retrying", "n2#0"),
+        ("step_started", "n2#0"),
+        ("step_completed", "n2#0"),
+    ]
+    saga_view(history_timeline(record.history), scenario, failed=False)
+
+
+def test_a_signal_wait_resumed_past_max_events_takes_its_signal_as_the_live_run_did() -> None:
+    # Issue 13, found by property 2 on a fresh clone: a signal wait, then a step, under
+    # max_events 4. The run waits with 3 events; the signal makes 4. The claim that resumes
+    # it used to guess whether the wait's checkpoint had been passed and tripped the breaker
+    # there, while replaying the 4-event prefix gave another answer. The wait has its
+    # wait_created, so its checkpoint was passed: the signal is taken, and the breaker
+    # trips at the step, on every path to it.
+    scenario = Scenario(
+        Program(body=(Signal("v1", "g0", None), StepCall("v2", "s0", "v1 % 10"))),
+        _plans(),
+        0,
+        (Delivery("g0", 4, 1.0),),
+        max_events=4,
+    )
+    record = _on_worker(scenario, "memory://")
     assert record.outcome.value["type"] == "MaxEventsExceeded", record.outcome
-    saga_view(history_timeline(record.history), scenario, failed=True)
+    assert [e.type for e in record.history][2:] == [
+        "wait_created",
+        "signal_received",
+        "signal_consumed",
+        "circuit_breaker_tripped",
+        "run_failed",
+    ]
+    check_replay_equivalence(scenario, lambda name: "memory://")
+    check_crash_equivalence(scenario, "memory://")
 
 
 def test_a_run_resumed_while_compensating_a_tripped_breaker_records_the_trip_once() -> None:

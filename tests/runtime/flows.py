@@ -98,6 +98,22 @@ async def approve(ctx: StepContext, request: str) -> Any:
     return {"request": request, "decision": decision}
 
 
+@step("t-approve-or-time-out")
+async def approve_or_time_out(ctx: StepContext, request: str) -> Any:
+    CALLS.append(("approve-or-time-out", request))
+    try:
+        decision = await ctx.wait_for_signal("approval", timeout="200ms")
+    except SignalTimeout:
+        return {"request": request, "decision": "timed out"}
+    return {"request": request, "decision": decision}
+
+
+@step("t-note")
+async def note(value: Any) -> Any:
+    CALLS.append(("note", value))
+    return value
+
+
 @workflow("t-sequential")
 async def sequential(ctx: WorkflowContext, x: int) -> dict[str, Any]:
     a = await add(x)
@@ -206,6 +222,22 @@ async def signal_timeout(ctx: WorkflowContext, timeout: float) -> str:
 @workflow("t-step-signal")
 async def step_signal(ctx: WorkflowContext) -> Any:
     return await approve("leave")
+
+
+@workflow("t-step-signal-timeout")
+async def step_signal_timeout(ctx: WorkflowContext) -> Any:
+    return await approve_or_time_out("leave")
+
+
+@workflow("t-now-alias")
+async def now_alias(ctx: WorkflowContext) -> str:
+    # ctx.now reached through an alias: the body never spells "now(".
+    clock = ctx.now
+    await add(1)
+    stamp = clock().isoformat()
+    await note(stamp)
+    await ctx.sleep(0.3)
+    return stamp
 
 
 @workflow("t-max-events", max_events=12)

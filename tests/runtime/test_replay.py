@@ -80,6 +80,23 @@ def test_now_random_and_uuid_are_identical_on_replay(store_url: str) -> None:
     assert isinstance(run_values, list)
 
 
+def test_now_through_an_alias_is_the_same_live_and_on_replay(store_url: str) -> None:
+    async def scenario(client: Client) -> tuple[str, str]:
+        handle = await client.workflow.trigger("t-now-alias")
+        async with serving(client):
+            # The sleep gives the run back: the result comes from a replay of the walk.
+            result = await client.workflow.result(handle.run_id, timeout=10)
+        history = await client.workflow.history(handle.run_id)
+        completed = next(e for e in history if e.type == "step_completed")
+        return result, completed.at.isoformat()
+
+    result, step_time = run(scenario, store_url)
+    # What the step got live is what the run returned after its replay: the time of
+    # the step result the walk had passed, as the log holds it.
+    assert [("add", 1), ("note", result)] == flows.CALLS
+    assert result == step_time
+
+
 def test_a_step_failure_replays_with_its_own_exception_type_args_and_fields(
     store_url: str,
 ) -> None:

@@ -171,41 +171,77 @@ def test_cancellation_compensates_and_ends_cancelled(store_url: str) -> None:
     assert flows.CALLS == [("reserve", "c"), ("undo-reserve", "WorkflowFailed", {"id": "R-c"})]
 
 
-def test_cancelling_a_run_whose_step_waits_for_a_signal_stops_it_at_once(store_url: str) -> None:
+def test_cancelling_a_run_whose_step_waits_for_a_signal_ends_it_cancelled(store_url: str) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-step-signal")
         async with serving(client):
-            async with asyncio.timeout(10):
-                while ("approve", "leave") not in flows.CALLS:
-                    await asyncio.sleep(0.02)
+            await wait_status(client, handle.run_id, "waiting")
             await client.workflow.cancel(handle.run_id)
-            # Well before the step's own 10 s signal timeout.
-            await asyncio.wait_for(wait_status(client, handle.run_id, "cancelled"), 5)
+            await wait_status(client, handle.run_id, "cancelled")
         history = await client.workflow.history(handle.run_id)
+        # The abandoned attempt never ran again: the run stopped at the step's checkpoint.
         assert types(history, "n1") == ["step_started"]
         assert types(history)[-1] == "run_cancelled"
 
     run(scenario, store_url)
+    assert flows.CALLS == [("approve", "leave")]
 
 
-def test_stopping_a_worker_gives_back_a_run_whose_step_waits_for_a_signal(store_url: str) -> None:
+def test_a_step_waiting_for_a_signal_parks_the_run_and_holds_no_worker(store_url: str) -> None:
     async def scenario(client: Client) -> None:
-        handle = await client.workflow.trigger("t-step-signal")
-        async with serving(client) as first:
-            async with asyncio.timeout(10):
-                while ("approve", "leave") not in flows.CALLS:
-                    await asyncio.sleep(0.02)
-            # Leaving the block stops the worker; it must not wait for the signal.
-            stopping = asyncio.get_running_loop().time()
-        assert asyncio.get_running_loop().time() - stopping < 5
-        assert (handle.run_id, "waiting") in first.outcomes
-        await client.workflow.send_signal(handle.run_id, "approval", {"ok": True})
-        async with serving(client):
-            assert await client.workflow.result(handle.run_id, timeout=10) == {
+        waiting = await client.workflow.trigger("t-step-signal")
+        async with serving(client, max_concurrency=1):
+            await wait_status(client, waiting.run_id, "waiting")
+            record = await client.store.get_run(waiting.run_id)
+            assert (record.lease_owner, record.wait_signals) == (None, ("approval",))
+            # The worker's one slot is free: another run is served while the first waits.
+            other = await client.workflow.trigger("t-sequential", [1])
+            assert (await client.workflow.result(other.run_id, timeout=10))["total"] == 14
+            assert (await client.workflow.get_run(waiting.run_id)).status == "waiting"
+            await client.workflow.send_signal(waiting.run_id, "approval", {"ok": True})
+            assert await client.workflow.result(waiting.run_id, timeout=10) == {
                 "request": "leave",
                 "decision": {"ok": True},
             }
-        # The abandoned attempt ran again from its start: steps are at-least-once.
-        assert flows.CALLS.count(("approve", "leave")) == 2
+        history = await client.workflow.history(waiting.run_id)
+        # The step ran again from its start, under the attempt it had, and took the signal.
+        assert types(history, "n1") == ["step_started", "step_completed"]
+        assert types(history, "n1/approval/0") == ["wait_created", "signal_consumed"]
 
     run(scenario, store_url)
+    assert flows.CALLS.count(("approve", "leave")) == 2
+
+
+def test_a_step_wait_that_times_out_wakes_the_run_and_raises_in_the_step(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-step-signal-timeout")
+        async with serving(client):
+            assert await client.workflow.result(handle.run_id, timeout=10) == {
+                "request": "leave",
+                "decision": "timed out",
+            }
+        history = await client.workflow.history(handle.run_id)
+        assert types(history, "n1/approval/0") == ["wait_created", "wait_completed"]
+        created = next(e for e in history if e.type == "wait_created")
+        assert (created.payload.signal, created.payload.until is not None) == ("approval", True)
+        assert types(history, "n1") == ["step_started", "step_completed"]
+
+    run(scenario, store_url)
+    assert flows.CALLS.count(("approve-or-time-out", "leave")) == 2
+
+
+def test_a_signal_sent_before_a_step_waits_is_taken_without_parking(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-step-signal")
+        await client.workflow.send_signal(handle.run_id, "approval", "early")
+        async with serving(client):
+            assert await client.workflow.result(handle.run_id, timeout=10) == {
+                "request": "leave",
+                "decision": "early",
+            }
+        history = await client.workflow.history(handle.run_id)
+        assert types(history, "n1") == ["step_started", "step_completed"]
+        assert "waiting" not in [e.type for e in history]
+
+    run(scenario, store_url)
+    assert flows.CALLS == [("approve", "leave")]
