@@ -190,7 +190,9 @@ def test_a_step_in_flight_at_a_crash_does_not_make_max_events_trip() -> None:
     assert crashed.outcome.status == "completed", crashed.outcome
 
 
-def test_a_parallel_node_resumed_after_a_retry_keeps_the_breaker_decision_of_its_first_claim() -> None:
+def test_a_parallel_node_resumed_after_a_retry_keeps_the_breaker_decision_of_its_first_claim() -> (
+    None
+):
     # Found first by property 3: branch 0 fails its first attempt and the run waits for the
     # retry; branch 1 completes. Resumed, the worker used to check max_events (4) before the
     # node again (guessing from commit times whether the live run had passed it), trip, and
