@@ -97,8 +97,6 @@ def test_run_all_measures_every_workload_against_its_floor_on_sqlite(tmp_path: P
         _check_entry(by_db[db], "ours", "floor", "ours_over_floor")
         assert "peer" not in by_db[db]
     _check_entry(results["sequential"]["sqlite"], "floor_asyncio", "ours_over_floor_asyncio")
-    # A run cannot be taken over before its dead worker's lease lapses.
-    assert results["recovery"]["sqlite"]["ours"]["min"] >= 0.5
     assert document["skipped"] == {"peer": "disabled with --no-peer"}  # type: ignore[comparison-overlap]
 
 
