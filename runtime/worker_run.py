@@ -45,8 +45,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +53,7 @@ from vrb_compile.ir.models import Graph
 
 from ._resume import Completion as _Completion
 from ._resume import backoff_of, join_saga, split_input
+from ._run_state import RunSettings, RunState
 from ._step_backend import StepBackend as _StepBackend
 from .context import StepContext
 from .errors import (
@@ -96,7 +96,6 @@ from .interpreter import (
     Suspend,
     Tripped,
     Walker,
-    WalkState,
 )
 from .replayed_errors import rebuild_error
 from .sdk import Step, Workflow, get_step
@@ -114,46 +113,6 @@ log = logging.getLogger("runtime.worker")
 
 class LeaseGone(ControlFlow):
     """The worker lost its lease on the run: stop at once, write nothing more."""
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What a worker passes to each run it executes."""
-
-    worker_id: str
-    inline_retry_max: float
-    clock: Callable[[], datetime]
-    stopping: Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class RunState:
-    """What an executor has rebuilt of its run at one moment (see :meth:`RunExecutor.snapshot`).
-
-    Attributes:
-        next_seq: The seq the next recorded event gets; ``next_seq - 1``, less the
-            attempts started again after a crash, is the event count the
-            ``max_events`` breaker checks.
-        position: The seq of the latest step, wait or signal result the walk has
-            passed: ``ctx.now()`` is that event's commit time.
-        now: What ``ctx.now()`` answers there, or ``None`` while the event at
-            ``position`` has not committed and the body has not asked (it gets
-            its time when it first does).
-        saga: ``(seq, key, step, output)`` of each completed step whose
-            rollback this claim has neither run nor found recorded, in
-            completion order.
-        rolled: Keys whose rollback this claim has run or found recorded.
-        cancel_requested: Cancellation is known to have been requested.
-        walk: The walk's state, ``None`` before the walk begins.
-    """
-
-    next_seq: int
-    position: int
-    now: datetime | None
-    saga: tuple[tuple[int, str, str, Any], ...]
-    rolled: frozenset[str]
-    cancel_requested: bool
-    walk: WalkState | None
 
 
 class RunExecutor:

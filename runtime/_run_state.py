@@ -1,0 +1,55 @@
+"""What a worker passes to each run it executes, and what an executor has rebuilt of one.
+
+Kept apart from :mod:`runtime.worker_run` so the executor's module holds behaviour only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .interpreter import WalkState
+
+__all__ = ["RunSettings", "RunState"]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a worker passes to each run it executes."""
+
+    worker_id: str
+    inline_retry_max: float
+    clock: Callable[[], datetime]
+    stopping: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What an executor has rebuilt of its run at one moment (see :meth:`RunExecutor.snapshot`).
+
+    Attributes:
+        next_seq: The seq the next recorded event gets; ``next_seq - 1``, less the
+            attempts started again after a crash, is the event count the
+            ``max_events`` breaker checks.
+        position: The seq of the latest step, wait or signal result the walk has
+            passed: ``ctx.now()`` is that event's commit time.
+        now: What ``ctx.now()`` answers there, or ``None`` while the event at
+            ``position`` has not committed and the body has not asked (it gets
+            its time when it first does).
+        saga: ``(seq, key, step, output)`` of each completed step whose
+            rollback this claim has neither run nor found recorded, in
+            completion order.
+        rolled: Keys whose rollback this claim has run or found recorded.
+        cancel_requested: Cancellation is known to have been requested.
+        walk: The walk's state, ``None`` before the walk begins.
+    """
+
+    next_seq: int
+    position: int
+    now: datetime | None
+    saga: tuple[tuple[int, str, str, Any], ...]
+    rolled: frozenset[str]
+    cancel_requested: bool
+    walk: WalkState | None
