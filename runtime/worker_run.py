@@ -150,6 +150,9 @@ class RunExecutor:
         self.cancel_requested = claim.run.cancel_requested
         self.lost = False
         self._lock = asyncio.Lock()
+        # Branches of one parallel/map node may wait for the same signal name: the
+        # oldest unconsumed one goes to one of them, and is consumed before another looks.
+        self._signals = asyncio.Lock()
         self._pin: str | None = graph.hash if claim.run.graph_hash is None else None
         self._completions: list[_Completion] = []
         self._rolled: set[str] = set()
@@ -713,12 +716,15 @@ class RunExecutor:
             if key in self.journal.waits_completed:
                 advance(self.journal.waits_completed[key])
             raise SignalTimeout(name, timeout or 0.0)
-        signal = await self.store.next_signal(self.run_id, name)
+        async with self._signals:
+            signal = await self.store.next_signal(self.run_id, name)
+            if signal is not None:
+                seq = self.record(
+                    SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq),
+                    key,
+                )
+                await self.flush(consume=[signal.seq])
         if signal is not None:
-            seq = self.record(
-                SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq), key
-            )
-            await self.flush(consume=[signal.seq])
             advance(seq)
             if not in_body:
                 self._taken[key] = signal.payload

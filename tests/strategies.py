@@ -862,10 +862,7 @@ def scenarios(draw: st.DrawFn, *, worker_only: bool = False) -> Scenario:
             and ``ctx.random()`` read through aliases.
     """
     program = draw(programs(aliases=worker_only))
-    # Signals waited inside steps (step_plans(waits=True)) are left out for now: with them
-    # property 3 found a parked step inside a parallel/map node leaving the run running or
-    # a failed sibling uncompensated (issue 13 follow-up; see the closing note of stop 24).
-    plans = draw(st.tuples(*(step_plans(name) for name in STEPS)))
+    plans = draw(st.tuples(*(step_plans(name, waits=worker_only) for name in STEPS)))
     waits = Scenario(program, plans, 0).source.count("ctx.wait_for_signal(")
     # A program that waits for signals gets some: which arrive when is the point.
     signals = draw(st.lists(deliveries(), min_size=min(waits, 2), max_size=4).map(tuple))

@@ -224,6 +224,12 @@ async def step_signal(ctx: WorkflowContext) -> Any:
     return await approve("leave")
 
 
+@workflow("t-step-signals-mapped")
+async def step_signals_mapped(ctx: WorkflowContext, requests: list[str]) -> list[Any]:
+    decisions = await asyncio.gather(*(approve(r) for r in requests))
+    return list(decisions)
+
+
 @workflow("t-step-signal-timeout")
 async def step_signal_timeout(ctx: WorkflowContext) -> Any:
     return await approve_or_time_out("leave")

@@ -245,3 +245,44 @@ def test_a_signal_sent_before_a_step_waits_is_taken_without_parking(store_url: s
 
     run(scenario, store_url)
     assert flows.CALLS == [("approve", "leave")]
+
+
+def test_mapped_steps_waiting_for_one_signal_name_each_take_a_different_signal(
+    store_url: str,
+) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-step-signals-mapped", [["a", "b", "c"]])
+        for n in range(3):
+            await client.workflow.send_signal(handle.run_id, "approval", n)
+        async with serving(client):
+            decided = await client.workflow.result(handle.run_id, timeout=10)
+        assert [d["request"] for d in decided] == ["a", "b", "c"]
+        # Each signal went to exactly one branch: none was consumed twice, none lost.
+        assert sorted(d["decision"] for d in decided) == [0, 1, 2]
+        history = await client.workflow.history(handle.run_id)
+        seqs = [e.payload.signal_seq for e in history if e.type == "signal_consumed"]  # type: ignore[union-attr]
+        assert len(seqs) == len(set(seqs)) == 3
+
+    run(scenario, store_url)
+
+
+def test_mapped_steps_parked_at_one_signal_name_wake_one_signal_at_a_time(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-step-signals-mapped", [["a", "b"]])
+        async with serving(client):
+            await wait_status(client, handle.run_id, "waiting")
+            await client.workflow.send_signal(handle.run_id, "approval", "first")
+            async with asyncio.timeout(10):
+                # One branch took the signal; the run parks again for the other.
+                while True:
+                    history = await client.workflow.history(handle.run_id)
+                    record = await client.store.get_run(handle.run_id)
+                    if "signal_consumed" in types(history) and record.status == "waiting":
+                        break
+                    await asyncio.sleep(0.02)
+            assert record.wait_signals == ("approval",)
+            await client.workflow.send_signal(handle.run_id, "approval", "second")
+            decided = await client.workflow.result(handle.run_id, timeout=10)
+        assert sorted(d["decision"] for d in decided) == ["first", "second"]
+
+    run(scenario, store_url)
