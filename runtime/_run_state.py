@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ._store_clock import StoreClock
 from .interpreter import WalkState
 
 __all__ = ["RunSettings", "RunState"]
@@ -17,11 +18,16 @@ __all__ = ["RunSettings", "RunState"]
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a worker passes to each run it executes."""
+    """What a worker passes to each run it executes.
+
+    ``clock`` is the store's time (:class:`~runtime._store_clock.StoreClock`):
+    every time the executor stores or compares with a stored one is read from it,
+    and each append teaches it.
+    """
 
     worker_id: str
     inline_retry_max: float
-    clock: Callable[[], datetime]
+    clock: StoreClock
     stopping: Callable[[], bool]
 
 

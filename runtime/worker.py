@@ -48,6 +48,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ._store_clock import StoreClock
 from .errors import ConfigurationError
 from .events import ErrorInfo
 from .graphs import GraphLibrary
@@ -146,11 +147,12 @@ class Worker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.max_recoveries = max_recoveries
         self.park_interval = park_interval
-        self.clock = clock
+        self.clock = StoreClock(clock)
+        """The store's time, read off ``clock`` (see :class:`runtime._store_clock.StoreClock`)."""
         self.settings = RunSettings(
             worker_id=self.worker_id,
             inline_retry_max=inline_retry_max,
-            clock=clock,
+            clock=self.clock,
             stopping=lambda: self._stopping,
         )
         self._stopping = False
@@ -185,12 +187,7 @@ class Worker:
                 claims: list[Claim] = []
                 if free > 0:
                     try:
-                        claims = await self.store.claim(
-                            self.worker_id,
-                            workflow_names=self._names,
-                            lease_timeout=self.lease_timeout,
-                            limit=free,
-                        )
+                        claims = await self._claim(free)
                     except Exception as error:  # a busy or unreachable store: retry later
                         log.error("worker %s could not claim runs: %s", self.worker_id, error)
                 for claim in claims:
@@ -257,15 +254,23 @@ class Worker:
         _freeze_startup_heap()
         async with asyncio.timeout(timeout):
             while True:
-                claims = await self.store.claim(
-                    self.worker_id,
-                    workflow_names=self._names,
-                    lease_timeout=self.lease_timeout,
-                    limit=self.max_concurrency,
-                )
+                claims = await self._claim(self.max_concurrency)
                 if not claims:
                     return
                 await asyncio.gather(*(self._serve(claim) for claim in claims))
+
+    async def _claim(self, limit: int) -> list[Claim]:
+        sent = self.clock.local()
+        claims = await self.store.claim(
+            self.worker_id,
+            workflow_names=self._names,
+            lease_timeout=self.lease_timeout,
+            limit=limit,
+        )
+        if claims:
+            # A claim sets the run's updated_at to the store's now: a sample of its clock.
+            self.clock.observe(claims[0].run.updated_at, sent, self.clock.local())
+        return claims
 
     # ------------------------------------------------------------------ one run
 

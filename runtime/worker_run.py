@@ -223,6 +223,7 @@ class RunExecutor:
                 wait_signals=tuple(wait_signals),
                 graph_hash=self._pin,
             )
+            sent = self.settings.clock.local()
             try:
                 outcome = await self.store.append(
                     self.lease, batch, update=update, consume_signals=consume
@@ -240,6 +241,7 @@ class RunExecutor:
             except BaseException:
                 self.lost = True
                 raise
+            self.settings.clock.observe(outcome.at, sent, self.settings.clock.local())
             self._pin = None
             first = outcome.last_seq - len(batch) + 1
             for seq, draft in enumerate(batch, start=first):
