@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -53,7 +54,7 @@ from .errors import ConfigurationError
 from .events import ErrorInfo
 from .graphs import GraphLibrary
 from .sdk import get_workflow
-from .stores.base import Claim, Store
+from .stores.base import Claim, LeaseLost, Store
 from .worker_run import RunExecutor, RunSettings
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class Worker:
         # once instead of sleeping out its poll interval while runs are due.
         self._slot_freed = asyncio.Event()
         self._active: dict[str, asyncio.Task[str]] = {}
+        self._executors: dict[str, RunExecutor] = {}
         self._names: list[str] = []
         self._declined: set[tuple[str, str]] = set()
         self.outcomes: list[tuple[str, str]] = []
@@ -191,6 +193,8 @@ class Worker:
                     except Exception as error:  # a busy or unreachable store: retry later
                         log.error("worker %s could not claim runs: %s", self.worker_id, error)
                 for claim in claims:
+                    if await self._adopt(claim):
+                        continue
                     previous = self._active.get(claim.run.run_id)
                     task = asyncio.create_task(self._serve(claim, previous))
                     self._active[claim.run.run_id] = task
@@ -276,12 +280,14 @@ class Worker:
 
     async def _serve(self, claim: Claim, previous: asyncio.Task[str] | None = None) -> str:
         run = claim.run
-        if previous is not None:
-            # This worker re-claimed a run it is still executing (its lease lapsed
-            # meanwhile): the old execution is fenced and stops at its next write.
-            await asyncio.gather(previous, return_exceptions=True)
         try:
-            outcome = await self._execute(claim)
+            if previous is not None:
+                held = await self._hold(claim, previous)
+                if held is None:
+                    self.outcomes.append((run.run_id, "lease lost"))
+                    return "lease lost"
+                claim = held
+            outcome = await self._execute(claim, recovered_from_self=previous is not None)
         except Exception:
             log.exception("run %s: unexpected error in the worker", run.run_id)
             outcome = "worker error"
@@ -293,7 +299,46 @@ class Worker:
         log.info("run %s (%s): %s", run.run_id, run.workflow_name, outcome)
         return outcome
 
-    async def _execute(self, claim: Claim) -> str:
+    async def _adopt(self, claim: Claim) -> bool:
+        """Hand a claim of a run this worker is executing to that execution, if it can go on.
+
+        The run's lease lapsed while this worker still executed it (a heartbeat
+        that could not reach the store in time) and this worker's own claim took
+        it again. Nothing was written since the execution's last commit, so its
+        state is the log's: it goes on under the new lease, and the worker does not
+        compete with itself.
+        """
+        executor = self._executors.get(claim.run.run_id)
+        if executor is None or not await executor.adopt(claim.lease, claim.run.last_seq):
+            return False
+        log.warning(
+            "run %s: its lease lapsed while this worker executed it; re-claimed, the "
+            "execution goes on under the new lease",
+            claim.run.run_id,
+        )
+        return True
+
+    async def _hold(self, claim: Claim, previous: asyncio.Task[str]) -> Claim | None:
+        """Keep ``claim``'s lease while this worker's fenced, older execution of the run ends.
+
+        Returns the claim with its latest lease, or ``None`` if the lease was lost.
+        """
+        period = min(self.heartbeat_interval, self.lease_timeout / 3)
+        while not previous.done():
+            await asyncio.wait({previous}, timeout=period)
+            if previous.done():
+                break
+            try:
+                renewal = await self.store.renew_lease(claim.lease)
+            except LeaseLost:
+                return None
+            except Exception as error:  # a transient store error: the next beat retries
+                log.warning("run %s: could not renew its lease: %s", claim.run.run_id, error)
+                continue
+            claim = dataclasses.replace(claim, lease=renewal.lease)
+        return claim
+
+    async def _execute(self, claim: Claim, *, recovered_from_self: bool = False) -> str:
         run = claim.run
         graph = (
             self.library.latest(run.workflow_name)
@@ -319,7 +364,13 @@ class Worker:
         executor = RunExecutor(
             self.store, claim, graph, history, get_workflow(run.workflow_name), self.settings
         )
-        poison = claim.reason == "recovered" and run.recoveries > self.max_recoveries
+        # A takeover from this worker's own execution is no worker's death.
+        poison = (
+            claim.reason == "recovered"
+            and not recovered_from_self
+            and run.recoveries > self.max_recoveries
+        )
+        self._executors[run.run_id] = executor
         # A poison run's rollbacks may take long too: keep its lease while they run.
         beat = asyncio.create_task(self._heartbeat(executor))
         try:
@@ -328,13 +379,24 @@ class Worker:
             return await executor.execute()
         finally:
             beat.cancel()
+            if self._executors.get(run.run_id) is executor:
+                del self._executors[run.run_id]
 
     async def _heartbeat(self, executor: RunExecutor) -> None:
         # Never let the lease run out between beats, whatever the settings say.
         period = min(self.heartbeat_interval, self.lease_timeout / 3)
+        delay = period
         while not executor.lost:
-            await asyncio.sleep(period)
-            await executor.heartbeat()
+            await asyncio.sleep(delay)
+            try:
+                await executor.heartbeat()
+            except Exception as error:
+                # A store error is not a lost lease: beat again soon, and go on until
+                # the store answers (a renewal then says whether the lease is still ours).
+                log.warning("run %s: could not renew its lease: %s", executor.run_id, error)
+                delay = min(period, max(delay / 2, 0.05))
+            else:
+                delay = period
 
     async def _poison(self, executor: RunExecutor) -> str:
         recoveries = executor.run.recoveries

@@ -99,7 +99,15 @@ from .interpreter import (
 )
 from .replayed_errors import rebuild_error
 from .sdk import Step, Workflow, get_step
-from .stores.base import CANCELLED_ERROR, CANCELLED_EVENT, Claim, LeaseLost, RunUpdate, Store
+from .stores.base import (
+    CANCELLED_ERROR,
+    CANCELLED_EVENT,
+    Claim,
+    Lease,
+    LeaseLost,
+    RunUpdate,
+    Store,
+)
 
 __all__ = [
     "LeaseGone",
@@ -251,8 +259,24 @@ class RunExecutor:
                 self.lease = outcome.lease
             self.cancel_requested = self.cancel_requested or outcome.cancel_requested
 
+    async def adopt(self, lease: Lease, last_seq: int) -> bool:
+        """Go on under ``lease``, a new claim of this run by this worker; ``False`` if it cannot.
+
+        It can when this execution still holds the run's state: it was not fenced
+        yet, and the log ends at its last commit (``last_seq``: nobody wrote since).
+        """
+        async with self._lock:
+            if self.lost or last_seq != self.next_seq - 1 - len(self.pending):
+                return False
+            self.lease = lease
+            return True
+
     async def heartbeat(self) -> None:
-        """Renew the lease (the worker calls this periodically while the run executes)."""
+        """Renew the lease (the worker calls this periodically while the run executes).
+
+        Raises:
+            StoreError: The store could not be reached; the lease may still be held.
+        """
         async with self._lock:
             if self.lost:
                 return
