@@ -49,6 +49,7 @@ from ._common import (
     Handler,
     Parser,
 )
+from ._stderr import note
 from .runs import add_run_commands
 from .serve import add_worker_command
 
@@ -78,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, status: int) -> int:
-    sys.stderr.write(f"{PROG}: {message}\n")
-    sys.stderr.flush()
+    # A stderr that is gone must not turn the status into a traceback (or a 0).
+    note(f"{PROG}: {message}")
     return status
 
 

@@ -4,7 +4,9 @@ The first SIGTERM or SIGINT (Ctrl-C) stops claiming runs; steps in flight
 finish and their runs are given back at the next checkpoint, due at once for
 another worker; then the process exits (0 after SIGTERM, 130 after Ctrl-C). A
 second signal quits at once: runs still executing are left to their leases,
-which lapse so another worker recovers them.
+which lapse so another worker recovers them. The worker acts on a signal before
+it says so on stderr, and a stderr it cannot write to (a supervisor's log pipe
+that died) is silenced, never a reason not to stop.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ._common import (
     positive_int,
     store_url,
 )
+from ._stderr import StderrHandler, note
 from .render import Output
 
 __all__ = ["add_worker_command", "import_workflow_module"]
@@ -108,7 +111,7 @@ def import_workflow_module(spec: str) -> str:
 
 
 def _configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -170,11 +173,10 @@ def _announce(
     else:
         for name, graph in graphs.items():
             out.line(f"serving {name} (graph {graph.hash[:12]}, {graph.source.module})")
-    sys.stderr.write(
+    note(
         f"vrb: worker {worker.worker_id} on {display_url(url)}, concurrency "
-        f"{worker.max_concurrency}; SIGTERM or Ctrl-C stops it after the steps in flight\n"
+        f"{worker.max_concurrency}; SIGTERM or Ctrl-C stops it after the steps in flight"
     )
-    sys.stderr.flush()
 
 
 def _one_json(data: Any) -> str:
@@ -190,20 +192,17 @@ async def _serve(worker: Worker, names: list[str]) -> int:
     stopping: list[asyncio.Future[None]] = []
 
     def on_signal(signum: int) -> None:
+        # Act first, report after: the report may fail (a closed stderr pipe), the stop may not.
         received.append(signum)
         if len(received) == 1:
-            sys.stderr.write(
-                f"vrb: {signal.Signals(signum).name} received: stopping after the steps in "
-                "flight (send it again to quit at once)\n"
-            )
-            sys.stderr.flush()
             stopping.append(asyncio.ensure_future(worker.stop()))
-        else:
-            sys.stderr.write(
-                "vrb: quitting at once; runs in flight resume when their leases lapse\n"
+            note(
+                f"vrb: {signal.Signals(signum).name} received: stopping after the steps in "
+                "flight (send it again to quit at once)"
             )
-            sys.stderr.flush()
+        else:
             task.cancel()
+            note("vrb: quitting at once; runs in flight resume when their leases lapse")
 
     signums = (signal.SIGTERM, signal.SIGINT)
     for signum in signums:
@@ -217,8 +216,7 @@ async def _serve(worker: Worker, names: list[str]) -> int:
     finally:
         for signum in signums:
             loop.remove_signal_handler(signum)
-    sys.stderr.write(f"vrb: worker {worker.worker_id} stopped\n")
-    sys.stderr.flush()
+    note(f"vrb: worker {worker.worker_id} stopped")
     if received and received[0] == signal.SIGINT:
         return EXIT_INTERRUPTED
     return EXIT_OK
