@@ -34,14 +34,15 @@ JSON attributes (``attrs``), so a replay can rebuild the same exception.
 
 Writers build an :class:`EventDraft` from a payload model; the store gives it its
 ``seq`` and ``at`` when it commits. Building a draft checks that every value is
-JSON (dicts with str keys, lists, str, int, finite float, bool, None) and raises
-:class:`NotJSONError` otherwise, so nothing non-JSON ever reaches a store.
+JSON (dicts with str keys, lists, str, int, finite float, bool, None) that the
+stores' reader takes back (ints of at most :data:`MAX_JSON_INT_DIGITS` digits,
+strs UTF-8 can encode, nesting at most :data:`MAX_JSON_DEPTH` deep) and raises
+:class:`NotJSONError` otherwise, so a stored event always reads back.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
@@ -55,11 +56,21 @@ from pydantic import (
     TypeAdapter,
     model_serializer,
 )
+from pydantic_core import PydanticSerializationError
 
-from .errors import VrbError
+from ._json_values import (
+    MAX_JSON_DEPTH,
+    MAX_JSON_INT_DIGITS,
+    NotJSONError,
+    ensure_json,
+    find_problem,
+    storable_text,
+)
 
 __all__ = [
     "EVENT_TYPES",
+    "MAX_JSON_DEPTH",
+    "MAX_JSON_INT_DIGITS",
     "CircuitBreakerTrippedEvent",
     "CircuitBreakerTrippedPayload",
     "ErrorInfo",
@@ -127,73 +138,7 @@ EVENT_TYPES: tuple[EventType, ...] = EventType.__args__  # type: ignore[attr-def
 
 
 # --------------------------------------------------------------------------- JSON values
-
-
-class NotJSONError(VrbError, TypeError):
-    """A value meant for the store is not a JSON value.
-
-    Attributes:
-        what: What the value is (``"step 'charge' output"``).
-        path: Where inside it the offending part sits (``"$.items[2]"``).
-        problem: What is wrong there.
-    """
-
-    def __init__(self, what: str, path: str, problem: str) -> None:
-        self.what = what
-        self.path = path
-        self.problem = problem
-        where = "" if path == "$" else f" at {path}"
-        super().__init__(
-            f"{what} is not a JSON value{where}: {problem}; use dicts with str keys, "
-            "lists, str, int, finite float, bool or None"
-        )
-
-
-def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
-    # The common scalar cases first: this runs on every step output.
-    if value is None or isinstance(value, str | bool | int):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else (path, f"{value!r} is not allowed in JSON")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return (path, f"dict key {key!r} is a {type(key).__name__}, not a str")
-            found = _find_problem(item, f"{path}.{key}")
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _find_problem(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, tuple):
-        # A tuple would come back from the store as a list, so a replayed run
-        # would see a different value than the live one did.
-        return (path, "a tuple comes back as a list after a replay, use a list")
-    return (path, f"{type(value).__name__} {_short_repr(value)}")
-
-
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def ensure_json(value: Any, what: str) -> None:
-    """Check that ``value`` is a JSON value that survives a store round trip unchanged.
-
-    Args:
-        value: The value to check.
-        what: What it is, for the message (``"workflow input"``).
-
-    Raises:
-        NotJSONError: Some part of ``value`` is not JSON; the message names where.
-    """
-    found = _find_problem(value, "$")
-    if found is not None:
-        raise NotJSONError(what, *found)
+# The checks themselves live in runtime._json_values, re-exported here.
 
 
 def dumps_json(value: Any) -> str:
@@ -255,19 +200,21 @@ class ErrorInfo(BaseModel):
                 and its JSON attributes (for errors replay rebuilds: a step's).
         """
         kind = type(error)
+        message = _message_of(error)
         if not detail:
-            return cls(type=kind.__name__, message=str(error))
+            return cls(type=kind.__name__, message=message)
+        # What the store could not read back is left out, as what is not JSON is.
         args: list[Any] | None = list(error.args)
-        if _find_problem(args, "$") is not None:
+        if find_problem(args) is not None:
             args = None
         attrs = {
             name: value
             for name, value in getattr(error, "__dict__", {}).items()
-            if isinstance(name, str) and _find_problem(value, "$") is None
+            if isinstance(name, str) and find_problem(name) is None and find_problem(value) is None
         }
         return cls(
             type=kind.__name__,
-            message=str(error),
+            message=message,
             module=kind.__module__,
             qualname=kind.__qualname__,
             args=args,
@@ -289,6 +236,16 @@ class ErrorInfo(BaseModel):
 
 
 _DETAIL = ("module", "qualname", "args", "attrs")
+
+
+def _message_of(error: BaseException) -> str:
+    try:
+        text = str(error)
+    except Exception as failure:
+        # ValueError(10**5000) cannot say what it is; the step's failure must still be recorded.
+        return f"<{type(error).__name__}: its str() raised {type(failure).__name__}>"
+    # A lone surrogate (text decoded with surrogateescape, say) would make the error unstorable.
+    return storable_text(text)
 
 
 class Payload(BaseModel):
@@ -623,11 +580,26 @@ class EventDraft:
         payload = self.payload
         if not isinstance(payload, Payload):
             raise TypeError(f"an EventDraft needs a payload model, not {type(payload).__name__}")
+        step = getattr(payload, "step", None)
+        of_step = "" if step is None else f" of step {step!r}"
         for field in payload.JSON_FIELDS:
-            step = getattr(payload, "step", None)
-            of_step = "" if step is None else f" of step {step!r}"
             ensure_json(getattr(payload, field), f"{payload.TYPE} {field}{of_step}")
-        object.__setattr__(self, "payload_json", payload.model_dump_json())
+        error = getattr(payload, "error", None)
+        if isinstance(error, ErrorInfo):
+            # ErrorInfo.from_exception leaves such values out; one built by hand may not.
+            if error.args is not None:
+                ensure_json(error.args, f"{payload.TYPE} error args{of_step}")
+            for name, value in (error.attrs or {}).items():
+                ensure_json(value, f"{payload.TYPE} error attribute {name!r}{of_step}")
+        try:
+            payload_json = payload.model_dump_json()
+        except PydanticSerializationError as failure:
+            # A str field the checks above do not cover (a step name with a lone
+            # surrogate, say): refused like any other value the store cannot hold.
+            raise NotJSONError(
+                f"{payload.TYPE} payload", "$", str(failure), "pass strs UTF-8 can encode"
+            ) from None
+        object.__setattr__(self, "payload_json", payload_json)
         if self.at is not None and self.at.utcoffset() is None:
             raise ValueError("EventDraft.at must be timezone-aware (UTC)")
 

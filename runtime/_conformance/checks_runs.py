@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from ..errors import ConfigurationError, RunFinished, RunNotFound
 from ..events import (
+    MAX_JSON_DEPTH,
+    MAX_JSON_INT_DIGITS,
     ErrorInfo,
     EventDraft,
     NotJSONError,
     RunCompletedPayload,
     RunStartedPayload,
+    StepFailedPayload,
     StepRetryingPayload,
 )
 from ..stores.base import (
@@ -241,6 +245,86 @@ async def check_non_json_event_values_are_refused_before_the_store(h: StoreHarne
     assert "payload of signal 'go'" in str(send_error)
     assert await _seqs(store, "r") == [1]
     assert await store.next_signal("r", "go") is None
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "core"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@conformance_check()
+async def check_values_the_store_cannot_read_back_are_refused_and_nothing_is_written(
+    h: StoreHarness,
+) -> None:
+    # Such a value, once written, made every later read of the run's history fail.
+    store = h.open()
+    huge = 10**5000
+    error = await _raises(NotJSONError, store.create_run("r", "wf", {"n": huge}))
+    assert (error.what, error.path, error.fix) == (
+        "input of workflow 'wf'",
+        "$.n",
+        "store it as a str",
+    )
+    await _raises(RunNotFound, store.get_run("r"))
+    await store.create_run("r", "wf", None)
+    for payload in (huge, {"text": "caf\udce9"}, _nested(MAX_JSON_DEPTH + 1)):
+        send_error = await _raises(NotJSONError, store.send_signal("r", "go", payload))
+        assert str(send_error).startswith("payload of signal 'go' cannot be stored")
+    assert await _seqs(store, "r") == [1], "a refused signal left an event behind"
+    assert await store.next_signal("r", "go") is None
+    assert (await store.get_run("r")).last_seq == 1
+    result_error: NotJSONError | None = None
+    try:
+        RunUpdate(status="completed", result=[huge])
+    except NotJSONError as caught:
+        result_error = caught
+    assert result_error is not None, "RunUpdate accepted a result the store cannot read back"
+    assert result_error.path == "$[0]"
+    assert [e.type for e in await h.open().history("r")] == ["run_created"]
+
+
+@conformance_check()
+async def check_values_at_the_readers_limits_read_back_unchanged(h: StoreHarness) -> None:
+    store = h.open()
+    largest = 10**MAX_JSON_INT_DIGITS - 1
+    value = {"big": largest, "small": -largest, "text": "é\x00\u2028😀", "floats": [1e308, 5e-324]}
+    deep = _nested(MAX_JSON_DEPTH)
+    record, _ = await store.create_run("r", "wf", value)
+    assert record.input == value
+    signal = await store.send_signal("r", "go", deep)
+    assert signal.payload == deep
+    lease = (await _claim_one(store, "w")).lease
+    error = ErrorInfo(type="E", message="m", args=[largest], attrs={"deep": deep})
+    await store.append(
+        lease,
+        [
+            _completed("s", "k1", deep),
+            EventDraft(StepFailedPayload(step="t", attempt=1, error=error), "k2"),
+            EventDraft(RunCompletedPayload(result=value)),
+        ],
+        update=RunUpdate(status="completed", result=value),
+    )
+    reader = h.open()
+    run = await reader.get_run("r")
+    assert (run.input, run.result) == (value, value)
+    assert (await reader.next_signal("r", "go")) == signal
+    history = await reader.history("r")
+    assert [e.type for e in history] == [
+        "run_created",
+        "signal_received",
+        "step_completed",
+        "step_failed",
+        "run_completed",
+    ]
+    payloads = [event.payload.model_dump() for event in history]
+    assert payloads[0]["input"] == value
+    assert payloads[1]["payload"] == deep
+    assert payloads[2]["output"] == deep
+    assert payloads[3]["error"]["attrs"] == {"deep": deep}
+    assert payloads[3]["error"]["args"] == [largest]
+    assert payloads[4]["result"] == value
 
 
 # --------------------------------------------------------------------------- leases

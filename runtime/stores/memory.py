@@ -8,7 +8,6 @@ objects with the store and round trips behave exactly as in SQLite.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from ..events import (
     RunCreatedPayload,
     SignalReceivedPayload,
 )
-from ._codec import EventRow, decode_events
+from ._codec import EventRow, decode_events, decode_value, encode_value
 from ._notify import Notifier
 from .base import (
     CANCELLED_ERROR,
@@ -96,9 +95,9 @@ class _Run:
             run_id=self.run_id,
             workflow_name=self.workflow_name,
             graph_hash=self.graph_hash,
-            input=json.loads(self.input_json),
+            input=decode_value(self.input_json),
             status=self.status,
-            result=json.loads(self.result_json),
+            result=decode_value(self.result_json),
             error=self.error,
             created_at=self.created_at,
             updated_at=self.updated_at,
@@ -168,6 +167,7 @@ class MemoryStore:
         """See :meth:`runtime.stores.Store.create_run`."""
         check_run_args(run_id, workflow_name, input)
         draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
+        input_json = encode_value(input)
         with self._lock:
             self._check_open()
             existing = self._runs.get(run_id)
@@ -180,7 +180,7 @@ class MemoryStore:
                 run_id=run_id,
                 workflow_name=workflow_name,
                 graph_hash=graph_hash,
-                input_json=json.dumps(input),
+                input_json=input_json,
                 created_at=now,
                 updated_at=now,
                 due_at=now,
@@ -322,6 +322,8 @@ class MemoryStore:
     ) -> AppendResult:
         """See :meth:`runtime.stores.Store.append`."""
         wakes = False
+        # Encoded before anything changes: a failure half way would keep half a write.
+        result_json = "null" if update is None else encode_value(update.result)
         with self._lock:
             self._check_open()
             run = self._fenced(lease)
@@ -369,7 +371,7 @@ class MemoryStore:
                 else:
                     run.due_at = None
                     run.finished_at = now
-                    run.result_json = json.dumps(update.result)
+                    run.result_json = result_json
                     run.error = update.error
             result = AppendResult(
                 last_seq=first + len(events) - 1,
@@ -394,6 +396,8 @@ class MemoryStore:
         """See :meth:`runtime.stores.Store.send_signal`."""
         check_signal_args(name, payload)
         draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        # Encoded before anything changes: a failure half way would keep half a write.
+        payload_json = encode_value(payload)
         with self._lock:
             self._check_open()
             run = self._get(run_id)
@@ -401,7 +405,7 @@ class MemoryStore:
                 raise RunFinished(run_id, run.status)
             now = self._now()
             seq = run.add_event(draft, now)
-            run.signals[seq] = [name, json.dumps(payload), now, False]
+            run.signals[seq] = [name, payload_json, now, False]
             run.updated_at = now
             wakes = run.status == "waiting" and name in run.wait_signals
             if wakes:
@@ -409,7 +413,7 @@ class MemoryStore:
         if wakes:
             self._notifier.notify()
         return Signal(
-            run_id=run_id, seq=seq, name=name, payload=json.loads(json.dumps(payload)), sent_at=now
+            run_id=run_id, seq=seq, name=name, payload=decode_value(payload_json), sent_at=now
         )
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
@@ -420,7 +424,7 @@ class MemoryStore:
             for seq in sorted(run.signals):
                 signal_name, payload_json, sent_at, consumed = run.signals[seq]
                 if signal_name == name and not consumed:
-                    return Signal(run_id, seq, name, json.loads(payload_json), sent_at)
+                    return Signal(run_id, seq, name, decode_value(payload_json), sent_at)
         return None
 
     async def request_cancel(self, run_id: str) -> RunRecord:

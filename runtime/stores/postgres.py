@@ -49,7 +49,6 @@ still poll as the fallback.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -67,7 +66,7 @@ from ..events import (
     RunCreatedPayload,
     SignalReceivedPayload,
 )
-from ._codec import decode_events
+from ._codec import decode_events, decode_value, encode_value
 from ._notify import Notifier
 from ._pg_listen import _TIMER_PREFIX, _PgListen
 from ._pg_pool import _int_option, parse_postgres_url
@@ -127,9 +126,9 @@ def _record(row: Sequence[Any]) -> RunRecord:
         run_id=row[0],
         workflow_name=row[1],
         graph_hash=row[2],
-        input=json.loads(row[3]),
+        input=decode_value(row[3]),
         status=row[4],
-        result=json.loads(row[5]),
+        result=decode_value(row[5]),
         error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
         created_at=row[7],
         updated_at=row[8],
@@ -227,6 +226,7 @@ class PostgresStore(_PgListen):
         """See :meth:`runtime.stores.Store.create_run`."""
         check_run_args(run_id, workflow_name, input)
         draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
+        input_json = encode_value(input)
         now = self._now()
         token = uuid.uuid4().hex
         attempts = 0
@@ -240,7 +240,7 @@ class PostgresStore(_PgListen):
                     "run_id": run_id,
                     "wf": workflow_name,
                     "gh": graph_hash,
-                    "input": json.dumps(input),
+                    "input": input_json,
                     "now": now,
                     "type": draft.type,
                     "payload": draft.payload_json,
@@ -546,7 +546,7 @@ class PostgresStore(_PgListen):
                 end_sql(self._s),
                 {
                     "status": update.status,
-                    "result": json.dumps(update.result),
+                    "result": encode_value(update.result),
                     "error": None if update.error is None else update.error.model_dump_json(),
                     "run_id": run_id,
                 },
@@ -593,7 +593,7 @@ class PostgresStore(_PgListen):
         """See :meth:`runtime.stores.Store.send_signal`."""
         check_signal_args(name, payload)
         draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
-        payload_json = json.dumps(payload)
+        payload_json = encode_value(payload)
         now = self._now()
         token = uuid.uuid4().hex
         attempts = 0
@@ -631,7 +631,7 @@ class PostgresStore(_PgListen):
             return tuple(row[:2])
 
         seq, sent_at = await self._retrying(work)
-        return Signal(run_id, seq, name, json.loads(payload_json), sent_at)
+        return Signal(run_id, seq, name, decode_value(payload_json), sent_at)
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
         """See :meth:`runtime.stores.Store.next_signal`."""
@@ -646,7 +646,7 @@ class PostgresStore(_PgListen):
             if row is None:
                 await self._select_run(conn, run_id)  # raises RunNotFound for an unknown run
                 return None
-            return Signal(run_id, row[0], name, json.loads(row[1]), row[2])
+            return Signal(run_id, row[0], name, decode_value(row[1]), row[2])
 
         return await self._retrying(work)
 

@@ -42,7 +42,7 @@ from ..events import (
     RunCreatedPayload,
     SignalReceivedPayload,
 )
-from ._codec import decode_events
+from ._codec import decode_events, decode_value, encode_value
 from ._notify import Notifier, notifier_for
 from ._sqlite_schema import APPLICATION_ID, RUN_COLUMNS, SCHEMA, SCHEMA_VERSION
 from .base import (
@@ -99,9 +99,9 @@ def _record(row: Sequence[Any]) -> RunRecord:
         run_id=row[0],
         workflow_name=row[1],
         graph_hash=row[2],
-        input=json.loads(row[3]),
+        input=decode_value(row[3]),
         status=row[4],
-        result=json.loads(row[5]),
+        result=decode_value(row[5]),
         error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
         created_at=from_us(row[7]),
         updated_at=max(from_us(row[8]), datetime.fromisoformat(row[19])),
@@ -297,7 +297,7 @@ class SQLiteStore:
         """See :meth:`runtime.stores.Store.create_run`."""
         check_run_args(run_id, workflow_name, input)
         draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
-        input_json = json.dumps(input)
+        input_json = encode_value(input)
         record, created = await self._call(
             self._create_run, run_id, workflow_name, input_json, graph_hash, draft
         )
@@ -335,7 +335,7 @@ class SQLiteStore:
                 run_id=run_id,
                 workflow_name=workflow_name,
                 graph_hash=graph_hash,
-                input=json.loads(input_json),
+                input=decode_value(input_json),
                 status="pending",
                 result=None,
                 error=None,
@@ -610,7 +610,7 @@ class SQLiteStore:
                         update.status,
                         now_us,
                         now_us,
-                        json.dumps(update.result),
+                        encode_value(update.result),
                         None if update.error is None else update.error.model_dump_json(),
                         graph_hash,
                         lease.run_id,
@@ -651,7 +651,7 @@ class SQLiteStore:
         check_signal_args(name, payload)
         draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
         signal, wakes = await self._call(
-            self._send_signal, run_id, name, json.dumps(payload), draft
+            self._send_signal, run_id, name, encode_value(payload), draft
         )
         if wakes:
             self._notifier.notify()
@@ -684,7 +684,7 @@ class SQLiteStore:
                 "INSERT INTO signals (run_id, seq, name, payload, sent_at) VALUES (?, ?, ?, ?, ?)",
                 (run_id, seq, name, payload_json, now_us),
             )
-        signal = Signal(run_id, seq, name, json.loads(payload_json), from_us(now_us))
+        signal = Signal(run_id, seq, name, decode_value(payload_json), from_us(now_us))
         return signal, wakes
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
@@ -700,7 +700,7 @@ class SQLiteStore:
         if row is None:
             self._select_run(self._c, run_id)  # raises RunNotFound for an unknown run
             return None
-        return Signal(run_id, row[0], name, json.loads(row[1]), from_us(row[2]))
+        return Signal(run_id, row[0], name, decode_value(row[1]), from_us(row[2]))
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
