@@ -8,14 +8,15 @@ the active executor (set through :data:`STEP_EXECUTOR`) takes over.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, overload
 
+from ._sync_attempts import after_abandoned, run_sync_attempt
 from .context import LocalBackend, StepContext
 from .durations import Backoff, Duration, parse_duration
 from .errors import ConfigurationError, RegistrationError
@@ -204,7 +205,10 @@ class Step:
     ) -> Any:
         """Run one attempt of the step function (no retries, no recording).
 
-        Sync functions run in a worker thread so they cannot block the loop.
+        Sync functions run in a worker thread so they cannot block the loop. A
+        thread cannot be interrupted: when a sync attempt times out its thread
+        goes on, and the invocation's next attempt (same
+        ``context.idempotency_key``) starts only once that thread returned.
         """
         fn = self.fn
         if fn is None:
@@ -214,10 +218,50 @@ class Step:
             args = (context, *args)
         if inspect.iscoroutinefunction(fn):
             return await fn(*receiver, *args, **kwargs)
-        result = await asyncio.to_thread(fn, *receiver, *args, **kwargs)
+        result = await run_sync_attempt(
+            fn,
+            (*receiver, *args),
+            kwargs,
+            key=context.idempotency_key,
+            step=self.name,
+            attempt=context.attempt,
+        )
         if inspect.isawaitable(result):
             return await result
         return result
+
+    async def previous_attempt_returned(
+        self,
+        idempotency_key: str,
+        attempt: int,
+        *,
+        deadline: datetime | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Wait until no earlier attempt of this invocation still runs in its thread.
+
+        A sync attempt that timed out goes on in its thread; the worker calls
+        this before the next attempt's own timeout starts, so the retry never
+        runs alongside it and still gets its whole time. It returns at once
+        when nothing is running.
+
+        Args:
+            idempotency_key: The invocation's key (``StepContext.idempotency_key``).
+            attempt: The number of the attempt about to start.
+            deadline: Stop waiting at this time (the run's ``execution_timeout``);
+                the attempt then finds its time used up.
+            clock: The time ``deadline`` is measured against (required with it).
+
+        Raises:
+            ValueError: ``deadline`` without ``clock``.
+        """
+        within = None
+        if deadline is not None:
+            if clock is None:
+                raise ValueError(f"step {self.name!r}: a deadline needs the clock it is read on")
+            within = max(0.0, (deadline - clock()).total_seconds())
+        with contextlib.suppress(TimeoutError):
+            await after_abandoned(idempotency_key, self.name, attempt, within=within)
 
     def __repr__(self) -> str:
         return f"<Step {self.name!r} retries={self.retries} timeout={self.timeout}>"
@@ -238,7 +282,9 @@ def step(
         name: Unique, descriptive name (``"reserve-inventory"``).
         fn: The step function; omit it to use ``step(...)`` as a decorator.
         retries: Further attempts after the first failure.
-        timeout: Per-attempt time limit (seconds, ``timedelta`` or ``"30s"``).
+        timeout: Per-attempt time limit (seconds, ``timedelta`` or ``"30s"``). A
+            sync function's thread cannot be stopped: the attempt fails at
+            the limit, and the retry starts once the thread returned.
         rollback_fn: ``async def rollback(error, output)`` compensating the step.
         backoff: ``Backoff(initial, factor, max)`` or a dict of those keys.
 

@@ -595,6 +595,11 @@ class RunExecutor:
     async def _attempt(
         self, step: Step, call: StepCall, attempt: int, timeout: float | None
     ) -> Any:
+        # A sync attempt of this call that timed out may still run in its thread: it
+        # returns before this attempt starts, and before this attempt's timeout counts.
+        await step.previous_attempt_returned(
+            f"{self.run_id}:{call.key}", attempt, deadline=self.deadline, clock=self.settings.clock
+        )
         limit = timeout
         by_breaker = False
         if self.deadline is not None:
