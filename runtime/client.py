@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -273,13 +274,70 @@ class Client:
 
 
 class _Loop:
+    """A private event loop on a daemon thread, for :class:`SyncClient`."""
+
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="vrb-sync")
+        self.thread = threading.Thread(target=self._serve, daemon=True, name="vrb-sync")
+        self.closed = False
+        self._closing = threading.Lock()
         self.thread.start()
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)  # this thread's own: asyncio.gather looks it up
+        try:
+            self.loop.run_forever()
+        finally:
+            # What asyncio.run does on its way out: tasks still pending (the
+            # PostgreSQL pool's workers and guard) are cancelled and allowed to
+            # finish, or they are destroyed with the loop, each one printing
+            # "Task was destroyed but it is pending".
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+            self.loop.close()
+
+    def run(self, function: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
+        if self.closed:
+            raise ConfigurationError(
+                "this sync client is closed; make a new Client to talk to the store again"
+            )
+        return asyncio.run_coroutine_threadsafe(function(*args, **kwargs), self.loop).result()
+
+    def shutdown(self, store: Store, *, quietly: bool) -> None:
+        """Close ``store`` on the loop, then stop the loop and its thread. Idempotent.
+
+        ``quietly`` (at exit, or when the client is collected) bounds the wait
+        and swallows the store's errors instead of raising them.
+        """
+        with self._closing:  # close() and the finalizer may race from two threads
+            if self.closed:
+                return
+            self.closed = True
+        if threading.current_thread() is self.thread:
+            # Collected on the loop's own thread (the cyclic GC runs anywhere):
+            # it cannot wait for itself, so the loop stops once the store is closed.
+            task = self.loop.create_task(store.close())
+            task.add_done_callback(lambda _: self.loop.stop())
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(store.close(), self.loop)
+            future.result(timeout=_EXIT_TIMEOUT if quietly else None)
+        except Exception:
+            if not quietly:
+                raise
+            # At exit or when collected, a store that cannot close cleanly (its
+            # server gone) must neither hang the process nor print a traceback.
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=_EXIT_TIMEOUT)
+
+
+_EXIT_TIMEOUT = 10.0
+"""Seconds a sync client closing at exit (or when collected) waits for its store."""
 
 
 class _SyncProxy:
@@ -291,7 +349,7 @@ class _SyncProxy:
         method = getattr(self._target, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self._loop.run(method(*args, **kwargs))
+            return self._loop.run(method, *args, **kwargs)
 
         call.__doc__ = method.__doc__
         return call
@@ -302,15 +360,34 @@ class SyncClient:
 
     The calls run on a private event loop in a daemon thread, so they work from
     plain scripts; do not use the same store from another event loop meanwhile.
+    ``with client.sync as sync:`` closes the store at the end of the block;
+    without it, the store is closed when the client is collected or when the
+    interpreter exits, whichever comes first, so a script need not call
+    :meth:`close` itself.
     """
 
     def __init__(self, client: Client) -> None:
         self._loop = _Loop()
         self.workflow: Any = _SyncProxy(client.workflow, self._loop)
         self.workflow_stats: Any = _SyncProxy(client.workflow_stats, self._loop)
-        self._client = client
+        # The finalizer holds the loop and the store, never the client, so a
+        # client that is dropped is still collected (and closed then).
+        self._store = client.store
+        self._finalizer = weakref.finalize(
+            self, _Loop.shutdown, self._loop, client.store, quietly=True
+        )
 
     def close(self) -> None:
-        """Close the store and stop the private loop."""
-        self._loop.run(self._client.close())
-        self._loop.loop.call_soon_threadsafe(self._loop.loop.stop)
+        """Close the store and stop the private loop; later calls raise. Idempotent.
+
+        Raises:
+            StoreError: The store failed to close (its server is gone, say).
+        """
+        self._finalizer.detach()
+        self._loop.shutdown(self._store, quietly=False)
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
