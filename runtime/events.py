@@ -3,7 +3,7 @@
 Every event has a per-run ``seq`` (1-based, gapless), a ``type``, a ``key`` (the
 step invocation key, WDK's correlation id; ``None`` for run-level events), a
 ``payload`` whose fields depend on the type, and ``at`` (UTC). ``Event`` is the
-discriminated union of the sixteen event models, keyed on ``type``.
+discriminated union of the seventeen event models, keyed on ``type``.
 
 Payloads, by type (the key column says what ``key`` holds):
 
@@ -20,6 +20,7 @@ wait_created               wait key  until (None: no deadline), signal (None: a 
 wait_completed             wait key  outcome ("elapsed" or "signal")
 signal_received            None      name, payload (JSON); written by ``send_signal``
 signal_consumed            wait key  name, payload (JSON), signal_seq
+rollback_started           step key  step (committed before the rollback acts)
 rollback_completed         step key  step, output (JSON, the rollback's return value)
 rollback_failed            step key  step, error
 circuit_breaker_tripped    None      breaker ("max_events" or "execution_timeout"), limit
@@ -83,6 +84,8 @@ __all__ = [
     "RollbackCompletedPayload",
     "RollbackFailedEvent",
     "RollbackFailedPayload",
+    "RollbackStartedEvent",
+    "RollbackStartedPayload",
     "RunCancelledEvent",
     "RunCancelledPayload",
     "RunCompletedEvent",
@@ -125,6 +128,7 @@ EventType = Literal[
     "wait_completed",
     "signal_received",
     "signal_consumed",
+    "rollback_started",
     "rollback_completed",
     "rollback_failed",
     "circuit_breaker_tripped",
@@ -345,6 +349,17 @@ class SignalConsumedPayload(Payload):
     signal_seq: int = Field(ge=1)
 
 
+class RollbackStartedPayload(Payload):
+    """The rollback of the step with this event's key is about to run.
+
+    Committed before the rollback acts, so a rollback cut short by a crash is
+    seen in the log (a start without an outcome), never inferred.
+    """
+
+    TYPE: ClassVar[EventType] = "rollback_started"
+    step: str
+
+
 class RollbackCompletedPayload(Payload):
     """The rollback of the step with this event's key ran; it never runs again."""
 
@@ -473,6 +488,13 @@ class SignalConsumedEvent(_EventBase):
     payload: SignalConsumedPayload
 
 
+class RollbackStartedEvent(_EventBase):
+    """See :class:`RollbackStartedPayload`."""
+
+    type: Literal["rollback_started"] = "rollback_started"
+    payload: RollbackStartedPayload
+
+
 class RollbackCompletedEvent(_EventBase):
     """See :class:`RollbackCompletedPayload`."""
 
@@ -526,6 +548,7 @@ Event = Annotated[
     | WaitCompletedEvent
     | SignalReceivedEvent
     | SignalConsumedEvent
+    | RollbackStartedEvent
     | RollbackCompletedEvent
     | RollbackFailedEvent
     | CircuitBreakerTrippedEvent

@@ -21,10 +21,10 @@ Decisions
 * **Poison runs**: a run recovered (taken over from a dead lease) more than
   ``max_recoveries`` times ends ``failed`` with a ``PoisonRun`` error, after
   compensation, instead of crash-looping every worker in turn. Its body is not
-  walked again. Its outstanding rollbacks run once more, except one a worker
-  died in while failing the run: the next takeover records that rollback
-  ``rollback_failed`` (``RollbackInterrupted``) without running it, names it in
-  the run's error, runs the others and ends the run. As with DBOS's
+  walked again. Its outstanding rollbacks run once more, except one the log
+  shows begun (``rollback_started``) without an outcome, which a worker died in:
+  that one is recorded ``rollback_failed`` (``RollbackInterrupted``) without
+  running, named in the run's error; the others run and the run ends. As with DBOS's
   ``max_recovery_attempts``, the limit bounds how often user code can kill a
   worker; rather than a dead-letter state, the run ends ``failed`` with the
   rollback it did not finish on record, for an operator to check by hand.
@@ -405,10 +405,4 @@ class Worker:
             f"(limit {self.max_recoveries}); it is failed so it stops killing workers"
         )
         log.error("run %s: %s", executor.run_id, message)
-        # The first takeover past the limit fails the run; a later one means that
-        # attempt died, while compensating (it walks no step): its rollback in
-        # flight is not run again.
-        return await executor.fail_from_log(
-            ErrorInfo(type="PoisonRun", message=message),
-            rollback_interrupted=recoveries > self.max_recoveries + 1,
-        )
+        return await executor.fail_from_log(ErrorInfo(type="PoisonRun", message=message))

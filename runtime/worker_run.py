@@ -20,8 +20,9 @@ Decisions (documented in the worker's docstring too)
 * An attempt cut short by a crash runs again under the same attempt number (it
   does not use up a retry; a run that keeps killing workers is caught by the
   poison-run limit instead). A rollback cut short by a crash runs again too,
-  except when the crash killed a worker failing a poison run: then it is recorded
-  ``rollback_failed`` and never run again (see :meth:`RunExecutor.fail_from_log`).
+  except when the run is failed as poison: a rollback the log shows begun
+  (``rollback_started``) without an outcome is then recorded ``rollback_failed``
+  and never run again (see :meth:`RunExecutor.fail_from_log`).
 * Breakers on resume: the ``max_events`` decision at a checkpoint is a pure
   function of the log. A checkpoint whose operation already has an event passed
   (see :meth:`RunExecutor._passed`); an attempt started again after a crash
@@ -73,6 +74,7 @@ from .events import (
     Payload,
     RollbackCompletedPayload,
     RollbackFailedPayload,
+    RollbackStartedPayload,
     RunCompletedPayload,
     RunFailedPayload,
     RunStartedPayload,
@@ -380,55 +382,46 @@ class RunExecutor:
         self.record(RunFailedPayload(error=info))
         return await self._end("failed", error=info)
 
-    async def fail_from_log(self, info: ErrorInfo, *, rollback_interrupted: bool = False) -> str:
+    async def fail_from_log(self, info: ErrorInfo) -> str:
         """End the run failed without walking it, compensating every step the log completed.
 
-        The worker uses this for a poison run. Rollbacks run in a fixed order
-        (reverse completion order, the log's recorded outcomes skipped), and
-        each outcome commits as soon as it is known, so when an earlier call of
-        this method died, the rollback it was running is the first one still
-        without an outcome.
+        The worker uses this for a poison run. Rollbacks run in reverse
+        completion order, the log's recorded outcomes skipped. A rollback the log
+        shows begun without an outcome was running when a worker died: it is not
+        run again but recorded ``rollback_failed`` (``RollbackInterrupted``) and
+        named in the run's error, for a rollback that kills its worker would
+        otherwise be retried by every takeover and the run would never end. A
+        rollback that never began runs.
 
         Args:
             info: The run's error.
-            rollback_interrupted: An earlier attempt to fail this run died while
-                compensating. The first rollback still to run is then not run
-                again: it is recorded ``rollback_failed`` (``RollbackInterrupted``)
-                and named in the run's error, and the others run. A rollback that
-                kills its worker would otherwise be retried by every takeover and
-                the run would never end.
         """
         for key, record in self.journal.steps.items():
             if record.outcome == "completed":
                 self._completions.append(
                     _Completion(record.result_seq, key, record.step, record.output)
                 )
-        interrupted = self._first_rollback() if rollback_interrupted else None
-        if interrupted is not None:
-            self._rolled.add(interrupted.key)
+        interrupted = [
+            completion
+            for completion in sorted(self._completions, key=lambda c: c.seq, reverse=True)
+            if completion.key in self.journal.rollbacks_started
+            and completion.key not in self.journal.rolled_back
+        ]
+        for completion in interrupted:
+            self._rolled.add(completion.key)
             reason = (
-                f"the rollback of step {interrupted.step!r} was running when a worker failing "
-                "this poison run died, and is not run again; check by hand whether the step's "
-                "effect was undone"
+                f"the rollback of step {completion.step!r} was running when a worker died, "
+                "and is not run again; check by hand whether the step's effect was undone"
             )
             self.record(
                 RollbackFailedPayload(
-                    step=interrupted.step,
+                    step=completion.step,
                     error=ErrorInfo(type="RollbackInterrupted", message=reason),
                 ),
-                interrupted.key,
+                completion.key,
             )
             info = info.model_copy(update={"message": f"{info.message}; {reason}"})
         return await self._fail(rebuild_error(info))
-
-    def _first_rollback(self) -> _Completion | None:
-        """The completed step whose rollback :meth:`compensate` would run first."""
-        for completion in sorted(self._completions, key=lambda c: c.seq, reverse=True):
-            if completion.key in self._rolled or completion.key in self.journal.rolled_back:
-                continue
-            if self._step(completion.step).rollback_fn is not None:
-                return completion
-        return None
 
     async def park(self, error: NondeterminismError, *, retry_in: float = 300.0) -> str:
         """Give a run back that this worker must not advance, due again in ``retry_in`` s.
@@ -667,7 +660,9 @@ class RunExecutor:
                 if recorded == "rollback_completed":
                     done.append(completion.step)
                 continue
-            # What led here (the step's failure) is durable before any rollback acts.
+            # What led here (the step's failure) and the rollback's start are durable
+            # before it acts: a crash from here on leaves a start without an outcome.
+            self.record(RollbackStartedPayload(step=completion.step), completion.key)
             await self.flush()
             try:
                 output = step.rollback_fn(error, completion.output)

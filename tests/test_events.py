@@ -34,6 +34,7 @@ SAMPLES: dict[str, Payload] = {
     "wait_completed": events.WaitCompletedPayload(outcome="signal"),
     "signal_received": events.SignalReceivedPayload(name="go", payload={"ok": True}),
     "signal_consumed": events.SignalConsumedPayload(name="go", payload=None, signal_seq=4),
+    "rollback_started": events.RollbackStartedPayload(step="s"),
     "rollback_completed": events.RollbackCompletedPayload(step="s", output=None),
     "rollback_failed": events.RollbackFailedPayload(step="s", error=ERROR),
     "circuit_breaker_tripped": events.CircuitBreakerTrippedPayload(
@@ -45,7 +46,7 @@ SAMPLES: dict[str, Payload] = {
 }
 
 
-def test_the_vocabulary_is_the_sixteen_types_of_the_spec() -> None:
+def test_the_vocabulary_is_the_spec_s_sixteen_types_and_rollback_started() -> None:
     assert EVENT_TYPES == (
         "run_created",
         "run_started",
@@ -57,6 +58,7 @@ def test_the_vocabulary_is_the_sixteen_types_of_the_spec() -> None:
         "wait_completed",
         "signal_received",
         "signal_consumed",
+        "rollback_started",
         "rollback_completed",
         "rollback_failed",
         "circuit_breaker_tripped",

@@ -470,8 +470,9 @@ def test_export_timeout_interrupts_the_slow_step_and_closes_the_session(db_url: 
         assert [p.model_dump() for p in of_type(history, "circuit_breaker_tripped")] == [
             {"breaker": "execution_timeout", "limit": 2.0}
         ]
-        assert types(history)[-3:] == [
+        assert types(history)[-4:] == [
             "circuit_breaker_tripped",
+            "rollback_started",
             "rollback_completed",
             "run_failed",
         ]

@@ -153,6 +153,8 @@ def payload_summary(event_type: str, payload: dict[str, Any], limit: int = 80) -
             text = f"{payload.get('name')} {value(payload.get('payload'))}"
         case "signal_consumed":
             text = f"{payload.get('name')} {value(payload.get('payload'))}"
+        case "rollback_started":
+            text = step
         case "rollback_completed":
             text = f"{step} -> {value(payload.get('output'))}"
         case "rollback_failed":

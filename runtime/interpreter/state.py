@@ -33,6 +33,7 @@ from ..events import (
     EventDraft,
     RollbackCompletedEvent,
     RollbackFailedEvent,
+    RollbackStartedEvent,
     SignalConsumedEvent,
     StepStartedEvent,
     WaitCompletedEvent,
@@ -95,6 +96,8 @@ class Journal:
         waits_completed: Per key, the seq of its ``wait_completed`` event.
         consumed: Per key, the ``signal_consumed`` event.
         rolled_back: Keys whose rollback ran (completed or failed), with the event type.
+        rollbacks_started: Keys whose rollback began (``rollback_started``): one
+            not in :attr:`rolled_back` was cut short by its worker's death.
         order: Node keys in the order the history first mentions them; the walk
             must visit them in the same order.
         tripped: The ``circuit_breaker_tripped`` event, if a breaker tripped: the run
@@ -111,6 +114,7 @@ class Journal:
     waits_completed: dict[str, int] = field(default_factory=dict)
     consumed: dict[str, SignalConsumedEvent] = field(default_factory=dict)
     rolled_back: dict[str, str] = field(default_factory=dict)
+    rollbacks_started: set[str] = field(default_factory=set)
     order: list[str] = field(default_factory=list)
     order_steps: dict[str, str] = field(default_factory=dict)
     tripped: CircuitBreakerTrippedEvent | None = None
@@ -199,6 +203,8 @@ class Journal:
             self.waits_completed[key] = event.seq
         elif isinstance(event, SignalConsumedEvent):
             self.consumed[key] = event
+        elif isinstance(event, RollbackStartedEvent):
+            self.rollbacks_started.add(key)
         elif isinstance(event, RollbackCompletedEvent | RollbackFailedEvent):
             self.rolled_back[key] = event.type
 

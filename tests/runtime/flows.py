@@ -364,3 +364,9 @@ async def keep() -> str:
 async def hanging_rollback(ctx: WorkflowContext) -> None:
     await keep()
     await fatal()
+
+
+@workflow("t-reserve-then-block")
+async def reserve_then_block(ctx: WorkflowContext, seconds: float) -> str:
+    await reserve("seat")
+    return await block(seconds)

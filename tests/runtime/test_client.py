@@ -163,9 +163,9 @@ def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunn
 ) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-hanging-rollback")
-        # Killed in the rollback: the first claim, one takeover, then the takeover past
-        # the limit that fails the run as poison and compensates once more.
-        for round_ in range(3):
+        # Killed in the rollback: the first claim, then the takeover within the limit,
+        # which runs the rollback the log shows begun once more (at least once).
+        for round_ in range(2):
             worker = Worker(
                 client, library(), **{**FAST, "lease_timeout": 0.2, "max_recoveries": 1}
             )
@@ -179,13 +179,18 @@ def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunn
                 await client.workflow.result(handle.run_id, timeout=10)
         assert caught.value.error["type"] == "PoisonRun"
         assert caught.value.error["message"] == (
-            "the run was taken over 3 times after its worker died (limit 1); it is failed so "
+            "the run was taken over 2 times after its worker died (limit 1); it is failed so "
             "it stops killing workers; the rollback of step 't-keep' was running when a worker "
-            "failing this poison run died, and is not run again; check by hand whether the "
-            "step's effect was undone"
+            "died, and is not run again; check by hand whether the step's effect was undone"
         )
         history = await client.workflow.history(handle.run_id)
-        assert types(history, "n1") == ["step_started", "step_completed", "rollback_failed"]
+        assert types(history, "n1") == [
+            "step_started",
+            "step_completed",
+            "rollback_started",
+            "rollback_started",
+            "rollback_failed",
+        ]
         assert history[-2].payload.error.model_dump() == {  # type: ignore[union-attr]
             "type": "RollbackInterrupted",
             "message": caught.value.error["message"].split("; ", 2)[2],
@@ -193,7 +198,39 @@ def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunn
         assert types(history)[-1] == "run_failed"
 
     run(scenario, store_url)
-    assert flows.CALLS.count(("undo-hang", "kept")) == 3
+    assert flows.CALLS.count(("undo-hang", "kept")) == 2
+
+
+def test_a_poison_run_runs_every_rollback_that_never_began(store_url: str) -> None:
+    async def scenario(client: Client) -> None:
+        handle = await client.workflow.trigger("t-reserve-then-block", [30])
+        worker = Worker(client, library(), **{**FAST, "lease_timeout": 0.2})
+        task = asyncio.create_task(worker.start("t-reserve-then-block"))
+        async with asyncio.timeout(10):
+            while ("block", 30) not in flows.CALLS:
+                await asyncio.sleep(0.01)
+        await _kill(worker, task)
+        # Workers that die right after their claim, before doing anything: the run is
+        # taken over again and again, and no rollback ever begins.
+        for _ in range(3):
+            async with asyncio.timeout(10):
+                while not await client.store.claim("ghost", lease_timeout=0.05):
+                    await asyncio.sleep(0.05)
+        async with serving(client, lease_timeout=0.2, max_recoveries=1):
+            with pytest.raises(WorkflowFailed) as caught:
+                await client.workflow.result(handle.run_id, timeout=10)
+        assert caught.value.error["type"] == "PoisonRun"
+        assert "rollback" not in caught.value.error["message"]
+        history = await client.workflow.history(handle.run_id)
+        assert types(history, "n1") == [
+            "step_started",
+            "step_completed",
+            "rollback_started",
+            "rollback_completed",
+        ]
+
+    run(scenario, store_url)
+    assert ("undo-reserve", "PoisonRun", {"id": "R-seat"}) in flows.CALLS
 
 
 def test_zombie_worker_past_its_lease_cannot_append(store_url: str) -> None:

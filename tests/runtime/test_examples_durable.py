@@ -141,7 +141,9 @@ def test_saga_example_failure_is_compensated_in_reverse_order(store_url: str) ->
         history = await client.workflow.history(handle.run_id)
         rolled = [(e.type, e.payload.step) for e in history if e.type.startswith("rollback")]  # type: ignore[union-attr]
         assert rolled == [
+            ("rollback_started", "book-hotel"),
             ("rollback_completed", "book-hotel"),
+            ("rollback_started", "book-flight"),
             ("rollback_completed", "book-flight"),
         ]
 

@@ -59,8 +59,9 @@ class _CrashingStore:
 
 
 def _log(history: list[Any]) -> list[tuple[str, str | None]]:
-    # A re-executed attempt starts again; everything else must be recorded once.
-    return [(e.type, e.key) for e in history if e.type not in ("step_started", "run_started")]
+    # A re-executed attempt or rollback starts again; everything else must be recorded once.
+    again = ("step_started", "run_started", "rollback_started")
+    return [(e.type, e.key) for e in history if e.type not in again]
 
 
 async def _finish(client: Client, run_id: str) -> Any:

@@ -21,11 +21,13 @@ def test_saga_compensates_in_reverse_order_with_outputs_and_error(store_url: str
             "message": "step 't-ship' failed: RuntimeError: no courier",
         }
         history = await client.workflow.history(handle.run_id)
-        assert [(e.type, e.key) for e in history][-6:] == [
+        assert [(e.type, e.key) for e in history][-8:] == [
             ("step_retrying", "n3"),
             ("step_started", "n3"),
             ("step_failed", "n3"),
+            ("rollback_started", "n2"),
             ("rollback_completed", "n2"),
+            ("rollback_started", "n1"),
             ("rollback_completed", "n1"),
             ("run_failed", None),
         ]

@@ -6,7 +6,6 @@ dropped PostgreSQL connection whose retry failed too would.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from runtime import Client

@@ -121,12 +121,13 @@ def test_max_events_trips_the_breaker_after_compensation(store_url: str) -> None
             "message": "the run reached its limit of 12 events (max_events)",
         }
         history = await client.workflow.history(handle.run_id)
-        assert types(history)[-3:] == [
+        assert types(history)[-4:] == [
             "circuit_breaker_tripped",
+            "rollback_started",
             "rollback_completed",
             "run_failed",
         ]
-        assert len(history) == 15  # 12 events, then the breaker, the rollback and the end
+        assert len(history) == 16  # 12 events, then the breaker, the rollback and the end
 
     run(scenario, store_url)
     assert flows.CALLS[-1][0] == "undo-reserve"
@@ -143,8 +144,9 @@ def test_execution_timeout_interrupts_a_running_step_and_compensates(store_url: 
             "message": "the run exceeded its execution timeout of 1s",
         }
         history = await client.workflow.history(handle.run_id)
-        assert types(history)[-3:] == [
+        assert types(history)[-4:] == [
             "circuit_breaker_tripped",
+            "rollback_started",
             "rollback_completed",
             "run_failed",
         ]
