@@ -175,6 +175,8 @@ class RunExecutor:
         self._steps: dict[str, Step] = {}
         # Step-level waits settled in this claim (the journal holds those of earlier ones).
         self._taken: dict[str, Any] = {}
+        # The attempt each step invocation of this claim is at (a parked one included).
+        self._attempts: dict[str, int] = {}
         self._timed_out: set[str] = set()
         self.instance: Any = flow.cls() if flow.cls is not None else None
         self.walker: Walker | None = None
@@ -543,6 +545,7 @@ class RunExecutor:
             if not resumed:
                 self.record(StepStartedPayload(step=call.step, attempt=attempt), call.key)
             resumed = False
+            self._attempts[call.key] = attempt
             await self.flush()
             try:
                 output = await self._attempt(step, call, attempt, ref.timeout)
@@ -637,11 +640,35 @@ class RunExecutor:
                 if isinstance(error, kind):
                     raise error
         suspends = [error for error in errors if isinstance(error, Suspend)]
+        failures = [error for error in errors if isinstance(error, Exception)]
+        if failures and suspends:
+            # A branch failed for good while others wait for a signal that may never
+            # come: the node fails now, and each waiting branch is settled failed so a
+            # replay sees the same (a branch in a retry backoff still runs to its end).
+            for call, outcome in zip(calls, outcomes, strict=True):
+                if isinstance(outcome, Suspend) and outcome.signals:
+                    self._abandon(call, failures[0])
+            suspends = [s for s in suspends if not s.signals]
         if suspends:
             raise Suspend.merge(suspends)
-        if errors:
-            raise errors[0]
+        if failures:
+            raise failures[0]
         return list(outcomes)
+
+    def _abandon(self, call: StepCall, failure: Exception) -> None:
+        """Record a branch parked at a signal wait failed: a sibling failed for good."""
+        sibling = failure.step if isinstance(failure, StepFailure) else type(failure).__name__
+        error = ErrorInfo(
+            type="BranchAbandoned",
+            message=(
+                f"step {call.step!r} was waiting for a signal when its sibling {sibling!r} "
+                "failed for good; the parallel node failed without it"
+            ),
+        )
+        attempt = self._attempts.get(call.key, 1)
+        self._advance(
+            self.record(StepFailedPayload(step=call.step, attempt=attempt, error=error), call.key)
+        )
 
     # ------------------------------------------------------------------ host: sagas
 

@@ -201,14 +201,22 @@ def _entries(history: Sequence[Event], again: dict[str, int] | None = None) -> l
     """The log as ``(type, key, payload)``, without commit times or ``run_started``'s worker.
 
     ``again``: attempts started again after a crash (key -> attempt); the second
-    ``step_started`` of each is left out, and a ``signal_consumed`` names the
+    ``step_started`` of each is left out (as is a rollback's second
+    ``rollback_started``), and a ``signal_consumed`` names the
     signal it took by its position in what is left, not by its seq.
     """
     left = dict(again or {})
     seen: set[str] = set()
+    rollbacks: set[str] = set()
     kept: list[Event] = []
     for event in history:
         key = event.key or ""
+        if event.type == "rollback_started":
+            # A run begins each rollback once; a second start is the one in flight at
+            # the crash beginning again.
+            if key in rollbacks:
+                continue
+            rollbacks.add(key)
         if event.type == "step_started" and left.get(key) == event.payload.attempt:  # type: ignore[union-attr]
             if key in seen:
                 del left[key]

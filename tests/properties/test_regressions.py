@@ -260,6 +260,39 @@ def test_a_run_resumed_while_compensating_a_tripped_breaker_records_the_trip_onc
     )
     crashed = asyncio.run(crash_and_resume(scenario, "memory://", 4, True))
     assert crashed is not None
-    assert [e.type for e in crashed.durable][-1] == "circuit_breaker_tripped"
+    # The trip commits with the start of the first rollback, which the crash cuts short.
+    assert [e.type for e in crashed.durable][-2:] == ["circuit_breaker_tripped", "rollback_started"]
     trips = [e for e in crashed.history if e.type == "circuit_breaker_tripped"]
     assert len(trips) == 1, [e.type for e in crashed.history]
+
+
+def test_a_branch_failing_for_good_while_a_sibling_waits_for_a_signal_fails_the_node_at_once() -> (
+    None
+):
+    # Issue 13, found by property 3 on a fresh clone once signals waited inside steps were
+    # generated: branch 0 fails, branch 1 completes (it has a rollback), branch 2 waits for
+    # g0, which never comes. The wait won over the failure: the run waited for good with
+    # branch 1 never compensated. Now the node fails at once; the waiting branch is
+    # recorded failed (BranchAbandoned), so a replay or a resumed run sees the same.
+    scenario = Scenario(
+        Program(
+            body=(
+                Parallel("p0", (("s0", "n % 10"), ("s1", "n % 10"), ("s2", "n % 10"))),
+                StepCall(None, "s0", "n % 10"),
+            )
+        ),
+        _plans(
+            StepPlan("s0", 0, 0.5, (1,), 0, 0, False, False),
+            StepPlan("s1", 0, 0.5, (0,), 0, 0, True, False),
+            StepPlan("s2", 0, 0.5, (0,), 0, 0, False, False, wait="g0"),
+        ),
+        0,
+        (Delivery("g1", 0, 0.0),),
+    )
+    record = _on_worker(scenario, "memory://")
+    assert record.outcome.status == "failed", record.outcome
+    failed = [e for e in record.history if e.type == "step_failed"]
+    assert [e.payload.error.type for e in failed] == ["ValueError", "BranchAbandoned"]  # type: ignore[union-attr]
+    saga_view(history_timeline(record.history), scenario, failed=True)
+    check_replay_equivalence(scenario, lambda name: "memory://")
+    check_crash_equivalence(scenario, "memory://")

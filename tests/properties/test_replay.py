@@ -329,7 +329,19 @@ def _same_event(
     if replayed == recorded:
         return True
     # The attempt in flight when the prefix ends runs again under the same number.
-    return kind == "step_started" and payload["attempt"] == _in_flight(prefix, key)
+    if kind == "step_started":
+        return payload["attempt"] == _in_flight(prefix, key)
+    # So does the rollback in flight (begun, no outcome): it begins again.
+    return kind == "rollback_started" and _rollback_in_flight(prefix, key)
+
+
+def _rollback_in_flight(history: list[Event], key: str | None) -> bool:
+    """The rollback of step ``key`` began and never ended in ``history``."""
+    begun = False
+    for event in history:
+        if event.key == key and event.type.startswith("rollback_"):
+            begun = event.type == "rollback_started"
+    return begun
 
 
 def check_replay_equivalence(scenario: Scenario, url: Callable[[str], str]) -> None:
