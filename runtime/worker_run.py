@@ -640,7 +640,12 @@ class RunExecutor:
                 if isinstance(error, kind):
                     raise error
         suspends = [error for error in errors if isinstance(error, Suspend)]
-        failures = [error for error in errors if isinstance(error, Exception)]
+        # In branch order, a branch abandoned in an earlier claim after the failure that
+        # abandoned it: the node raises that failure, as the live run did.
+        failures = sorted(
+            (o for c, o in zip(calls, outcomes, strict=True) if isinstance(o, Exception)),
+            key=lambda outcome: isinstance(outcome, StepFailure) and _abandoned(outcome),
+        )
         if failures and suspends:
             # A branch failed for good while others wait for a signal that may never
             # come: the node fails now, and each waiting branch is settled failed so a
@@ -659,7 +664,7 @@ class RunExecutor:
         """Record a branch parked at a signal wait failed: a sibling failed for good."""
         sibling = failure.step if isinstance(failure, StepFailure) else type(failure).__name__
         error = ErrorInfo(
-            type="BranchAbandoned",
+            type=_ABANDONED,
             message=(
                 f"step {call.step!r} was waiting for a signal when its sibling {sibling!r} "
                 "failed for good; the parallel node failed without it"
