@@ -121,6 +121,16 @@ __all__ = [
 log = logging.getLogger("runtime.worker")
 
 
+_ABANDONED = "BranchAbandoned"
+"""The error type of a branch recorded failed because a sibling failed (no module: not a class)."""
+
+
+def _abandoned(failure: StepFailure) -> bool:
+    """The branch failed only because a sibling did (see :meth:`RunExecutor._abandon`)."""
+    cause = failure.cause
+    return type(cause).__name__ == _ABANDONED or getattr(cause, "type", None) == _ABANDONED
+
+
 class LeaseGone(ControlFlow):
     """The worker lost its lease on the run: stop at once, write nothing more."""
 
