@@ -51,10 +51,10 @@ from typing import TYPE_CHECKING
 
 from ._store_clock import StoreClock
 from .errors import ConfigurationError
-from .events import ErrorInfo
+from .events import ErrorInfo, EventDraft, RunCancelledPayload, StepCompletedEvent
 from .graphs import GraphLibrary
 from .sdk import get_workflow
-from .stores.base import Claim, LeaseLost, Store
+from .stores.base import Claim, LeaseLost, RunUpdate, Store
 from .worker_run import RunExecutor, RunSettings
 
 if TYPE_CHECKING:
@@ -105,6 +105,10 @@ class Worker:
         max_recoveries: Takeovers after which a run is failed as poison.
         inline_retry_max: Longest retry delay slept in-process, in seconds.
         park_interval: Seconds before a parked (diverged) run is due again.
+        cancel_grace: Seconds a cancelled run pinned to a graph version this
+            worker lacks is left to workers that have it before this one ends it
+            ``cancelled`` without compensation (default: two leases, by which a
+            live worker would have taken it).
     """
 
     def __init__(
@@ -121,6 +125,7 @@ class Worker:
         max_recoveries: int = 5,
         inline_retry_max: float = 1.0,
         park_interval: float = 300.0,
+        cancel_grace: float | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         for name, value in (
@@ -148,6 +153,7 @@ class Worker:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.max_recoveries = max_recoveries
         self.park_interval = park_interval
+        self.cancel_grace = 2 * self.lease_timeout if cancel_grace is None else cancel_grace
         self.clock = StoreClock(clock)
         """The store's time, read off ``clock`` (see :class:`runtime._store_clock.StoreClock`)."""
         self.settings = RunSettings(
@@ -163,6 +169,11 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._active: dict[str, asyncio.Task[str]] = {}
         self._executors: dict[str, RunExecutor] = {}
+        # Runs this worker leaves to the others until a time (its clock): cancelled
+        # runs pinned to a graph version it lacks, due at once for a worker that has it.
+        self._passed_over: dict[str, datetime] = {}
+        # When this worker first declined each such run (see _decline_cancelled).
+        self._cancel_declined: dict[str, datetime] = {}
         self._names: list[str] = []
         self._declined: set[tuple[str, str]] = set()
         self.outcomes: list[tuple[str, str]] = []
@@ -265,11 +276,15 @@ class Worker:
 
     async def _claim(self, limit: int) -> list[Claim]:
         sent = self.clock.local()
+        for run_id, until in list(self._passed_over.items()):
+            if until <= sent:
+                del self._passed_over[run_id]
         claims = await self.store.claim(
             self.worker_id,
             workflow_names=self._names,
             lease_timeout=self.lease_timeout,
             limit=limit,
+            exclude=list(self._passed_over),
         )
         if claims:
             # A claim sets the run's updated_at to the store's now: a sample of its clock.
@@ -347,6 +362,8 @@ class Worker:
         )
         if graph is None:
             assert run.graph_hash is not None
+            if run.cancel_requested:
+                return await self._decline_cancelled(claim)
             if (run.run_id, run.graph_hash) not in self._declined:
                 self._declined.add((run.run_id, run.graph_hash))
                 log.warning(
@@ -381,6 +398,52 @@ class Worker:
             beat.cancel()
             if self._executors.get(run.run_id) is executor:
                 del self._executors[run.run_id]
+
+    async def _decline_cancelled(self, claim: Claim) -> str:
+        """A cancelled run pinned to a graph version this worker lacks.
+
+        Its cancellation keeps it due at once, so given back as any declined run
+        it would come straight back to this worker, over and over. It is left to
+        the others for ``retry_delay`` instead (claims pass it over), and a worker
+        with its version takes it and compensates. When none has in
+        :attr:`cancel_grace` seconds, none is live: it ends ``cancelled`` here
+        without compensation (rollbacks need the graph), the steps it leaves
+        uncompensated named in its error.
+        """
+        run = claim.run
+        now = self.clock.local()
+        first = self._cancel_declined.setdefault(run.run_id, now)
+        if (now - first).total_seconds() < self.cancel_grace:
+            self._passed_over[run.run_id] = now + timedelta(seconds=self.retry_delay)
+            await self.store.release(claim.lease)
+            return "declined"
+        del self._cancel_declined[run.run_id]
+        history = await self.store.history(run.run_id)
+        rolled = {e.key for e in history if e.type in ("rollback_completed", "rollback_failed")}
+        left = [
+            e.payload.step
+            for e in history
+            if isinstance(e, StepCompletedEvent) and e.key not in rolled
+        ]
+        assert run.graph_hash is not None
+        message = (
+            f"cancellation requested; no worker with graph {run.graph_hash[:12]} of workflow "
+            f"{run.workflow_name!r} took the run in {self.cancel_grace:g}s, so it ended "
+            "without compensation (rollbacks need the graph); "
+            + (
+                "completed steps not compensated: " + ", ".join(left)
+                if left
+                else "no step had completed"
+            )
+        )
+        log.warning("run %s: %s", run.run_id, message)
+        error = ErrorInfo(type="Cancelled", message=message)
+        await self.store.append(
+            claim.lease,
+            [EventDraft(RunCancelledPayload(reason=message))],
+            update=RunUpdate(status="cancelled", error=error),
+        )
+        return "cancelled"
 
     async def _heartbeat(self, executor: RunExecutor) -> None:
         # Never let the lease run out between beats, whatever the settings say.

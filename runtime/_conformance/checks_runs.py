@@ -501,3 +501,15 @@ async def check_claim_filters_by_workflow_and_takes_the_oldest_first(h: StoreHar
         bad = error
     assert bad is not None
     assert "lease_timeout must be positive" in str(bad)
+
+
+@conformance_check()
+async def check_claim_passes_over_the_runs_it_is_told_to(h: StoreHarness) -> None:
+    store = h.open()
+    for index, run_id in enumerate(["a", "b", "c"]):
+        h.clock.advance(1 + index)
+        await store.create_run(run_id, "x", None)
+    first = await store.claim("w", limit=5, exclude=["a", "c", "unknown"])
+    assert [c.run.run_id for c in first] == ["b"]
+    rest = await store.claim("w", limit=5, exclude=[])
+    assert [c.run.run_id for c in rest] == ["a", "c"]

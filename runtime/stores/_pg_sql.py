@@ -89,6 +89,7 @@ def create_sql(s: str) -> str:
 def claim_sql(s: str, by_name: bool) -> str:
     """Lease due runs (``%(names)s`` filters them when ``by_name``); returns their rows."""
     name_filter = "AND workflow_name = ANY(%(names)s) " if by_name else ""
+    name_filter += "AND NOT run_id = ANY(%(exclude)s::text[]) "
     return (
         # SKIP LOCKED: a run another claimer is taking is passed over, never
         # waited for; the lock is re-checked against the row's newest version.

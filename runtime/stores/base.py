@@ -469,11 +469,13 @@ class Store(Protocol):
         workflow_names: Sequence[str] | None = None,
         lease_timeout: float = 30.0,
         limit: int = 1,
+        exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """Lease up to ``limit`` due runs to ``worker_id``, oldest due first.
 
         Atomic: no run is ever handed to two workers at once. ``None`` for
-        ``workflow_names`` means any workflow.
+        ``workflow_names`` means any workflow. Runs in ``exclude`` are passed
+        over (a worker that cannot serve a run leaves it to the others).
         """
         ...
 

@@ -251,10 +251,12 @@ class MemoryStore:
         workflow_names: Sequence[str] | None = None,
         lease_timeout: float = 30.0,
         limit: int = 1,
+        exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """See :meth:`runtime.stores.Store.claim`."""
         check_claim_args(worker_id, lease_timeout, limit)
         names = None if workflow_names is None else set(workflow_names)
+        skipped = set(exclude)
         claims: list[Claim] = []
         with self._lock:
             self._check_open()
@@ -265,6 +267,7 @@ class MemoryStore:
                 if run.due_at is not None
                 and run.due_at <= now
                 and (names is None or run.workflow_name in names)
+                and run.run_id not in skipped
             ]
             due.sort(key=lambda run: (run.due_at or now, run.run_id))
             for run in due[:limit]:

@@ -354,11 +354,13 @@ class PostgresStore(_PgListen):
         lease_timeout: float,
         limit: int,
         now: datetime | None,
+        exclude: Sequence[str] = (),
     ) -> tuple[str, dict[str, Any]]:
         """The SQL and parameters :meth:`claim` runs (``now=None``: the server's clock)."""
         params = {
             "now": now,
             "names": names,
+            "exclude": list(exclude),
             "limit": limit,
             "worker": worker_id,
             "timeout": timedelta(seconds=lease_timeout),
@@ -372,13 +374,14 @@ class PostgresStore(_PgListen):
         workflow_names: Sequence[str] | None = None,
         lease_timeout: float = 30.0,
         limit: int = 1,
+        exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """See :meth:`runtime.stores.Store.claim`."""
         check_claim_args(worker_id, lease_timeout, limit)
         names = None if workflow_names is None else list(workflow_names)
         if names == []:
             return []
-        query = self.claim_query(worker_id, names, lease_timeout, limit, self._now())
+        query = self.claim_query(worker_id, names, lease_timeout, limit, self._now(), exclude)
         rows = await self._fetchall(*query)
         rows.sort(key=lambda row: (row[1], row[2]))
         claims: list[Claim] = []

@@ -423,16 +423,22 @@ class SQLiteStore:
         workflow_names: Sequence[str] | None = None,
         lease_timeout: float = 30.0,
         limit: int = 1,
+        exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """See :meth:`runtime.stores.Store.claim`."""
         check_claim_args(worker_id, lease_timeout, limit)
         names = None if workflow_names is None else list(workflow_names)
         if names == []:
             return []
-        return await self._call(self._claim, worker_id, names, lease_timeout, limit)
+        return await self._call(self._claim, worker_id, names, lease_timeout, limit, list(exclude))
 
     def _claim(
-        self, worker_id: str, names: list[str] | None, lease_timeout: float, limit: int
+        self,
+        worker_id: str,
+        names: list[str] | None,
+        lease_timeout: float,
+        limit: int,
+        exclude: list[str],
     ) -> list[Claim]:
         _, now_us = self._now()
         sql = "SELECT run_id, status FROM runs WHERE due_at <= ?"
@@ -440,6 +446,9 @@ class SQLiteStore:
         if names is not None:
             sql += f" AND workflow_name IN ({', '.join('?' * len(names))})"
             params += names
+        if exclude:
+            sql += f" AND run_id NOT IN ({', '.join('?' * len(exclude))})"
+            params += exclude
         sql += " ORDER BY due_at, run_id LIMIT ?"
         params.append(limit)
         # An idle poll stays a read: the write lock is taken only with work in sight.
