@@ -1,0 +1,45 @@
+"""A worker process for the chaos test: ``python -m tests.chaos_worker URL LEASE_TIMEOUT``.
+
+Serves the workflows of :mod:`tests.chaos_flows` until SIGTERM (or SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from runtime import Client, Worker
+
+from . import chaos_flows  # noqa: F401 - registers the workflows
+
+
+def main() -> None:
+    """Serve the chaos workflows."""
+    logging.basicConfig(level=logging.WARNING, format="%(process)d %(name)s %(message)s")
+    url, lease_timeout = sys.argv[1], float(sys.argv[2])
+
+    async def serve() -> None:
+        client = Client(url)
+        worker = Worker(
+            client,
+            worker_id=f"chaos-{os.getpid()}",
+            poll_interval=0.2,
+            heartbeat_interval=lease_timeout / 4,
+            lease_timeout=lease_timeout,
+            max_concurrency=8,
+            # Deaths are the test's kills, not the runs': poison attribution is
+            # another test's business (a run here may be in flight at several kills).
+            max_recoveries=1000,
+        )
+        try:
+            await worker.run_forever("chaos-chain", "chaos-saga")
+        finally:
+            await client.close()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
