@@ -52,6 +52,7 @@ from typing import Any
 
 from vrb_compile.ir.models import Graph
 
+from ._interrupts import LoopInterrupts
 from ._resume import Completion as _Completion
 from ._resume import backoff_of, join_saga, split_input
 from ._run_state import RunSettings, RunState
@@ -135,7 +136,7 @@ class LeaseGone(ControlFlow):
     """The worker lost its lease on the run: stop at once, write nothing more."""
 
 
-class RunExecutor:
+class RunExecutor(LoopInterrupts):
     """Executes one claimed run until it completes, fails, waits or is given back.
 
     Args:
