@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["COMPILER_VERSION", "Cache"]
 
 #: Bumped whenever the analysis changes what it reports.
-COMPILER_VERSION = "0.1.0+check.7"
+COMPILER_VERSION = "0.1.0+check.8"
 
 
 def _key(*parts: str) -> str:

@@ -1,8 +1,9 @@
 """Walking the statements and expressions of a workflow body or helper.
 
-Lowering-only constructs (VRB2xx, VRB305, VRB306) are reported here (what an
-awaited call must look like to be lowered: :mod:`.lowerable`; which statements
-can run: :mod:`.flow`); every call, reference and await is handed to
+Lowering-only constructs (VRB2xx, VRB305, VRB306, VRB308) are reported here
+(what an awaited call must look like to be lowered: :mod:`.lowerable`; which
+statements can run: :mod:`.flow`; a loop that awaits nothing:
+:mod:`vrb_compile.rules.loops`); every call, reference and await is handed to
 :class:`.calls.CallChecker`.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from ..discover import cst_dotted
+from ..rules import loops
 from .base import Frame, short
 from .flow import block_completes, first_dead, statements
 from .lowerable import LoweringChecks
@@ -93,6 +95,8 @@ class StatementWalker(LoweringChecks):
                     "VRB305",
                     f"{what} in workflow {wf.name!r}, which has no max_events circuit breaker",
                 )
+            if wf is not None and not frame.sync and loops.awaits_nothing(stmt):
+                self.report(frame, stmt, "VRB308", loops.message(wf.name, stmt))
             self.expr(frame, stmt.test)
             self.loop_body(frame, +1)
             self.block(frame, stmt.body)

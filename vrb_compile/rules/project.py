@@ -1,4 +1,4 @@
-"""VRB301-VRB307: source-level graph checks."""
+"""VRB301-VRB307: source-level graph checks (VRB308 lives in :mod:`.loops`)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from . import (
     environment,
     filesystem,
     identifiers,
+    loops,
     meta,
     network,
     project,
@@ -38,6 +39,7 @@ _FAMILIES = (
     state,
     constructs,
     project,
+    loops,
 )
 
 
