@@ -18,6 +18,7 @@ harness has a URL that other processes can open. Nothing here imports pytest.
 from __future__ import annotations
 
 # The check modules register their checks in CONFORMANCE_CHECKS on import, in this order.
+from ._conformance import checks_quarantine as _checks_quarantine  # noqa: F401
 from ._conformance import checks_runs as _checks_runs  # noqa: F401
 from ._conformance import checks_waits as _checks_waits  # noqa: F401
 from ._conformance.core import (

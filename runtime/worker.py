@@ -18,9 +18,23 @@ Decisions
   it stays ``waiting`` with nothing changed, due again after ``park_interval``
   (so a worker with the right version can finish it), and the worker logs the
   :class:`~runtime.NondeterminismError` at ERROR level.
-* **Poison runs**: a run recovered (taken over from a dead lease) more than
-  ``max_recoveries`` times ends ``failed`` with a ``PoisonRun`` error, after
-  compensation, instead of crash-looping every worker in turn. Its body is not
+* **Quarantine**: a worker that dies takes down every run it was executing, and
+  only one of them may be to blame. So a run taken over
+  :data:`QUARANTINE_AFTER` times is next executed *alone*: only by a worker with
+  nothing else in flight, which claims nothing else until it is done (and so
+  from then on: each later claim of it, resumed or recovered), and marks
+  the execution quarantined in the store (:meth:`~runtime.stores.Store.quarantine`),
+  so the death of that worker is counted against that run
+  (:attr:`~runtime.stores.RunRecord.quarantine_deaths`). A busy worker that
+  claims such a run gives it back at once, due before every run that became due
+  since (so the next worker with a free slot takes it), and claims nothing new
+  until its own runs end or another worker took that run: runs that keep every
+  worker busy cannot starve it.
+* **Poison runs**: a run whose worker died more than ``max_recoveries`` times
+  while executing it alone ends ``failed`` with a ``PoisonRun`` error, after
+  compensation, instead of crash-looping every worker in turn. Deaths of a
+  worker it shared with other runs are not counted: a healthy run that shared
+  workers with a poison run is never failed as poison. Its body is not
   walked again. Its outstanding rollbacks run once more, except one the log
   shows begun (``rollback_started``) without an outcome, which a worker died in:
   that one is recorded ``rollback_failed`` (``RollbackInterrupted``) without
@@ -60,7 +74,10 @@ from .worker_run import RunExecutor, RunSettings
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Worker"]
+__all__ = ["QUARANTINE_AFTER", "Worker"]
+
+QUARANTINE_AFTER = 2
+"""Takeovers after which a run is executed alone (quarantined): one death may be bad luck."""
 
 log = logging.getLogger("runtime.worker")
 
@@ -102,7 +119,8 @@ class Worker:
             version is missing) is due again.
         lease_timeout: Seconds a claim lasts without renewal.
         worker_id: This worker's id in leases and events (default: random).
-        max_recoveries: Takeovers after which a run is failed as poison.
+        max_recoveries: Deaths of a worker executing the run alone (quarantined)
+            that a run may cause; the next takeover fails it as poison.
         inline_retry_max: Longest retry delay slept in-process, in seconds.
         park_interval: Seconds before a parked (diverged) run is due again.
         cancel_grace: Seconds a cancelled run pinned to a graph version this
@@ -174,6 +192,11 @@ class Worker:
         self._passed_over: dict[str, datetime] = {}
         # When this worker first declined each such run (see _decline_cancelled).
         self._cancel_declined: dict[str, datetime] = {}
+        # The run this worker executes alone (quarantined): it claims nothing else meanwhile.
+        self._quarantined: str | None = None
+        # A run waiting for quarantine that this worker gave back while busy: it
+        # claims nothing new until its runs end (then it takes it) or another took it.
+        self._awaited: str | None = None
         self._names: list[str] = []
         self._declined: set[tuple[str, str]] = set()
         self.outcomes: list[tuple[str, str]] = []
@@ -198,9 +221,9 @@ class Worker:
                 self._slot_freed.clear()
                 free = self.max_concurrency - len(self._active)
                 claims: list[Claim] = []
-                if free > 0:
+                if free > 0 and self._quarantined is None and not await self._awaiting():
                     try:
-                        claims = await self._claim(free)
+                        claims = await self._triage(await self._claim(free))
                     except Exception as error:  # a busy or unreachable store: retry later
                         log.error("worker %s could not claim runs: %s", self.worker_id, error)
                 for claim in claims:
@@ -232,6 +255,8 @@ class Worker:
         def forget(task: asyncio.Task[str]) -> None:
             if self._active.get(run_id) is task:
                 del self._active[run_id]
+                if self._quarantined == run_id:
+                    self._quarantined = None
                 self._slot_freed.set()
 
         return forget
@@ -269,10 +294,74 @@ class Worker:
         _freeze_startup_heap()
         async with asyncio.timeout(timeout):
             while True:
-                claims = await self._claim(self.max_concurrency)
+                claims = await self._triage(await self._claim(self.max_concurrency))
                 if not claims:
                     return
-                await asyncio.gather(*(self._serve(claim) for claim in claims))
+                try:
+                    await asyncio.gather(*(self._serve(claim) for claim in claims))
+                finally:
+                    self._quarantined = None
+
+    def _suspect(self, claim: Claim) -> bool:
+        """Whether ``claim`` is of a run to execute alone (see the module's Quarantine)."""
+        return (
+            # "resumed" too: a run given back to wait for quarantine comes back so, and
+            # once a run has been taken over that often it keeps running alone.
+            claim.reason != "new"
+            and claim.run.recoveries >= QUARANTINE_AFTER
+            # A takeover from this worker's own execution: no death to attribute.
+            and claim.run.run_id not in self._active
+        )
+
+    async def _triage(self, claims: list[Claim]) -> list[Claim]:
+        """The claims to execute; the others are given back, due at once.
+
+        A run to quarantine is kept only by a worker with nothing in flight, and
+        then alone. Given back, it is due at its creation time, before the runs that
+        became due since, so the next claim (this worker's once idle, or another's)
+        takes it.
+        """
+        suspects = [claim for claim in claims if self._suspect(claim)]
+        if not suspects:
+            return claims
+        kept = None if self._active else suspects[0]
+        if kept is None:
+            self._awaited = suspects[0].run.run_id
+        else:
+            self._quarantined = kept.run.run_id
+        served: list[Claim] = []
+        for claim in claims:
+            if claim is kept or (kept is None and claim not in suspects):
+                served.append(claim)
+                continue
+            wake_at = claim.run.created_at if claim in suspects else None
+            try:
+                await self.store.release(claim.lease, wake_at=wake_at)
+            except Exception as error:  # its lease lapses and another worker takes it
+                log.warning("run %s: could not give it back: %s", claim.run.run_id, error)
+        if kept is not None:
+            log.info(
+                "run %s was taken over %d times: executing it alone (quarantined)",
+                kept.run.run_id,
+                kept.run.recoveries,
+            )
+        return served
+
+    async def _awaiting(self) -> bool:
+        """Whether this worker holds back from claiming for a run waiting for quarantine."""
+        if self._awaited is None:
+            return False
+        if not self._active:
+            self._awaited = None  # idle now: the next claim takes it, if still due
+            return False
+        try:
+            run = await self.store.get_run(self._awaited)
+        except Exception:  # gone, or the store is unreachable: claim as usual
+            self._awaited = None
+            return False
+        if run.status != "waiting":
+            self._awaited = None  # another worker took it (or it ended)
+        return self._awaited is not None
 
     async def _claim(self, limit: int) -> list[Claim]:
         sent = self.clock.local()
@@ -377,6 +466,11 @@ class Worker:
                 claim.lease, wake_at=self.clock() + timedelta(seconds=self.retry_delay)
             )
             return "declined"
+        if self._quarantined == run.run_id:
+            try:
+                await self.store.quarantine(claim.lease)
+            except LeaseLost:
+                return "lease lost"
         history = await self.store.history(run.run_id)
         executor = RunExecutor(
             self.store, claim, graph, history, get_workflow(run.workflow_name), self.settings
@@ -385,7 +479,7 @@ class Worker:
         poison = (
             claim.reason == "recovered"
             and not recovered_from_self
-            and run.recoveries > self.max_recoveries
+            and run.quarantine_deaths > self.max_recoveries
         )
         self._executors[run.run_id] = executor
         # A poison run's rollbacks may take long too: keep its lease while they run.
@@ -462,10 +556,11 @@ class Worker:
                 delay = period
 
     async def _poison(self, executor: RunExecutor) -> str:
-        recoveries = executor.run.recoveries
+        run = executor.run
         message = (
-            f"the run was taken over {recoveries} times after its worker died "
-            f"(limit {self.max_recoveries}); it is failed so it stops killing workers"
+            f"the run's worker died {run.quarantine_deaths} times while executing it alone "
+            f"(limit {self.max_recoveries}, taken over {run.recoveries} times in all); "
+            "it is failed so it stops killing workers"
         )
         log.error("run %s: %s", executor.run_id, message)
         return await executor.fail_from_log(ErrorInfo(type="PoisonRun", message=message))

@@ -189,16 +189,18 @@ def test_a_rollback_that_kills_every_worker_ends_the_run_failed_without_running_
         if worker.returncode != 9:
             break
         deaths += 1
-    # The first claim and two takeovers die in the rollback; the third takeover is past
-    # the limit: it records the rollback the log shows begun as not run again, and ends
-    # the run.
-    assert deaths == 3
-    assert effects(tmp_path) == Counter({"kept": 1, "doomed": 1, "undo-kill": 3})
+    # The first claim and takeover die in the rollback (not counted: a run is executed
+    # alone from its second takeover), then three takeovers executing it alone; the
+    # next is past the limit of 2: it records the rollback the log shows begun as not
+    # run again, and ends the run.
+    assert deaths == 5
+    assert effects(tmp_path) == Counter({"kept": 1, "doomed": 1, "undo-kill": 5})
     with pytest.raises(WorkflowFailed) as caught:
         call(tmp_path, lambda c: c.workflow.result(run_id, timeout=5))
     assert caught.value.error["type"] == "PoisonRun"
     assert caught.value.error["message"].startswith(
-        "the run was taken over 3 times after its worker died (limit 2)"
+        "the run's worker died 3 times while executing it alone (limit 2, taken over 5 "
+        "times in all)"
     )
     assert (
         "the rollback of step 'c-kept' was running when a worker" in caught.value.error["message"]
@@ -207,7 +209,7 @@ def test_a_rollback_that_kills_every_worker_ends_the_run_failed_without_running_
     assert_well_formed(history)
     rollbacks = [e for e in history if e.type.startswith("rollback")]
     assert [(e.type, e.key, e.payload.step) for e in rollbacks] == [
-        *[("rollback_started", "n1", "c-kept")] * 3,
+        *[("rollback_started", "n1", "c-kept")] * 5,
         ("rollback_failed", "n1", "c-kept"),
     ]
     assert rollbacks[-1].payload.error.type == "RollbackInterrupted"

@@ -32,7 +32,7 @@ __all__ = [
     "schema_ddl",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_SCHEMA = "vrb"
 
 COUNT_SHARDS = 16
@@ -187,6 +187,9 @@ CREATE TABLE {s}.runs (
     lease_expires_at timestamptz,
     lease_timeout    interval NOT NULL DEFAULT '30 seconds',
     recoveries       integer NOT NULL DEFAULT 0,
+    quarantine_deaths integer NOT NULL DEFAULT 0,
+    -- the current lease was marked quarantined: its lapse is the run's fault
+    lease_quarantined boolean NOT NULL DEFAULT false,
     last_seq         bigint NOT NULL DEFAULT 0,
     -- the token of the last write (the creation, then each append) and the last
     -- append's seq: a retry after a lost connection finds whether the first
@@ -236,6 +239,11 @@ CREATE INDEX signals_pending ON {s}.signals (run_id, name, seq) WHERE NOT consum
 MIGRATIONS: dict[int, Sequence[str]] = {
     # 2: workflow_stats from run_counts, kept by triggers, instead of a scan of the runs
     2: [_COUNTS_DDL, _RECOUNT],
+    # 3: deaths of a worker executing the run alone, told apart from the others
+    3: [
+        "ALTER TABLE {s}.runs ADD COLUMN IF NOT EXISTS quarantine_deaths integer NOT NULL DEFAULT 0, "
+        "ADD COLUMN IF NOT EXISTS lease_quarantined boolean NOT NULL DEFAULT false"
+    ],
 }
 """Statements taking a schema from version ``n - 1`` to ``n``, keyed by ``n``.
 

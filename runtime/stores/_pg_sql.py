@@ -54,6 +54,7 @@ __all__ = [
     "claim_sql",
     "create_sql",
     "end_sql",
+    "quarantine_sql",
     "renew_sql",
     "signal_sql",
     "wait_sql",
@@ -62,7 +63,7 @@ __all__ = [
 RUN_COLUMNS = (
     "run_id, workflow_name, graph_hash, input, status, result, error, created_at, "
     "updated_at, started_at, finished_at, wake_at, wait_signals, cancel_requested, "
-    "lease_owner, lease_epoch, lease_expires_at, recoveries, last_seq"
+    "lease_owner, lease_epoch, lease_expires_at, recoveries, last_seq, quarantine_deaths"
 )
 
 NOW = "coalesce(%(now)s::timestamptz, clock_timestamp())"
@@ -97,7 +98,10 @@ def claim_sql(s: str, by_name: bool) -> str:
         f"WHERE due_at <= {_DUE_BOUND} {name_filter}"
         "ORDER BY due_at, run_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
         f"UPDATE {s}.runs AS r SET "
-        "recoveries = r.recoveries + (due.status = 'running')::int, status = 'running', "
+        "recoveries = r.recoveries + (due.status = 'running')::int, "
+        "quarantine_deaths = r.quarantine_deaths "
+        "+ (due.status = 'running' AND r.lease_quarantined)::int, "
+        "lease_quarantined = false, status = 'running', "
         "lease_owner = %(worker)s, lease_epoch = r.lease_epoch + 1, "
         "lease_timeout = %(timeout)s, wake_at = NULL, wait_signals = '{}', "
         "(started_at, updated_at, lease_expires_at, due_at) = (SELECT "
@@ -106,6 +110,15 @@ def claim_sql(s: str, by_name: bool) -> str:
         "FROM due WHERE r.run_id = due.run_id "
         "RETURNING due.status, due.due_at, "
         + ", ".join(f"r.{column.strip()}" for column in RUN_COLUMNS.split(","))
+    )
+
+
+def quarantine_sql(s: str) -> str:
+    """Mark the current lease quarantined, if still held; returns a row when it is."""
+    return (
+        f"UPDATE {s}.runs SET lease_quarantined = true "
+        "WHERE run_id = %(run_id)s AND lease_epoch = %(epoch)s "
+        "AND lease_owner = %(worker)s AND status = 'running' RETURNING run_id"
     )
 
 

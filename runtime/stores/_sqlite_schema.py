@@ -1,10 +1,28 @@
-"""The SQLite store's schema: its version, the file's application id, the DDL, the run columns."""
+"""The SQLite store's schema: its version, the file's application id, the DDL, the run columns.
+
+:func:`ensure_schema` creates the schema in a new file, or migrates an older
+one step by step (:data:`MIGRATIONS`), inside the caller's write transaction: a
+failed migration leaves the file as it was.
+"""
 
 from __future__ import annotations
 
-__all__ = ["APPLICATION_ID", "RUN_COLUMNS", "SCHEMA", "SCHEMA_VERSION"]
+import sqlite3
+from collections.abc import Sequence
 
-SCHEMA_VERSION = 1
+from .base import SchemaVersionError
+
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "RUN_COLUMNS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "ensure_schema",
+    "header",
+]
+
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x56524231  # "VRB1": marks the file as a vrb-workflows database
 
 SCHEMA = """
@@ -28,7 +46,9 @@ CREATE TABLE runs (
     lease_epoch      INTEGER NOT NULL DEFAULT 0,
     lease_expires_at INTEGER,
     lease_timeout_us INTEGER NOT NULL DEFAULT 30000000,
-    recoveries       INTEGER NOT NULL DEFAULT 0
+    recoveries       INTEGER NOT NULL DEFAULT 0,
+    quarantine_deaths INTEGER NOT NULL DEFAULT 0,
+    lease_quarantined INTEGER NOT NULL DEFAULT 0
 );
 -- claim: one range scan over the runs that can become due
 CREATE INDEX runs_due ON runs (due_at, run_id) WHERE due_at IS NOT NULL;
@@ -68,5 +88,58 @@ RUN_COLUMNS = (
     # The log is the source of truth for the seq and the last activity: the hot
     # path inserts events and leaves the runs row alone (see _append).
     "(SELECT max(seq) FROM events AS e WHERE e.run_id = runs.run_id), "
-    "(SELECT at FROM events AS e WHERE e.run_id = runs.run_id ORDER BY seq DESC LIMIT 1)"
+    "(SELECT at FROM events AS e WHERE e.run_id = runs.run_id ORDER BY seq DESC LIMIT 1), "
+    "quarantine_deaths"
 )
+
+MIGRATIONS: dict[int, Sequence[str]] = {
+    # 2: deaths of a worker executing the run alone, told apart from the others
+    2: [
+        "ALTER TABLE runs ADD COLUMN quarantine_deaths INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN lease_quarantined INTEGER NOT NULL DEFAULT 0",
+    ],
+}
+"""Statements taking a file from version ``n - 1`` to ``n``, keyed by ``n``."""
+
+
+def header(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The file's ``application_id`` and ``user_version`` (the schema version)."""
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    return int(app_id), int(version)
+
+
+def ensure_schema(c: sqlite3.Connection, path: str) -> None:
+    """Create or migrate the schema on ``c``, which holds the write lock (``BEGIN IMMEDIATE``).
+
+    Raises:
+        SchemaVersionError: The file is newer than this code, or not a vrb database.
+    """
+    # Read under the write lock: another process may have just done the work.
+    app_id, version = header(c)
+    if app_id not in (0, APPLICATION_ID):
+        raise SchemaVersionError(
+            f"{path} belongs to another application (application_id "
+            f"{app_id:#x}); point the store URL at a vrb-workflows database"
+        )
+    if app_id == 0:
+        (tables,) = c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if tables:
+            raise SchemaVersionError(
+                f"{path} already holds tables that are not a vrb-workflows "
+                "database; point the store URL at a new file"
+            )
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                c.execute(statement)
+        c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    elif version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path} has schema version {version}, newer than the "
+            f"{SCHEMA_VERSION} this vrb-workflows understands; upgrade vrb-workflows"
+        )
+    else:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                c.execute(statement)
+    c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -13,7 +13,10 @@ Run states and what makes a run claimable
 
 * ``pending``;
 * ``running`` but its lease expired (its worker died or hung): a *recovery*,
-  counted in :attr:`RunRecord.recoveries` so the worker can park a poison run;
+  counted in :attr:`RunRecord.recoveries`, and in
+  :attr:`RunRecord.quarantine_deaths` when the lapsed lease was marked by
+  :meth:`Store.quarantine` (the run was executing alone), so the worker can
+  fail a poison run without blaming the runs that shared its dead workers;
 * ``waiting`` and its ``wake_at`` has come, or a signal named in its
   ``wait_signals`` is buffered (sent before or after the wait began), or
   cancellation was requested.
@@ -223,6 +226,9 @@ class RunRecord:
         lease_expires_at: When the current lease lapses.
         recoveries: How many times it was claimed after its lease lapsed.
         last_seq: The seq of its last event, which is also its number of events.
+        quarantine_deaths: How many of those lapsed leases were marked by
+            :meth:`Store.quarantine`: deaths of a worker that executed this run
+            alone, so the run itself is to blame.
     """
 
     run_id: str
@@ -244,6 +250,7 @@ class RunRecord:
     lease_expires_at: datetime | None
     recoveries: int
     last_seq: int
+    quarantine_deaths: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,6 +488,18 @@ class Store(Protocol):
 
     async def renew_lease(self, lease: Lease) -> Renewal:
         """Heartbeat: extend the lease by its ``lease_timeout``.
+
+        Raises:
+            LeaseLost: The run was taken over, given back or ended.
+        """
+        ...
+
+    async def quarantine(self, lease: Lease) -> None:
+        """Mark the execution under ``lease`` as quarantined: its worker runs nothing else.
+
+        If this lease lapses and the run is claimed again (a recovery), the claim
+        also counts the death in :attr:`RunRecord.quarantine_deaths`. The mark
+        belongs to this lease only: every claim starts unmarked.
 
         Raises:
             LeaseLost: The run was taken over, given back or ended.

@@ -86,6 +86,9 @@ class _Run:
     lease_expires_at: datetime | None = None
     lease_timeout: float = 30.0
     recoveries: int = 0
+    quarantine_deaths: int = 0
+    # The current lease was marked by quarantine(): its lapse is the run's fault.
+    lease_quarantined: bool = False
     events: list[EventRow] = field(default_factory=list)
     # seq -> (name, payload_json, sent_at, consumed)
     signals: dict[int, list[Any]] = field(default_factory=dict)
@@ -111,6 +114,7 @@ class _Run:
             lease_expires_at=self.lease_expires_at,
             recoveries=self.recoveries,
             last_seq=len(self.events),
+            quarantine_deaths=self.quarantine_deaths,
         )
 
     def add_event(self, draft: EventDraft, now: datetime) -> int:
@@ -274,6 +278,8 @@ class MemoryStore:
                 reason = _REASONS[run.status]
                 if reason == "recovered":
                     run.recoveries += 1
+                    run.quarantine_deaths += run.lease_quarantined
+                run.lease_quarantined = False
                 expires = now + timedelta(seconds=lease_timeout)
                 run.status = "running"
                 run.started_at = run.started_at or now
@@ -299,6 +305,12 @@ class MemoryStore:
             run.updated_at = now
             renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, run.lease_expires_at)
             return Renewal(lease=renewed, cancel_requested=run.cancel_requested)
+
+    async def quarantine(self, lease: Lease) -> None:
+        """See :meth:`runtime.stores.Store.quarantine`."""
+        with self._lock:
+            self._check_open()
+            self._fenced(lease).lease_quarantined = True
 
     async def release(
         self,

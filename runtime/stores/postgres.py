@@ -78,6 +78,7 @@ from ._pg_sql import (
     claim_sql,
     create_sql,
     end_sql,
+    quarantine_sql,
     renew_sql,
     signal_sql,
     wait_sql,
@@ -142,6 +143,7 @@ def _record(row: Sequence[Any]) -> RunRecord:
         lease_expires_at=row[16],
         recoveries=row[17],
         last_seq=row[18],
+        quarantine_deaths=row[19],
     )
 
 
@@ -414,6 +416,18 @@ class PostgresStore(_PgListen):
         row = await self._retrying(work)
         renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, row[0])
         return Renewal(lease=renewed, cancel_requested=row[1])
+
+    async def quarantine(self, lease: Lease) -> None:
+        """See :meth:`runtime.stores.Store.quarantine`."""
+        held = {"run_id": lease.run_id, "epoch": lease.epoch, "worker": lease.worker_id}
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> None:
+            # Setting a flag twice is harmless: a retry after a lost answer is safe.
+            cursor = await conn.execute(quarantine_sql(self._s), held)
+            if await cursor.fetchone() is None:
+                await self._lease_lost(conn, lease)
+
+        await self._retrying(work)
 
     async def release(
         self,

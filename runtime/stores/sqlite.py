@@ -44,7 +44,7 @@ from ..events import (
 )
 from ._codec import decode_events, decode_value, encode_value
 from ._notify import Notifier, notifier_for
-from ._sqlite_schema import APPLICATION_ID, RUN_COLUMNS, SCHEMA, SCHEMA_VERSION
+from ._sqlite_schema import APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, ensure_schema, header
 from .base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
@@ -61,7 +61,6 @@ from .base import (
     RunRecord,
     RunStatus,
     RunUpdate,
-    SchemaVersionError,
     Signal,
     SignalConflict,
     StoreError,
@@ -115,6 +114,7 @@ def _record(row: Sequence[Any]) -> RunRecord:
         lease_expires_at=_opt_dt(row[16]),
         recoveries=row[17],
         last_seq=row[18],
+        quarantine_deaths=row[20],
     )
 
 
@@ -205,41 +205,11 @@ class SQLiteStore:
             delay = min(delay * 2, 0.05)
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        app_id, version = self._header(conn)
+        app_id, version = header(conn)
         if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
             return
         with self._transaction() as c:
-            # Re-read under the write lock: another process may have just created it.
-            app_id, version = self._header(c)
-            if app_id not in (0, APPLICATION_ID):
-                raise SchemaVersionError(
-                    f"{self._path} belongs to another application (application_id "
-                    f"{app_id:#x}); point the store URL at a vrb-workflows database"
-                )
-            if app_id == 0:
-                (tables,) = c.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                if tables:
-                    raise SchemaVersionError(
-                        f"{self._path} already holds tables that are not a vrb-workflows "
-                        "database; point the store URL at a new file"
-                    )
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
-                c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"{self._path} has schema version {version}, newer than the "
-                    f"{SCHEMA_VERSION} this vrb-workflows understands; upgrade vrb-workflows"
-                )
-            # Older versions would be migrated here, inside this transaction.
-
-    @staticmethod
-    def _header(conn: sqlite3.Connection) -> tuple[int, int]:
-        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        return int(app_id), int(version)
+            ensure_schema(c, self._path)
 
     @property
     def _c(self) -> sqlite3.Connection:
@@ -462,7 +432,9 @@ class SQLiteStore:
             for run_id, status in c.execute(sql, params).fetchall():
                 rows = c.execute(
                     "UPDATE runs SET "
-                    "recoveries = recoveries + (status = 'running'), status = 'running', "
+                    "recoveries = recoveries + (status = 'running'), "
+                    "quarantine_deaths = quarantine_deaths + (status = 'running') * "
+                    "lease_quarantined, lease_quarantined = 0, status = 'running', "
                     "started_at = coalesce(started_at, ?), lease_owner = ?, "
                     "lease_epoch = lease_epoch + 1, lease_expires_at = ?, lease_timeout_us = ?, "
                     "due_at = ?, wake_at = NULL, wait_signals = '[]', updated_at = ? "
@@ -493,6 +465,20 @@ class SQLiteStore:
         expires_us, cancel = rows[0]
         renewed = Lease(lease.run_id, lease.worker_id, lease.epoch, from_us(expires_us))
         return Renewal(lease=renewed, cancel_requested=bool(cancel))
+
+    async def quarantine(self, lease: Lease) -> None:
+        """See :meth:`runtime.stores.Store.quarantine`."""
+        await self._call(self._quarantine, lease)
+
+    def _quarantine(self, lease: Lease) -> None:
+        with self._transaction() as c:
+            marked = c.execute(
+                "UPDATE runs SET lease_quarantined = 1 WHERE run_id = ? AND lease_epoch = ? "
+                "AND lease_owner = ? AND status = 'running'",
+                (lease.run_id, lease.epoch, lease.worker_id),
+            ).rowcount
+            if not marked:
+                raise self._lease_lost(c, lease)
 
     async def release(
         self,

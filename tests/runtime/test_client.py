@@ -141,7 +141,9 @@ async def _kill(worker: Worker, task: asyncio.Task[None]) -> None:
 def test_poison_run_is_failed_after_too_many_takeovers(store_url: str) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-block", [30])
-        for round_ in range(2):
+        # Killed on its first claim and its first takeover (not counted: the first
+        # two takeovers run it with others), then twice executing it alone.
+        for round_ in range(4):
             worker = Worker(client, library(), **{**FAST, "lease_timeout": 0.2})
             task = asyncio.create_task(worker.start("t-block"))
             async with asyncio.timeout(10):
@@ -152,10 +154,13 @@ def test_poison_run_is_failed_after_too_many_takeovers(store_url: str) -> None:
             with pytest.raises(WorkflowFailed) as caught:
                 await client.workflow.result(handle.run_id, timeout=10)
         assert caught.value.error["type"] == "PoisonRun"
-        assert "taken over 2 times after its worker died (limit 1)" in caught.value.error["message"]
+        assert caught.value.error["message"].startswith(
+            "the run's worker died 2 times while executing it alone (limit 1, taken over 4 "
+            "times in all)"
+        )
 
     run(scenario, store_url)
-    assert flows.CALLS.count(("block", 30)) == 2
+    assert flows.CALLS.count(("block", 30)) == 4
 
 
 def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunning_it(
@@ -163,9 +168,10 @@ def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunn
 ) -> None:
     async def scenario(client: Client) -> None:
         handle = await client.workflow.trigger("t-hanging-rollback")
-        # Killed in the rollback: the first claim, then the takeover within the limit,
-        # which runs the rollback the log shows begun once more (at least once).
-        for round_ in range(2):
+        # Killed in the rollback: the first claim and takeover (not counted), then the
+        # two takeovers executing it alone (counted, the second within the limit), each
+        # running the rollback the log shows begun once more (at least once).
+        for round_ in range(4):
             worker = Worker(
                 client, library(), **{**FAST, "lease_timeout": 0.2, "max_recoveries": 1}
             )
@@ -179,16 +185,15 @@ def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunn
                 await client.workflow.result(handle.run_id, timeout=10)
         assert caught.value.error["type"] == "PoisonRun"
         assert caught.value.error["message"] == (
-            "the run was taken over 2 times after its worker died (limit 1); it is failed so "
-            "it stops killing workers; the rollback of step 't-keep' was running when a worker "
+            "the run's worker died 2 times while executing it alone (limit 1, taken over 4 "
+            "times in all); it is failed so it stops killing workers; the rollback of step 't-keep' was running when a worker "
             "died, and is not run again; check by hand whether the step's effect was undone"
         )
         history = await client.workflow.history(handle.run_id)
         assert types(history, "n1") == [
             "step_started",
             "step_completed",
-            "rollback_started",
-            "rollback_started",
+            *["rollback_started"] * 4,
             "rollback_failed",
         ]
         assert history[-2].payload.error.model_dump() == {  # type: ignore[union-attr]
@@ -198,7 +203,7 @@ def test_a_poison_run_whose_rollback_kills_its_worker_ends_failed_without_rerunn
         assert types(history)[-1] == "run_failed"
 
     run(scenario, store_url)
-    assert flows.CALLS.count(("undo-hang", "kept")) == 2
+    assert flows.CALLS.count(("undo-hang", "kept")) == 4
 
 
 def test_a_poison_run_runs_every_rollback_that_never_began(store_url: str) -> None:
@@ -210,12 +215,13 @@ def test_a_poison_run_runs_every_rollback_that_never_began(store_url: str) -> No
             while ("block", 30) not in flows.CALLS:
                 await asyncio.sleep(0.01)
         await _kill(worker, task)
-        # Workers that die right after their claim, before doing anything: the run is
-        # taken over again and again, and no rollback ever begins.
+        # Workers that execute it alone and die right after their claim, before doing
+        # anything: the run is taken over again and again, and no rollback ever begins.
         for _ in range(3):
             async with asyncio.timeout(10):
-                while not await client.store.claim("ghost", lease_timeout=0.05):
+                while not (ghost := await client.store.claim("ghost", lease_timeout=0.05)):
                     await asyncio.sleep(0.05)
+            await client.store.quarantine(ghost[0].lease)
         async with serving(client, lease_timeout=0.2, max_recoveries=1):
             with pytest.raises(WorkflowFailed) as caught:
                 await client.workflow.result(handle.run_id, timeout=10)

@@ -179,6 +179,7 @@ def test_an_older_schema_is_migrated_in_one_transaction(
 _TO_VERSION_1 = """
 DROP TABLE {s}.run_counts;
 DROP FUNCTION {s}.run_counts_statement, {s}.run_counts_row, {s}.run_counts_truncate CASCADE;
+ALTER TABLE {s}.runs DROP COLUMN quarantine_deaths, DROP COLUMN lease_quarantined;
 UPDATE {s}.vrb_meta SET value = '1' WHERE key = 'schema_version'
 """
 
@@ -224,7 +225,7 @@ def test_a_version_1_schema_gets_run_counts_of_the_runs_it_holds(
             await store.close()
 
     store = _pg(postgres_url)  # migrates
-    assert _version(postgres_server, postgres_schema) == 2
+    assert _version(postgres_server, postgres_schema) == _pg_schema.SCHEMA_VERSION
     migrated = _counted(postgres_server, postgres_schema)
     assert migrated == {**expected, ("a", "pending"): (expected[("a", "pending")][0] + 1, 0, 0.0)}
     total, of_a, success_rate = asyncio.run(after(store))
