@@ -13,6 +13,8 @@ from typing import Any
 
 from runtime import StepContext, StepFailed, WorkflowContext, step, workflow
 
+from .effects import append_line
+
 
 def effect(ctx: StepContext, kind: str, phase: str) -> None:
     """Record one phase of a step execution."""
@@ -21,15 +23,8 @@ def effect(ctx: StepContext, kind: str, phase: str) -> None:
 
 def record(run_id: str, key: str, kind: str, phase: str) -> None:
     """Append one effect line."""
-    fd = os.open(
-        os.path.join(os.environ["VRB_CHAOS_DIR"], "effects"),
-        os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-        0o644,
-    )
-    try:
-        os.write(fd, f"{run_id} {key} {kind} {os.getpid()} {phase}\n".encode())
-    finally:
-        os.close(fd)
+    path = os.path.join(os.environ["VRB_CHAOS_DIR"], "effects")
+    append_line(path, f"{run_id} {key} {kind} {os.getpid()} {phase}")
 
 
 @step("chaos-work")

@@ -15,15 +15,11 @@ import os
 
 from runtime import StepContext, WorkflowContext, step, workflow
 
+from .effects import append_line
+
 
 def _effect(ctx: StepContext, name: str) -> None:
-    fd = os.open(
-        os.environ["VRB_PGS_GATE"] + ".effects", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-    )
-    try:
-        os.write(fd, f"{ctx.run_id} {name} {os.getpid()}\n".encode())
-    finally:
-        os.close(fd)
+    append_line(os.environ["VRB_PGS_GATE"] + ".effects", f"{ctx.run_id} {name} {os.getpid()}")
 
 
 @step("pgs-hold")

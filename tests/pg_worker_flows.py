@@ -14,18 +14,12 @@ import os
 
 from runtime import StepContext, WorkflowContext, step, workflow
 
+from .effects import append_line
+
 
 def effect(line: str) -> None:
     """Record one step execution."""
-    fd = os.open(
-        os.path.join(os.environ["VRB_PGW_DIR"], "effects"),
-        os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-        0o644,
-    )
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
+    append_line(os.path.join(os.environ["VRB_PGW_DIR"], "effects"), line)
 
 
 @step("pgw-advance")
