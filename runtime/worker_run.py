@@ -227,7 +227,17 @@ class RunExecutor(LoopInterrupts, RunWaits):
         wait_signals: Sequence[str] = (),
         consume: Sequence[int] = (),
     ) -> None:
-        """Commit the pending batch (and a status change) in one fenced append."""
+        """Commit the pending batch (and a status change) in one fenced append.
+
+        A store that could not be reached raises a store error that is also a
+        :class:`ConnectionError` (the append may or may not have committed, and
+        repeating it is safe). The lease may still be ours then: the run is kept
+        and the same append asked again, with pauses growing to a second, until
+        the store answers: the append lands, or :class:`LeaseLost` says the lease
+        is gone. A stopping worker stops asking once the lease has lapsed. Any
+        other store error stops the run: the lease lapses and another claim
+        resumes it from what was committed.
+        """
         async with self._lock:
             if self.lost:
                 raise LeaseGone("lease lost")
@@ -243,24 +253,44 @@ class RunExecutor(LoopInterrupts, RunWaits):
                 wait_signals=tuple(wait_signals),
                 graph_hash=self._pin,
             )
-            sent = self.settings.clock.local()
-            try:
-                outcome = await self.store.append(
-                    self.lease, batch, update=update, consume_signals=consume
-                )
-            except LeaseLost as lost:
-                self.lost = True
-                log.warning("%s", lost)
-                raise LeaseGone(str(lost)) from None
-            except Exception as error:
-                # A store failure is not the workflow's: stop executing (the lease
-                # lapses and another claim resumes the run from what was committed).
-                self.lost = True
-                log.error("run %s: the store refused an append: %s", self.run_id, error)
-                raise LeaseGone(str(error)) from error
-            except BaseException:
-                self.lost = True
-                raise
+            failures = 0
+            pause = 0.05
+            while True:
+                try:
+                    if failures:
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, 1.0)
+                    sent = self.settings.clock.local()
+                    outcome = await self.store.append(
+                        self.lease, batch, update=update, consume_signals=consume
+                    )
+                    break
+                except LeaseLost as lost:
+                    self.lost = True
+                    log.warning("%s", lost)
+                    raise LeaseGone(str(lost)) from None
+                except ConnectionError as error:
+                    # Giving the run up would run the steps this batch completes again.
+                    failures += 1
+                    if self.settings.stopping() and self.settings.clock() >= self.lease.expires_at:
+                        self.lost = True  # and a later claim resumes the run
+                        log.error(
+                            "run %s: stopping with the store unreachable: %s", self.run_id, error
+                        )
+                        raise LeaseGone(str(error)) from error
+                    if failures == 1:
+                        log.warning("run %s: store unreachable, retrying: %s", self.run_id, error)
+                except Exception as error:
+                    # A store failure is not the workflow's: stop executing (the lease
+                    # lapses and another claim resumes the run from what was committed).
+                    self.lost = True
+                    log.error("run %s: the store refused an append: %s", self.run_id, error)
+                    raise LeaseGone(str(error)) from error
+                except BaseException:
+                    self.lost = True
+                    raise
+            if failures:
+                log.info("run %s: the append went through after %d failures", self.run_id, failures)
             self.settings.clock.observe(outcome.at, sent, self.settings.clock.local())
             self._pin = None
             first = outcome.last_seq - len(batch) + 1

@@ -80,7 +80,8 @@ class _PgListen(_PgPool):
             if self._closed:
                 return
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            # Capped low, as the pool's reconnection: wake-ups resume soon after the server does.
+            delay = min(delay * 2, 1.0)
 
     def _hear(self, payload: str) -> None:
         if payload.startswith(_TIMER_PREFIX):

@@ -22,6 +22,21 @@ T = TypeVar("T")
 
 _STORE_OPTIONS = ("schema", "pool_min_size", "pool_max_size", "pool_timeout")
 
+_RECONNECT_TIMEOUT = 2.0
+"""How long psycopg_pool keeps one reconnection attempt going (see :func:`_reconnect_again`)."""
+
+_PAUSE_CAP = 1.0  # the longest pause between two tries of an operation whose connection died
+
+
+class StoreUnavailable(StoreError, ConnectionError):
+    """The PostgreSQL server could not be reached, or the connection died mid-operation.
+
+    The operation may or may not have taken effect. Repeating it is safe: every
+    store write that can be repeated finds the effect of an earlier try (see
+    :meth:`_PgPool._retrying`), and an append repeated under the same lease with
+    the same contents is recognised (see ``PostgresStore.append``).
+    """
+
 
 def _readable(fd: int) -> bool:
     """Whether ``fd`` has something to read (data, EOF, an error) right now.
@@ -77,6 +92,21 @@ def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
         raise ConfigurationError(f"store URL {display!r}: {_one_line(error)}") from None
     del scheme
     return libpq_url, options, display
+
+
+async def _reconnect_again(pool: AsyncConnectionPool) -> None:
+    """Begin a new reconnection attempt when psycopg_pool gives one up.
+
+    psycopg_pool waits 1 s after a failed connection attempt, doubling the
+    wait each time, until ``reconnect_timeout``; then it gives up (and the
+    clients already waiting get nothing until their ``pool_timeout``). Ending
+    each attempt after :data:`_RECONNECT_TIMEOUT` and starting the next at once
+    (``check`` grows a pool that lacks connections) keeps the attempts about a
+    second apart however long the server is away, so work resumes within a
+    second or two of its return rather than after the last doubled wait.
+    """
+    if not pool.closed:
+        await pool.check()
 
 
 def _int_option(options: dict[str, str], name: str, default: int, display: str) -> int:
@@ -157,6 +187,8 @@ class _PgPool:
                 timeout=self._pool_timeout,
                 name=f"vrb-{self._schema}",
                 open=False,
+                reconnect_timeout=_RECONNECT_TIMEOUT,
+                reconnect_failed=_reconnect_again,
             )
             self._pool_loop = loop
             self._pool_open = loop.create_task(self._pool.open())
@@ -180,17 +212,25 @@ class _PgPool:
             await pool.close()
 
     @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async def _conn(
+        self, timeout: float | None = None
+    ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection that reached its server when taken; waits ``timeout`` seconds for one.
+
+        Raises:
+            StoreUnavailable: No connection came in time, or the connection died.
+            StoreError: The server refused the work (a value it cannot store, say).
+        """
         pool = await self._get_pool()
         try:
-            conn = await pool.getconn()
+            conn = await pool.getconn(timeout)
             if not await self._alive(conn):
                 # One dead connection means the server restarted or dropped us:
                 # sweep the other idle ones too, then take a fresh one at once
                 # (the pool's own check backs off a second per dead connection).
                 await pool.putconn(conn)
                 await pool.check()
-                conn = await pool.getconn()
+                conn = await pool.getconn(timeout)
             try:
                 yield conn
             finally:
@@ -198,24 +238,39 @@ class _PgPool:
         except psycopg.Error as error:
             # Connection losses, pool timeouts, and values the server refuses
             # (a NUL character in an id): one line, not a driver traceback.
-            raise StoreError(f"PostgreSQL at {self._display}: {_one_line(error)}") from error
+            message = f"PostgreSQL at {self._display}: {_one_line(error)}"
+            if isinstance(error, PoolTimeout) or _connection_lost(error):
+                raise StoreUnavailable(message) from error
+            raise StoreError(message) from error
 
     async def _retrying(self, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
-        """Run ``work`` on a pooled connection, once more on a fresh one if the first died.
+        """Run ``work`` on a pooled connection, again on a fresh one each time one dies.
+
+        A sweep of ``pg_terminate_backend`` or a restart can kill the fresh
+        connection too, so one retry is not enough: it tries again, at once and
+        then after pauses growing to a second, until ``pool_timeout`` seconds
+        have passed since the first try (the wait a caller accepts for a busy
+        pool), then raises :class:`StoreUnavailable`; the callers that hold a
+        lease retry that until the lease says stop.
 
         Only for work that is safe to repeat: reads, and writes whose second
         run finds the first one's effect: an idempotent trigger, a cancel, a
         renewal, a claim (whose orphaned leases would lapse and be recovered),
         and appends and signals, which carry a token the repeat looks for.
         """
-        try:
-            async with self._conn() as conn:
-                return await work(conn)
-        except StoreError as error:
-            if not _connection_lost(error.__cause__):
-                raise
-        async with self._conn() as conn:
-            return await work(conn)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._pool_timeout
+        pause = 0.0
+        while True:
+            try:
+                async with self._conn(max(deadline - loop.time(), 0.5)) as conn:
+                    return await work(conn)
+            except StoreUnavailable as error:
+                # A pool timeout already waited the whole time out.
+                if isinstance(error.__cause__, PoolTimeout) or loop.time() + pause >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(max(pause * 2, 0.05), _PAUSE_CAP)
 
     async def _fetchall(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         async def fetch(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:

@@ -12,7 +12,12 @@ migrate the schema (see :mod:`runtime.stores._pg_schema`), so a bad URL fails
 at once with one line. The async connection pool opens on first use, in the
 event loop that uses it. Pooled connections are checked when taken from the
 pool: one whose server went away (a restart, ``pg_terminate_backend``) is
-replaced, so the next operation succeeds.
+replaced, so the next operation succeeds. An operation whose connection dies
+anyway is tried again, on fresh connections, until ``pool_timeout`` has passed;
+then it raises :class:`~runtime.stores._pg_pool.StoreUnavailable` (a
+``StoreError`` that is also a ``ConnectionError``: what was asked may have been
+done, and repeating it is safe). While the server is away the pool tries to
+reconnect about once a second.
 
 Concurrency, per the model of :mod:`runtime.stores.base`:
 
@@ -69,7 +74,7 @@ from ..events import (
 from ._codec import decode_events, decode_value, encode_value
 from ._notify import Notifier
 from ._pg_listen import _TIMER_PREFIX, _PgListen
-from ._pg_pool import _int_option, parse_postgres_url
+from ._pg_pool import StoreUnavailable, _int_option, parse_postgres_url
 from ._pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, quote_schema
 from ._pg_sql import RUN_COLUMNS as _RUN_COLUMNS
 from ._pg_sql import (
@@ -114,6 +119,8 @@ from .base import (
 )
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "parse_postgres_url"]
+
+_MAX_UNSETTLED = 1024  # appends awaiting a repeat that are remembered, per store
 
 _REASONS: dict[str, ClaimReason] = {
     "pending": "new",
@@ -188,6 +195,8 @@ class PostgresStore(_PgListen):
         self._heard = 0  # notifications heard (and reconnections of the listener)
         self._seen = 0  # the value of _heard when wait_for_work last returned
         self._timers: list[float] = []
+        # Appends whose outcome a lost connection hid, by lease: what was asked, its token.
+        self._unsettled: dict[tuple[str, str, int], tuple[tuple[Any, ...], str]] = {}
         self._closed = False
         self._open_check()
 
@@ -451,7 +460,14 @@ class PostgresStore(_PgListen):
         update: RunUpdate | None = None,
         consume_signals: Sequence[int] = (),
     ) -> AppendResult:
-        """See :meth:`runtime.stores.Store.append`."""
+        """See :meth:`runtime.stores.Store.append`.
+
+        Raises:
+            StoreUnavailable: The server could not be reached, or the connection
+                died before the answer came: the append may have committed.
+                Repeating it (the same lease, events, update and signals) is
+                safe: the repeat finds that commit and returns its result.
+        """
         return await self._append(lease, events, update, consume_signals, wake_now=False)
 
     async def _append(
@@ -463,7 +479,13 @@ class PostgresStore(_PgListen):
         *,
         wake_now: bool,
     ) -> AppendResult:
-        token = uuid.uuid4().hex
+        drafts = tuple((draft.type, draft.key, draft.payload_json, draft.at) for draft in events)
+        asked = (drafts, update, tuple(consume_signals), wake_now)
+        held = (lease.run_id, lease.worker_id, lease.epoch)
+        earlier = self._unsettled.pop(held, None)
+        # The same append again after a failure that hid its outcome: the same
+        # token, so a first try that committed is found, not redone.
+        token = earlier[1] if earlier is not None and earlier[0] == asked else uuid.uuid4().hex
         params = {
             "now": self._now(),
             "n": len(events),
@@ -502,7 +524,13 @@ class PostgresStore(_PgListen):
                 return tuple(row)
 
         # The token makes a repeat safe: a first attempt that committed is found, not redone.
-        last_seq, cancel, expires, at = await self._retrying(work)
+        try:
+            last_seq, cancel, expires, at = await self._retrying(work)
+        except StoreUnavailable:
+            self._unsettled[held] = (asked, token)
+            if len(self._unsettled) > _MAX_UNSETTLED:  # callers that never repeated
+                del self._unsettled[next(iter(self._unsettled))]
+            raise
         new_lease = None
         if status is None:
             new_lease = Lease(lease.run_id, lease.worker_id, lease.epoch, expires)
