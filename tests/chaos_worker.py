@@ -29,9 +29,8 @@ def main() -> None:
             heartbeat_interval=lease_timeout / 4,
             lease_timeout=lease_timeout,
             max_concurrency=8,
-            # Deaths are the test's kills, not the runs': poison attribution is
-            # another test's business (a run here may be in flight at several kills).
-            max_recoveries=1000,
+            # The default poison limit: deaths are the test's kills, never a run's,
+            # and only deaths of a worker running a run alone count (quarantine).
         )
         try:
             await worker.run_forever("chaos-chain", "chaos-saga")

@@ -5,8 +5,9 @@ and sagas that compensate; every 0.5-1.5 s one of them, at random, is killed
 with SIGKILL and a new one started. Whatever the kills hit, every run ends as
 it would have without them: no step or rollback completes twice, every step or
 rollback that ran more than once was cut short by a kill (the earlier
-executions were all in a killed process), no run is failed as poison, and the
-SQLite file stays intact. Sized for CI; the random schedule is seeded, and the
+executions were all in a killed process), no run is failed as poison (the
+workers keep the default poison limit: only deaths of a worker running a run
+alone count), and the SQLite file stays intact. Sized for CI; the random schedule is seeded, and the
 seed is in the failure message.
 """
 
