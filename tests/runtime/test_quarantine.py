@@ -17,9 +17,10 @@ from runtime.stores.base import TERMINAL_STATUSES
 from runtime.worker import QUARANTINE_AFTER
 
 from . import flows
-from .conftest import FAST, library, run
+from .conftest import FAST, library, run, serving
 
 KILLER = 30.0
+LIVENESS = 30  # guards against a hang only
 """The killer's step blocks this long: it is killed long before."""
 
 
@@ -71,19 +72,21 @@ def test_healthy_runs_sharing_workers_with_a_killer_are_never_failed_as_poison(
     async def scenario(client: Client) -> None:
         killer = (await client.workflow.trigger("t-block", [KILLER])).run_id
         healthy = [(await client.workflow.trigger("t-block", [0.5])).run_id for _ in range(6)]
-        options = {**FAST, "lease_timeout": 0.2, "max_recoveries": 1, "max_concurrency": 4}
+        options = {**FAST, "lease_timeout": 1.0, "max_recoveries": 1, "max_concurrency": 4}
         kills = await _fleet_with_a_killer(client, killer, 2, options)
         # Killed on its first claim and first takeover (shared workers, not counted),
         # then twice alone (counted): the third takeover is past the limit of 1.
         assert kills == QUARANTINE_AFTER + 2
         with pytest.raises(WorkflowFailed) as caught:
-            await client.workflow.result(killer, timeout=5)
+            await client.workflow.result(killer, timeout=LIVENESS)
         assert caught.value.error["type"] == "PoisonRun"
         assert caught.value.error["message"].startswith(_poison_message(2, 1))
         assert (await client.store.get_run(killer)).quarantine_deaths == 2
-        for run_id in healthy:
-            assert await client.workflow.result(run_id, timeout=5) == "unblocked"
-            assert (await client.store.get_run(run_id)).quarantine_deaths == 0
+        # The fleet stopped when the killer ended: serve what is left of the others.
+        async with serving(client, **options):
+            for run_id in healthy:
+                assert await client.workflow.result(run_id, timeout=LIVENESS) == "unblocked"
+                assert (await client.store.get_run(run_id)).quarantine_deaths == 0
         shared = [r for r in healthy if (await client.store.get_run(r)).recoveries]
         assert shared, "the killer's first worker executed healthy runs too"
 
@@ -94,13 +97,14 @@ def test_a_killer_is_quarantined_by_workers_of_one_slot_too(store_url: str) -> N
     async def scenario(client: Client) -> None:
         killer = (await client.workflow.trigger("t-block", [KILLER])).run_id
         healthy = [(await client.workflow.trigger("t-block", [0.3])).run_id for _ in range(3)]
-        options = {**FAST, "lease_timeout": 0.2, "max_recoveries": 0, "max_concurrency": 1}
+        options = {**FAST, "lease_timeout": 1.0, "max_recoveries": 0, "max_concurrency": 1}
         kills = await _fleet_with_a_killer(client, killer, 2, options)
         assert kills == QUARANTINE_AFTER + 1
         with pytest.raises(WorkflowFailed) as caught:
-            await client.workflow.result(killer, timeout=5)
+            await client.workflow.result(killer, timeout=LIVENESS)
         assert caught.value.error["message"].startswith(_poison_message(1, 0))
-        for run_id in healthy:
-            assert await client.workflow.result(run_id, timeout=5) == "unblocked"
+        async with serving(client, **options):
+            for run_id in healthy:
+                assert await client.workflow.result(run_id, timeout=LIVENESS) == "unblocked"
 
     run(scenario, store_url)
