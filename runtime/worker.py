@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import logging
 import os
@@ -186,7 +185,6 @@ class Worker:
         # once instead of sleeping out its poll interval while runs are due.
         self._slot_freed = asyncio.Event()
         self._active: dict[str, asyncio.Task[str]] = {}
-        self._executors: dict[str, RunExecutor] = {}
         # Runs this worker leaves to the others until a time (its clock): cancelled
         # runs pinned to a graph version it lacks, due at once for a worker that has it.
         self._passed_over: dict[str, datetime] = {}
@@ -227,10 +225,7 @@ class Worker:
                     except Exception as error:  # a busy or unreachable store: retry later
                         log.error("worker %s could not claim runs: %s", self.worker_id, error)
                 for claim in claims:
-                    if await self._adopt(claim):
-                        continue
-                    previous = self._active.get(claim.run.run_id)
-                    task = asyncio.create_task(self._serve(claim, previous))
+                    task = asyncio.create_task(self._serve(claim))
                     self._active[claim.run.run_id] = task
                     task.add_done_callback(self._forget(claim.run.run_id))
                 if not claims:
@@ -307,10 +302,7 @@ class Worker:
         return (
             # "resumed" too: a run given back to wait for quarantine comes back so, and
             # once a run has been taken over that often it keeps running alone.
-            claim.reason != "new"
-            and claim.run.recoveries >= QUARANTINE_AFTER
-            # A takeover from this worker's own execution: no death to attribute.
-            and claim.run.run_id not in self._active
+            claim.reason != "new" and claim.run.recoveries >= QUARANTINE_AFTER
         )
 
     async def _triage(self, claims: list[Claim]) -> list[Claim]:
@@ -368,12 +360,16 @@ class Worker:
         for run_id, until in list(self._passed_over.items()):
             if until <= sent:
                 del self._passed_over[run_id]
+        # Never its own runs in flight: a lease that lapsed while this worker still
+        # executes the run (its heartbeats could not reach the store) is still good
+        # for its writes unless another worker took the run, and this one must not
+        # compete with itself for it.
         claims = await self.store.claim(
             self.worker_id,
             workflow_names=self._names,
             lease_timeout=self.lease_timeout,
             limit=limit,
-            exclude=list(self._passed_over),
+            exclude=[*self._passed_over, *self._active],
         )
         if claims:
             # A claim sets the run's updated_at to the store's now: a sample of its clock.
@@ -382,16 +378,10 @@ class Worker:
 
     # ------------------------------------------------------------------ one run
 
-    async def _serve(self, claim: Claim, previous: asyncio.Task[str] | None = None) -> str:
+    async def _serve(self, claim: Claim) -> str:
         run = claim.run
         try:
-            if previous is not None:
-                held = await self._hold(claim, previous)
-                if held is None:
-                    self.outcomes.append((run.run_id, "lease lost"))
-                    return "lease lost"
-                claim = held
-            outcome = await self._execute(claim, recovered_from_self=previous is not None)
+            outcome = await self._execute(claim)
         except Exception:
             log.exception("run %s: unexpected error in the worker", run.run_id)
             outcome = "worker error"
@@ -403,46 +393,7 @@ class Worker:
         log.info("run %s (%s): %s", run.run_id, run.workflow_name, outcome)
         return outcome
 
-    async def _adopt(self, claim: Claim) -> bool:
-        """Hand a claim of a run this worker is executing to that execution, if it can go on.
-
-        The run's lease lapsed while this worker still executed it (a heartbeat
-        that could not reach the store in time) and this worker's own claim took
-        it again. Nothing was written since the execution's last commit, so its
-        state is the log's: it goes on under the new lease, and the worker does not
-        compete with itself.
-        """
-        executor = self._executors.get(claim.run.run_id)
-        if executor is None or not await executor.adopt(claim.lease, claim.run.last_seq):
-            return False
-        log.warning(
-            "run %s: its lease lapsed while this worker executed it; re-claimed, the "
-            "execution goes on under the new lease",
-            claim.run.run_id,
-        )
-        return True
-
-    async def _hold(self, claim: Claim, previous: asyncio.Task[str]) -> Claim | None:
-        """Keep ``claim``'s lease while this worker's fenced, older execution of the run ends.
-
-        Returns the claim with its latest lease, or ``None`` if the lease was lost.
-        """
-        period = min(self.heartbeat_interval, self.lease_timeout / 3)
-        while not previous.done():
-            await asyncio.wait({previous}, timeout=period)
-            if previous.done():
-                break
-            try:
-                renewal = await self.store.renew_lease(claim.lease)
-            except LeaseLost:
-                return None
-            except Exception as error:  # a transient store error: the next beat retries
-                log.warning("run %s: could not renew its lease: %s", claim.run.run_id, error)
-                continue
-            claim = dataclasses.replace(claim, lease=renewal.lease)
-        return claim
-
-    async def _execute(self, claim: Claim, *, recovered_from_self: bool = False) -> str:
+    async def _execute(self, claim: Claim) -> str:
         run = claim.run
         graph = (
             self.library.latest(run.workflow_name)
@@ -475,13 +426,7 @@ class Worker:
         executor = RunExecutor(
             self.store, claim, graph, history, get_workflow(run.workflow_name), self.settings
         )
-        # A takeover from this worker's own execution is no worker's death.
-        poison = (
-            claim.reason == "recovered"
-            and not recovered_from_self
-            and run.quarantine_deaths > self.max_recoveries
-        )
-        self._executors[run.run_id] = executor
+        poison = claim.reason == "recovered" and run.quarantine_deaths > self.max_recoveries
         # A poison run's rollbacks may take long too: keep its lease while they run.
         beat = asyncio.create_task(self._heartbeat(executor))
         try:
@@ -490,8 +435,6 @@ class Worker:
             return await executor.execute()
         finally:
             beat.cancel()
-            if self._executors.get(run.run_id) is executor:
-                del self._executors[run.run_id]
 
     async def _decline_cancelled(self, claim: Claim) -> str:
         """A cancelled run pinned to a graph version this worker lacks.

@@ -103,7 +103,6 @@ from .stores.base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
     Claim,
-    Lease,
     LeaseLost,
     RunUpdate,
     Store,
@@ -300,18 +299,6 @@ class RunExecutor(LoopInterrupts, RunWaits):
             if outcome.lease is not None:
                 self.lease = outcome.lease
             self.cancel_requested = self.cancel_requested or outcome.cancel_requested
-
-    async def adopt(self, lease: Lease, last_seq: int) -> bool:
-        """Go on under ``lease``, a new claim of this run by this worker; ``False`` if it cannot.
-
-        It can when this execution still holds the run's state: it was not fenced
-        yet, and the log ends at its last commit (``last_seq``: nobody wrote since).
-        """
-        async with self._lock:
-            if self.lost or last_seq != self.next_seq - 1 - len(self.pending):
-                return False
-            self.lease = lease
-            return True
 
     async def heartbeat(self) -> None:
         """Renew the lease (the worker calls this periodically while the run executes).
@@ -607,6 +594,14 @@ class RunExecutor(LoopInterrupts, RunWaits):
                     call.key,
                 )
                 attempt += 1
+                # A sync attempt that timed out may still run in its thread, and a durable
+                # backoff hands the run to any worker: it returns first.
+                await step.previous_attempt_returned(
+                    f"{self.run_id}:{call.key}",
+                    attempt,
+                    deadline=self.deadline,
+                    clock=self.settings.clock,
+                )
                 await self._wait_retry(retry_at, flush=True)
                 continue
             seq = self.record(
