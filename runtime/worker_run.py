@@ -122,12 +122,6 @@ _ABANDONED = "BranchAbandoned"
 """The error type of a branch recorded failed because a sibling failed (no module: not a class)."""
 
 
-def _abandoned(failure: StepFailure) -> bool:
-    """The branch failed only because a sibling did (see :meth:`RunExecutor._abandon`)."""
-    cause = failure.cause
-    return type(cause).__name__ == _ABANDONED or getattr(cause, "type", None) == _ABANDONED
-
-
 class LeaseGone(ControlFlow):
     """The worker lost its lease on the run: stop at once, write nothing more."""
 
@@ -675,10 +669,8 @@ class RunExecutor(LoopInterrupts, RunWaits):
         suspends = [error for error in errors if isinstance(error, Suspend)]
         # In branch order, a branch abandoned in an earlier claim after the failure that
         # abandoned it: the node raises that failure, as the live run did.
-        failures = sorted(
-            (o for c, o in zip(calls, outcomes, strict=True) if isinstance(o, Exception)),
-            key=lambda outcome: isinstance(outcome, StepFailure) and _abandoned(outcome),
-        )
+        failed = [(c, o) for c, o in zip(calls, outcomes, strict=True) if isinstance(o, Exception)]
+        failures = [o for c, o in sorted(failed, key=lambda pair: self._abandoned(pair[0].key))]
         if failures and suspends:
             # A branch failed for good while others wait for a signal that may never
             # come: the node fails now, and each waiting branch is settled failed so a
@@ -692,6 +684,11 @@ class RunExecutor(LoopInterrupts, RunWaits):
         if failures:
             raise failures[0]
         return list(outcomes)
+
+    def _abandoned(self, key: str) -> bool:
+        """The log records the branch ``key`` failed only because a sibling did."""
+        record = self.journal.steps.get(key)
+        return record is not None and record.error is not None and record.error.type == _ABANDONED
 
     def _abandon(self, call: StepCall, failure: Exception) -> None:
         """Record a branch parked at a signal wait failed: a sibling failed for good."""

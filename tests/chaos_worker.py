@@ -10,9 +10,8 @@ import logging
 import os
 import sys
 
-from runtime import Client, Worker
-
 from . import chaos_flows  # noqa: F401 - registers the workflows
+from .worker_process import serve
 
 
 def main() -> None:
@@ -20,24 +19,19 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(process)d %(name)s %(message)s")
     url, lease_timeout = sys.argv[1], float(sys.argv[2])
 
-    async def serve() -> None:
-        client = Client(url)
-        worker = Worker(
-            client,
-            worker_id=f"chaos-{os.getpid()}",
-            poll_interval=0.2,
-            heartbeat_interval=lease_timeout / 4,
-            lease_timeout=lease_timeout,
-            max_concurrency=8,
-            # The default poison limit: deaths are the test's kills, never a run's,
-            # and only deaths of a worker running a run alone count (quarantine).
-        )
-        try:
-            await worker.run_forever("chaos-chain", "chaos-saga")
-        finally:
-            await client.close()
-
-    asyncio.run(serve())
+    # The default poison limit: deaths are the test's kills, never a run's, and only
+    # deaths of a worker running a run alone count (quarantine).
+    served = serve(
+        url,
+        "chaos-chain",
+        "chaos-saga",
+        worker_id=f"chaos-{os.getpid()}",
+        poll_interval=0.2,
+        heartbeat_interval=lease_timeout / 4,
+        lease_timeout=lease_timeout,
+        max_concurrency=8,
+    )
+    asyncio.run(served)
 
 
 if __name__ == "__main__":

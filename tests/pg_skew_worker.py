@@ -15,10 +15,10 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from runtime import Client, Worker
 from runtime.stores import base
 
 from . import pg_skew_flows  # noqa: F401 - registers the workflow
+from .worker_process import serve
 
 
 def main() -> None:
@@ -38,23 +38,17 @@ def main() -> None:
     def clock() -> datetime:
         return datetime.now(UTC) + ahead
 
-    async def serve() -> None:
-        client = Client(url)
-        worker = Worker(
-            client,
-            worker_id=f"skewed-{os.getpid()}",
-            poll_interval=0.1,
-            heartbeat_interval=0.5,
-            lease_timeout=10,
-            max_concurrency=8,
-            clock=clock,
-        )
-        try:
-            await worker.run_forever("pgs-gated")
-        finally:
-            await client.close()
-
-    asyncio.run(serve())
+    served = serve(
+        url,
+        "pgs-gated",
+        worker_id=f"skewed-{os.getpid()}",
+        poll_interval=0.1,
+        heartbeat_interval=0.5,
+        lease_timeout=10,
+        max_concurrency=8,
+        clock=clock,
+    )
+    asyncio.run(served)
 
 
 if __name__ == "__main__":

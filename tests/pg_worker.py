@@ -11,9 +11,8 @@ import logging
 import os
 import sys
 
-from runtime import Client, Worker
-
 from . import pg_worker_flows  # noqa: F401 - registers the workflow
+from .worker_process import serve
 
 
 def worker_id(pid: int) -> str:
@@ -26,22 +25,16 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(process)d %(name)s %(message)s")
     url, lease_timeout = sys.argv[1], float(sys.argv[2])
 
-    async def serve() -> None:
-        client = Client(url)
-        worker = Worker(
-            client,
-            worker_id=worker_id(os.getpid()),
-            poll_interval=0.5,
-            heartbeat_interval=lease_timeout / 4,
-            lease_timeout=lease_timeout,
-            max_concurrency=8,
-        )
-        try:
-            await worker.run_forever("pgw-ten")
-        finally:
-            await client.close()
-
-    asyncio.run(serve())
+    served = serve(
+        url,
+        "pgw-ten",
+        worker_id=worker_id(os.getpid()),
+        poll_interval=0.5,
+        heartbeat_interval=lease_timeout / 4,
+        lease_timeout=lease_timeout,
+        max_concurrency=8,
+    )
+    asyncio.run(served)
 
 
 if __name__ == "__main__":
