@@ -6,16 +6,23 @@ checks and compiles them, and workers run the compiled graphs durably:
 :class:`Client` triggers runs, sends signals and reads results and histories;
 :class:`Worker` claims runs from the store and interprets their graphs
 (:mod:`runtime.interpreter`), replaying each run's history after a restart.
+A :class:`PayloadCodec` such as :class:`AesGcmCodec` given to the client
+encrypts run inputs, results, step outputs, signal payloads and error messages
+at rest (:mod:`runtime.codec`).
 """
 
 from .client import Client, RunHandle, RunInfo, RunList, SyncClient
+from .codec import AesGcmCodec, CodecContext, PayloadCodec
 from .context import ContextBackend, LocalBackend, StepContext, WorkflowContext
 from .durations import Backoff, Duration, parse_duration
 from .errors import (
     CircuitBreakerTripped,
+    CodecError,
     ConfigurationError,
+    CorruptValueError,
     ExecutionTimeout,
     MaxEventsExceeded,
+    MissingKeyError,
     NondeterminismError,
     NonRetryableError,
     RegistrationError,
@@ -39,17 +46,23 @@ from .sdk import (
 from .worker import Worker
 
 __all__ = [
+    "AesGcmCodec",
     "Backoff",
     "CircuitBreakerTripped",
     "Client",
+    "CodecContext",
+    "CodecError",
     "ConfigurationError",
     "ContextBackend",
+    "CorruptValueError",
     "Duration",
     "ExecutionTimeout",
     "LocalBackend",
     "MaxEventsExceeded",
+    "MissingKeyError",
     "NonRetryableError",
     "NondeterminismError",
+    "PayloadCodec",
     "RegistrationError",
     "RunFinished",
     "RunHandle",

@@ -99,6 +99,10 @@ _SURROGATE = "holds a lone surrogate, which UTF-8 cannot encode"
 _SURROGATE_FIX = "replace it, e.g. with text.encode('utf-8', 'replace').decode()"
 
 
+RESERVED_KEY = "$vrb_codec"
+"""The member that marks an encoded value; no user value may hold it at its top level."""
+
+
 def find_problem(value: Any, depth: int = 0) -> _Problem | None:
     """What is wrong with ``value`` for the store, or ``None`` (see :func:`ensure_json`)."""
     # The common scalar cases first: this runs on every step output.
@@ -201,6 +205,27 @@ def ensure_json(value: Any, what: str) -> None:
     found = find_problem(value)
     if found is not None:
         raise NotJSONError(what, found.path, found.problem, found.fix)
+
+
+def ensure_user_json(value: Any, what: str) -> None:
+    """:func:`ensure_json` for a value from user code, at the door (trigger, signal, step).
+
+    Besides being storable, such a value may not hold :data:`RESERVED_KEY` at its
+    top level: tools and workers would take it for a payload codec's envelope (a
+    worker without the codec would give its run back for ever). The stores'
+    own gate is :func:`ensure_json`, which lets envelopes through.
+
+    Raises:
+        NotJSONError: As :func:`ensure_json`, or the value holds the reserved member.
+    """
+    ensure_json(value, what)
+    if type(value) is dict and RESERVED_KEY in value:
+        raise NotJSONError(
+            what,
+            "$",
+            f"the member {RESERVED_KEY!r} is reserved: it marks a payload codec's envelope",
+            "rename the member",
+        )
 
 
 def storable_text(text: str) -> str:

@@ -29,6 +29,8 @@ class RunSettings:
     inline_retry_max: float
     clock: StoreClock
     stopping: Callable[[], bool]
+    retry_delay: float = 5.0
+    """Seconds before a run given back because a value did not decode is due again."""
 
 
 @dataclass(frozen=True)

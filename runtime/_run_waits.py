@@ -10,12 +10,13 @@ executes steps and sagas, so each module has one concern.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._run_state import RunSettings
-from .errors import SignalTimeout
+from .errors import CodecError, SignalTimeout
 from .events import (
     EventDraft,
     Payload,
@@ -27,6 +28,8 @@ from .interpreter import Journal, Suspend
 from .stores.base import RunRecord, Store
 
 __all__ = ["RunWaits"]
+
+log = logging.getLogger("runtime.worker")
 
 
 class RunWaits:
@@ -114,7 +117,14 @@ class RunWaits:
                 advance(self.journal.waits_completed[key])
             raise SignalTimeout(name, timeout or 0.0)
         async with self._signals:
-            signal = await self.store.next_signal(self.run_id, name)
+            try:
+                signal = await self.store.next_signal(self.run_id, name)
+            except CodecError as error:
+                # A payload this worker cannot decode (a key it lacks): nothing is
+                # taken, and the run is given back as it is for a worker that can.
+                retry = self.settings.retry_delay
+                log.error("run %s: %s; given back, due again in %gs", self.run_id, error, retry)
+                raise Suspend([], self.settings.clock() + timedelta(seconds=retry)) from None
             if signal is not None:
                 seq = self.record(
                     SignalConsumedPayload(name=name, payload=signal.payload, signal_seq=signal.seq),

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ._codec_store import CodecStore
+from ._json_values import ensure_user_json
+from .codec import PayloadCodec
 from .errors import ConfigurationError, WorkflowFailed
-from .events import Event, ensure_json
+from .events import Event
 from .stores import open_store
 from .stores.base import RunRecord, RunStatus, Store, WorkflowStats
 
@@ -127,7 +130,7 @@ class WorkflowAPI:
                 f"args of workflow {name!r} must be a list of positional arguments or a dict "
                 f"of keyword arguments, not {type(args).__name__}; write [value] for one argument"
             )
-        ensure_json(args, f"args of workflow {name!r}")
+        ensure_user_json(args, f"args of workflow {name!r}")
         record, created = await self._client.store.create_run(
             run_id or uuid.uuid4().hex, name, args
         )
@@ -139,8 +142,10 @@ class WorkflowAPI:
         Raises:
             RunNotFound: No such run.
             RunFinished: The run has ended.
-            NotJSONError: ``payload`` is not JSON.
+            NotJSONError: ``payload`` is not JSON, or holds the member that marks an
+                encoded payload (``$vrb_codec``) at its top level.
         """
+        ensure_user_json(payload, f"payload of signal {name!r}")
         await self._client.store.send_signal(run_id, name, payload)
 
     async def get_run(self, run_id: str) -> RunInfo:
@@ -235,25 +240,52 @@ class Client:
     Args:
         url_or_store: A store URL (``memory://``, ``sqlite:///path.db`` ...), an
             open store, or ``None`` for ``VRB_DATABASE_URL`` / ``sqlite:///vrb.db``.
+        codec: Encodes (encrypts) run inputs, results, step outputs, signal
+            payloads and error messages before they reach the store, and decodes
+            them on the way out (:mod:`runtime.codec`); workers built on this
+            client use it too. ``None``: values are stored as they are.
 
     Raises:
-        ConfigurationError: The URL is malformed or names an unknown backend.
+        ConfigurationError: The URL is malformed or names an unknown backend, or
+            ``codec`` is not a codec.
     """
 
-    def __init__(self, url_or_store: str | Store | None = None) -> None:
-        self._store = (
+    def __init__(
+        self, url_or_store: str | Store | None = None, *, codec: PayloadCodec | None = None
+    ) -> None:
+        if codec is not None and (not isinstance(codec, PayloadCodec) or isinstance(codec, type)):
+            raise ConfigurationError(
+                "codec must be a payload codec (async encode and decode), not a "
+                f"{type(codec).__name__}; see runtime.codec.AesGcmCodec"
+            )
+        store = (
             open_store(url_or_store)
             if url_or_store is None or isinstance(url_or_store, str)
             else url_or_store
         )
+        self._store: Store = store
+        if isinstance(store, CodecStore):  # already wrapped (the vrb command's readers)
+            if codec is not None:
+                raise ConfigurationError("give the codec once: the store given already has one")
+            codec, store = store.codec, store.inner
+        elif codec is not None:
+            self._store = CodecStore(store, codec)
+        self._raw_store = store
+        """The store without the codec: what a worker wraps with its own."""
+        self._codec = codec
         self.workflow = WorkflowAPI(self)
         self.workflow_stats = StatsAPI(self)
         self._sync: SyncClient | None = None
 
     @property
     def store(self) -> Store:
-        """The store this client talks to."""
+        """The store this client talks to (through its codec, when it has one)."""
         return self._store
+
+    @property
+    def codec(self) -> PayloadCodec | None:
+        """The payload codec, or ``None``."""
+        return self._codec
 
     @property
     def sync(self) -> SyncClient:

@@ -13,8 +13,11 @@ Every exception the runtime raises on purpose derives from :class:`VrbError`::
     +-- RunFinished                        the run already ended
     +-- NondeterminismError                replay diverged from the recorded history
     +-- CircuitBreakerTripped              a run hit one of its limits
-        +-- MaxEventsExceeded              ... ``max_events``
-        +-- ExecutionTimeout               ... ``execution_timeout``
+    |   +-- MaxEventsExceeded              ... ``max_events``
+    |   +-- ExecutionTimeout               ... ``execution_timeout``
+    +-- CodecError                         a payload codec cannot encode or decode a value
+        +-- MissingKeyError (LookupError)  ... it is encrypted with a key the codec lacks
+        +-- CorruptValueError (ValueError) ... it was altered, moved or is malformed
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from typing import Any
 
 __all__ = [
     "CircuitBreakerTripped",
+    "CodecError",
     "ConfigurationError",
+    "CorruptValueError",
     "ExecutionTimeout",
     "MaxEventsExceeded",
+    "MissingKeyError",
     "NonRetryableError",
     "NondeterminismError",
     "RegistrationError",
@@ -165,3 +171,38 @@ class ExecutionTimeout(CircuitBreakerTripped):
     def __init__(self, limit: float) -> None:
         self.limit = limit
         super().__init__(f"the run exceeded its execution timeout of {limit:g}s")
+
+
+class CodecError(VrbError):
+    """A payload codec could not encode or decode a stored value; nothing was decoded.
+
+    Attributes:
+        where: Which value: its run, and its field (``"input"``, ``"step_completed.output"``...).
+    """
+
+    def __init__(self, message: str, where: str = "") -> None:
+        self.where = where
+        super().__init__(message)
+
+
+class MissingKeyError(CodecError, LookupError):
+    """A value is encrypted with a key the codec does not hold.
+
+    Attributes:
+        key_id: The id of the key the value was encrypted with.
+        held: The ids of the keys the codec holds, newest first.
+    """
+
+    def __init__(self, where: str, key_id: str, held: tuple[str, ...]) -> None:
+        self.key_id = key_id
+        self.held = held
+        super().__init__(
+            f"{where} is encrypted with key {key_id!r}, which this codec does not hold (it "
+            f"holds {', '.join(repr(k) for k in held)}); add key {key_id!r} to the codec's keys, "
+            "after the newest: a key must stay until no stored value uses it",
+            where,
+        )
+
+
+class CorruptValueError(CodecError, ValueError):
+    """A stored value is not one the codec wrote: altered, corrupted, moved, or malformed."""

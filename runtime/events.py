@@ -183,6 +183,10 @@ class ErrorInfo(BaseModel):
         args: The exception's ``args``, when all of them are JSON values.
         attrs: The exception's instance attributes (its ``__dict__``) whose
             values are JSON; others are not recorded.
+        encoded: Set when a payload codec (:mod:`runtime.codec`) encoded the
+            error: its envelope of ``message``, ``args`` and ``attrs``, which are
+            then left out (``message`` only says the error is encrypted).
+            ``type``, ``module`` and ``qualname`` stay readable.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -193,6 +197,7 @@ class ErrorInfo(BaseModel):
     qualname: str | None = None
     args: list[JSONValue] | None = None
     attrs: dict[str, JSONValue] | None = None
+    encoded: dict[str, JSONValue] | None = None
 
     @classmethod
     def from_exception(cls, error: BaseException, *, detail: bool = True) -> ErrorInfo:
@@ -239,7 +244,7 @@ class ErrorInfo(BaseModel):
         return data
 
 
-_DETAIL = ("module", "qualname", "args", "attrs")
+_DETAIL = ("module", "qualname", "args", "attrs", "encoded")
 
 
 def _message_of(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Where a worker gets its step graphs.
+"""Where a worker gets its step graphs, trusting no graph file further than it can prove.
 
 * From a build directory (``Worker(graphs="build/graphs")``) written by
   ``vrb-compile build``: the manifest names each workflow's newest graph, and
@@ -7,35 +7,48 @@
 * Without a directory, compiled in-process from the modules that registered the
   workflows (for development): each module's file is checked and lowered.
 
-Either way the newest graph of a workflow is refused, with one line, when the
-sha256 of its source file no longer matches the module the worker imported:
-the graph describes code that is not the code that would run; and when its
-options (the workflow's ``max_events`` and ``execution_timeout``, each step's
-``retries``, ``timeout``, ``backoff`` and whether it has a ``rollback_fn``)
-are not those of the ``Workflow`` and ``Step`` objects the import registered:
-the worker runs steps with the graph's options, so a graph that disagrees
-would retry, time out or compensate otherwise than the code says.
+A graph is code the worker runs (its nodes hold the workflow's expressions and
+statements), so a build directory is checked as untrusted input:
+
+* The newest graph of each workflow must be exactly what the module the worker
+  imported compiles to: the worker lowers that module in-process and requires
+  the same content hash, and runs the graph it compiled itself. The graph's
+  ``source.module`` must be the registered workflow's module; no module is
+  imported because a graph names it. Its options (``max_events``,
+  ``execution_timeout``, each step's ``retries``, ``timeout``, ``backoff`` and
+  whether it has a ``rollback_fn``) must be those of the registered objects.
+* An older version's source is gone, so nothing can recompile it. Given a
+  signing key (``GraphLibrary(key=...)``, ``VRB_GRAPH_KEY``), the worker reads
+  only files whose HMAC-SHA256 signature the key verifies, the manifest
+  included. Without a key, the graph directory is as trusted as the code.
+* Files are read by :class:`~runtime._graph_files.BuildDirectory`: regular
+  files inside the directory only, of bounded size.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vrb_compile.errors import VrbCompileError
-from vrb_compile.ir.loader import load_graph
-from vrb_compile.ir.models import CodeNode, Graph
+from vrb_compile.ir.models import Graph
+from vrb_compile.ir.signing import GraphKey
 
+from ._graph_files import BuildDirectory
 from .durations import Backoff
 from .errors import ConfigurationError
 from .sdk import Workflow, get_workflow, registered_steps, registered_workflows
 
-__all__ = ["GraphLibrary", "module_file"]
+if TYPE_CHECKING:
+    from vrb_compile.api import CheckConfig
+
+__all__ = ["GraphKey", "GraphLibrary", "module_file"]
 
 
 def module_file(module: str) -> Path:
@@ -69,13 +82,32 @@ class GraphLibrary:
     Args:
         directory: A ``vrb-compile build`` output directory, or ``None`` to
             compile registered workflows in-process.
+        key: The key graph files must be signed with (a :class:`GraphKey`, or
+            the secret itself); by default the one in ``VRB_GRAPH_KEY``, if set.
+            Without one, the directory is trusted as the code is.
+
+    Raises:
+        ConfigurationError: The key is too short.
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        key: GraphKey | str | bytes | None = None,
+    ) -> None:
         self.directory = None if directory is None else Path(directory)
+        try:
+            self.key = key if isinstance(key, GraphKey | None) else GraphKey(key)
+            if self.key is None:
+                self.key = GraphKey.from_env()
+        except VrbCompileError as error:
+            raise ConfigurationError(str(error)) from None
         self._latest: dict[str, Graph] = {}
         self._versions: dict[tuple[str, str], Graph] = {}
         self._roots: dict[Path, Path] = {}
+        self.load_seconds = 0.0
+        """How long the last :meth:`load` took (reading, compiling and proving graphs)."""
 
     def names(self) -> list[str]:
         """The workflows loaded so far."""
@@ -96,12 +128,16 @@ class GraphLibrary:
             ConfigurationError: A graph is missing, corrupt, fails to compile, or
                 its source no longer matches the imported module.
         """
-        wanted = list(names)
-        if self.directory is not None:
-            return self._load_directory(wanted)
-        names = wanted or sorted(registered_workflows())
-        self._compile([name for name in names if name not in self._latest])
-        return names
+        started = time.perf_counter()
+        try:
+            wanted = list(names)
+            if self.directory is not None:
+                return self._load_directory(wanted)
+            names = wanted or sorted(registered_workflows())
+            self._compile([name for name in names if name not in self._latest])
+            return names
+        finally:
+            self.load_seconds = time.perf_counter() - started
 
     def add(self, graph: Graph, *, latest: bool = True) -> None:
         """Make ``graph`` available (tests and in-process use)."""
@@ -113,44 +149,71 @@ class GraphLibrary:
 
     def _load_directory(self, wanted: list[str]) -> list[str]:
         assert self.directory is not None
-        manifest_path = self.directory / "manifest.json"
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            workflows = manifest["workflows"]
-            if not isinstance(workflows, dict):
-                raise TypeError("workflows is not an object")
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        files = BuildDirectory(self.directory, self.key)
+        workflows = files.manifest()
+        registered = registered_workflows()
+        names = wanted or [name for name in sorted(workflows) if name in registered]
+        if not names:
             raise ConfigurationError(
-                f"{manifest_path}: not a vrb-compile build manifest ({error}); "
-                "run `vrb-compile build PATH --out DIR` and pass that DIR as graphs="
-            ) from None
-        names = wanted or sorted(workflows)
+                f"none of the workflows in {files.manifest_path} is registered: import their "
+                "modules before the worker starts (vrb worker MODULE ...); a worker never "
+                "imports a module because a graph names it"
+            )
+        newest: dict[str, Graph] = {}
         for name in names:
             entry = workflows.get(name)
             if not isinstance(entry, dict):
                 raise ConfigurationError(
-                    f"workflow {name!r} is not in {manifest_path}; rebuild the graphs with it"
+                    f"workflow {name!r} is not in {files.manifest_path}; rebuild the graphs with it"
                 )
-            try:
-                for path in sorted((self.directory / "versions" / name).glob("*.graph.json")):
-                    graph = load_graph(path)
-                    _check_identity(path, graph, name, path.name.removesuffix(".graph.json"))
-                    self._versions[(name, graph.hash)] = graph
-                latest_path = self.directory / str(entry.get("file"))
-                latest = load_graph(latest_path)
-            except VrbCompileError as error:
-                raise ConfigurationError(str(error)) from None
-            _check_identity(latest_path, latest, name, entry.get("hash"), manifest_path)
-            self._versions[(name, latest.hash)] = latest
-            self._check_source(latest)
-            # Only the newest graph: an older version keeps the options its runs started with.
+            flow = registered.get(name)
+            if flow is None:
+                raise ConfigurationError(
+                    f"workflow {name!r} is not registered: import its module before the worker "
+                    "starts (vrb worker MODULE ...); a worker never imports a module because a "
+                    "graph names it"
+                )
+            for path in files.versions(name):
+                graph = files.graph(path)
+                _check_identity(path, graph, name, path.name.removesuffix(".graph.json"))
+                self._versions[(name, graph.hash)] = graph
+            latest_path = files.latest_path(name, entry)
+            latest = files.graph(latest_path)
+            _check_identity(latest_path, latest, name, entry.get("hash"), files.manifest_path)
+            _check_module(latest_path, latest, flow)
+            # Said plainly before the compile says "not what the module compiles to".
             _check_options(latest, "rebuild the graphs with vrb-compile build")
-            self._latest[name] = latest
+            newest[name] = latest
+        compiled = self._compile_graphs(names)
+        for name, graph in compiled.items():
+            if graph.hash != newest[name].hash:
+                raise ConfigurationError(
+                    f"graph of workflow {name!r} in {self.directory} is not what "
+                    f"{graph.source.module} compiles to (the file has version "
+                    f"{newest[name].hash[:12]}..., the module compiles to {graph.hash[:12]}...): "
+                    "the file was edited, or built by another vrb-compile version; rebuild "
+                    "the graphs with this one"
+                )
+            # The graph the worker compiled itself, not the file's: equal in meaning by
+            # the hash, and its lines are those of the module that runs.
+            self.add(graph)
         return names
 
     # ------------------------------------------------------------------ in-process
 
     def _compile(self, names: list[str]) -> list[str]:
+        for graph in self._compile_graphs(names).values():
+            self.add(graph)
+        return names
+
+    def _compile_graphs(self, names: list[str]) -> dict[str, Graph]:
+        """Check and lower the modules that registered ``names``; their graphs by name.
+
+        Raises:
+            ConfigurationError: A workflow is not registered or lives in ``__main__``,
+                its module has check errors, or its options are not those the
+                compiler read.
+        """
         by_file: dict[Path, list[str]] = {}
         for name in names:
             try:
@@ -168,12 +231,14 @@ class GraphLibrary:
             # The compiler names modules from the path relative to its cwd, so
             # compile from the root the module was imported from.
             self._roots[path] = _import_root(path, module)
+        graphs: dict[str, Graph] = {}
         for path, workflow_names in by_file.items():
             try:
-                # Compiling in-process is for development; loading built graphs needs no compiler.
+                # Loading built graphs compiles too (to prove them), so the compiler is
+                # imported here, not at the top: a client needs none of it.
                 from vrb_compile.build import compile_paths
 
-                result = compile_paths([path], cwd=self._roots[path])
+                result = compile_paths([path], _project_config(path), cwd=self._roots[path])
             except VrbCompileError as error:
                 raise ConfigurationError(str(error)) from None
             errors = [d for d in result.check.diagnostics if d.severity.value == "error"]
@@ -196,31 +261,50 @@ class GraphLibrary:
                     "as a literal or a module-level constant assigned once (vrb-compile "
                     "explain VRB307)",
                 )
-                self.add(found[name])
-        return names
+                graphs[name] = found[name]
+        return graphs
 
-    # ------------------------------------------------------------------ checks
 
-    def _check_source(self, graph: Graph) -> None:
-        path = module_file(graph.source.module)
-        actual = _sha256(path)
-        if actual != graph.source.sha256:
-            raise ConfigurationError(
-                f"graph of workflow {graph.workflow.name!r} was built from a different "
-                f"{graph.source.path} (sha256 {graph.source.sha256[:12]}..., the imported "
-                f"module {path} has {actual[:12]}...); rebuild the graphs with vrb-compile build"
-            )
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for node in graph.nodes:
-            if not isinstance(node, CodeNode) or node.rewritten:
-                continue
-            missing = _not_verbatim(node.code, lines[node.line - 1 : node.end_line])
-            if missing is not None:
-                raise ConfigurationError(
-                    f"graph of workflow {graph.workflow.name!r}: code node {node.id} "
-                    f"({missing!r}) is not at lines {node.line}-{node.end_line} of "
-                    f"{path}; the graph does not describe this module, rebuild it"
-                )
+def _project_config(path: Path) -> CheckConfig:
+    """The ``[tool.vrb-compile]`` settings of the project holding ``path``, as CI's build read them.
+
+    Without them, a rule the project ignores would stop the worker from compiling
+    a module its CI built.
+    """
+    from vrb_compile.api import CheckConfig
+    from vrb_compile.config import find_config, load_config_file
+    from vrb_compile.rules.registry import RULES
+
+    found = find_config(path.parent)
+    if found is None:
+        return CheckConfig()
+    settings = load_config_file(found, tuple(RULES))
+    return CheckConfig(select=settings.select, ignore=settings.ignore, pure=settings.pure)
+
+
+def _check_module(path: Path, graph: Graph, flow: Workflow) -> None:
+    """Refuse a newest graph that names another module than the registered workflow's.
+
+    The module a graph names is where its expressions are evaluated; a graph
+    pointing elsewhere would run another module's code under this workflow.
+    """
+    module = _module_of(flow)
+    if graph.source.module != module:
+        raise ConfigurationError(
+            f"{path}: describes workflow {graph.workflow.name!r} of module "
+            f"{graph.source.module!r}, but the worker imported it from {module!r}; "
+            "rebuild the graphs with vrb-compile build"
+        )
+    loaded = sys.modules.get(module)
+    file = getattr(loaded, "__file__", None)
+    if file and _sha256(Path(file)) != graph.source.sha256:
+        # The common case of a stale build, said plainly before the compile says it.
+        raise ConfigurationError(
+            f"graph of workflow {graph.workflow.name!r} was built from a different "
+            f"{graph.source.path} (sha256 {graph.source.sha256[:12]}..., the imported "
+            f"module {file} has {_sha256(Path(file))[:12]}...); rebuild the graphs with "
+            "vrb-compile build"
+        )
 
 
 def _check_options(graph: Graph, fix: str) -> None:
@@ -296,46 +380,6 @@ def _check_identity(
         raise ConfigurationError(
             f"{path}: holds graph version {graph.hash[:12]}... but {where}; {fix}"
         )
-
-
-def _not_verbatim(code: str, lines: list[str]) -> str | None:
-    """The first line of ``code`` not found verbatim, in order, in ``lines``; ``None`` if all are.
-
-    Both sides are compared stripped of indentation (the graph holds statements
-    dedented). A code line must be a whole source line, or a whole statement of
-    one: between the line's start, a ``;`` or a compound header's ``:`` and the
-    line's end, a ``;`` or a comment. A substring test would let ``x = 1`` pass
-    for ``x = 10``, and ``y = x`` for ``y = x * 2``.
-    """
-    source = [line.strip() for line in lines]
-    row, column = 0, 0
-    for part in code.splitlines():
-        wanted = part.strip()
-        if not wanted:
-            continue
-        while row < len(source):
-            end = _statement_at(source[row], wanted, column)
-            if end is not None:
-                column = end
-                break
-            row, column = row + 1, 0
-        else:
-            return wanted
-    return None
-
-
-def _statement_at(text: str, wanted: str, start: int) -> int | None:
-    """Where ``wanted`` ends in ``text`` (searched from ``start``) as a whole statement."""
-    index = text.find(wanted, start)
-    while index >= 0:
-        before = text[:index].rstrip()
-        after = text[index + len(wanted) :].lstrip()
-        if (not before or before.endswith((";", ":"))) and (
-            not after or after.startswith((";", "#"))
-        ):
-            return index + len(wanted)
-        index = text.find(wanted, index + 1)
-    return None
 
 
 def _import_root(path: Path, module: str) -> Path:

@@ -62,10 +62,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ._codec_store import CodecStore
 from ._store_clock import StoreClock
-from .errors import ConfigurationError
+from .codec import PayloadCodec
+from .errors import CodecError, ConfigurationError
 from .events import ErrorInfo, EventDraft, RunCancelledPayload, StepCompletedEvent
-from .graphs import GraphLibrary
+from .graphs import GraphKey, GraphLibrary
 from .sdk import get_workflow
 from .stores.base import Claim, LeaseLost, RunUpdate, Store
 from .worker_run import RunExecutor, RunSettings
@@ -126,6 +128,11 @@ class Worker:
             worker lacks is left to workers that have it before this one ends it
             ``cancelled`` without compensation (default: two leases, by which a
             live worker would have taken it).
+        graph_key: The key every file of ``graphs`` must be signed with (see
+            :class:`~runtime.graphs.GraphLibrary`; default ``VRB_GRAPH_KEY``).
+        codec: The payload codec that decodes and encodes the runs' values
+            (:mod:`runtime.codec`); default: the client's. Without one, a run
+            holding encoded values is left untouched for a worker that has it.
     """
 
     def __init__(
@@ -143,6 +150,8 @@ class Worker:
         inline_retry_max: float = 1.0,
         park_interval: float = 300.0,
         cancel_grace: float | None = None,
+        graph_key: GraphKey | str | bytes | None = None,
+        codec: PayloadCodec | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         for name, value in (
@@ -161,7 +170,15 @@ class Worker:
                 f"Worker max_concurrency must be a positive int, got {max_concurrency!r}"
             )
         self.client = client
-        self.library = graphs if isinstance(graphs, GraphLibrary) else GraphLibrary(graphs)
+        self.codec = client.codec if codec is None else codec
+        """The payload codec of the runs' values (the client's unless one was given)."""
+        # Through the codec, or a guard that refuses encoded values without one.
+        self._store: Store = CodecStore(
+            client._raw_store, self.codec, decline_delay=float(retry_delay)
+        )
+        self.library = (
+            graphs if isinstance(graphs, GraphLibrary) else GraphLibrary(graphs, key=graph_key)
+        )
         self.poll_interval = float(poll_interval)
         self.max_concurrency = max_concurrency
         self.heartbeat_interval = float(heartbeat_interval)
@@ -178,6 +195,7 @@ class Worker:
             inline_retry_max=inline_retry_max,
             clock=self.clock,
             stopping=lambda: self._stopping,
+            retry_delay=self.retry_delay,
         )
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -202,8 +220,8 @@ class Worker:
 
     @property
     def store(self) -> Store:
-        """The store the worker serves."""
-        return self.client.store
+        """The store the worker serves, through its codec (see :mod:`runtime._codec_store`)."""
+        return self._store
 
     async def start(self, *names: str) -> None:
         """Serve the workflows ``names`` (all registered when none) until :meth:`stop`.
@@ -213,7 +231,12 @@ class Worker:
         """
         self._names = self.library.load(names)
         _freeze_startup_heap()
-        log.info("worker %s serving %s", self.worker_id, ", ".join(self._names))
+        log.info(
+            "worker %s serving %s (graphs ready in %.2f s)",
+            self.worker_id,
+            ", ".join(self._names),
+            self.library.load_seconds,
+        )
         try:
             while not self._stopping:
                 self._slot_freed.clear()
@@ -382,6 +405,16 @@ class Worker:
         run = claim.run
         try:
             outcome = await self._execute(claim)
+        except CodecError as error:
+            # Its values do not decode here (a key this worker lacks): left untouched.
+            log.error(
+                "run %s: %s; given back, due again in %gs", run.run_id, error, self.retry_delay
+            )
+            outcome = "undecodable"
+            with contextlib.suppress(Exception):
+                await self.store.release(
+                    claim.lease, wake_at=self.clock() + timedelta(seconds=self.retry_delay)
+                )
         except Exception:
             log.exception("run %s: unexpected error in the worker", run.run_id)
             outcome = "worker error"

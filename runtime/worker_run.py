@@ -53,6 +53,7 @@ from typing import Any
 from vrb_compile.ir.models import Graph
 
 from ._interrupts import LoopInterrupts
+from ._json_values import ensure_user_json
 from ._resume import Completion as _Completion
 from ._resume import backoff_of, join_saga, split_input
 from ._run_state import RunSettings, RunState
@@ -83,7 +84,6 @@ from .events import (
     StepFailedPayload,
     StepRetryingPayload,
     StepStartedPayload,
-    ensure_json,
 )
 from .interpreter import (
     BodyFailed,
@@ -333,7 +333,7 @@ class RunExecutor(LoopInterrupts, RunWaits):
         try:
             try:
                 result = await walker.run()
-                ensure_json(result, f"result of workflow {self.workflow_name!r}")
+                ensure_user_json(result, f"result of workflow {self.workflow_name!r}")
             except NotJSONError as error:
                 raise BodyFailed(error) from None
         except LeaseGone:
@@ -568,7 +568,7 @@ class RunExecutor(LoopInterrupts, RunWaits):
             await self.flush()
             try:
                 output = await self._attempt(step, call, attempt, ref.timeout)
-                ensure_json(output, f"output of step {call.step!r}")
+                ensure_user_json(output, f"output of step {call.step!r}")
             except (ControlFlow, asyncio.CancelledError):
                 raise
             except Exception as error:
@@ -745,7 +745,7 @@ class RunExecutor(LoopInterrupts, RunWaits):
                 )
             else:
                 try:
-                    ensure_json(output, "rollback output")
+                    ensure_user_json(output, "rollback output")
                 except NotJSONError:
                     output = None
                 self.record(

@@ -13,7 +13,7 @@ reads the same variable, so one switch scales every property.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,15 @@ _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter
 settings.register_profile("default", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.register_profile("ci-deep", deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.load_profile(os.environ.get("VRB_HYPOTHESIS_PROFILE", "").strip() or "default")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_key_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The checker's cache key (``vrb_compile.cache``) for this session, not ``~/.cache``'s."""
+    with pytest.MonkeyPatch.context() as patch:
+        key = tmp_path_factory.mktemp("vrb-compile-key") / "cache.key"
+        patch.setenv("VRB_COMPILE_CACHE_KEY_FILE", str(key))
+        yield
 
 
 @pytest.fixture

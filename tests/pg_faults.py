@@ -24,11 +24,14 @@ import psycopg
 __all__ = ["PgProxy", "terminate_until"]
 
 
-def terminate_until(stop: threading.Event, server: str, application_name: str) -> int:
+def terminate_until(
+    stop: threading.Event, server: str, application_name: str, live: list[int] | None = None
+) -> int:
     """Sweep the backends of ``application_name`` until ``stop``; return how many were killed.
 
     Each sweep terminates them three times, 10 ms apart, so the connection a
     retry takes is terminated too; sweeps come every quarter of a second.
+    ``live``, when given, holds the count so far in its first item.
     """
     killed = 0
     with psycopg.connect(server, autocommit=True) as conn:
@@ -40,6 +43,8 @@ def terminate_until(stop: threading.Event, server: str, application_name: str) -
                     (application_name,),
                 ).fetchall()
                 killed += len(rows)
+                if live is not None:
+                    live[0] = killed
                 time.sleep(0.01)
     return killed
 

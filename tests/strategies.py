@@ -51,11 +51,13 @@ __all__ = [
     "Mailbox",
     "Program",
     "Scenario",
+    "SecretURL",
     "StepPlan",
     "Wait",
     "deliveries",
     "programs",
     "scenarios",
+    "secret_urls",
     "step_plans",
 ]
 
@@ -868,3 +870,124 @@ def scenarios(draw: st.DrawFn, *, worker_only: bool = False) -> Scenario:
     signals = draw(st.lists(deliveries(), min_size=min(waits, 2), max_size=4).map(tuple))
     breaker = draw(st.one_of(st.none(), st.integers(2, 40))) if worker_only else None
     return Scenario(program, plans, draw(st.integers(0, 9)), signals, breaker)
+
+
+def json_values(*, max_leaves: int = 40) -> st.SearchStrategy[Any]:
+    """JSON values of every kind the stores take: nested lists and dicts of str, int,
+    finite float, bool and None (ints up to 40 digits, strs of any codepoint UTF-8 encodes).
+    """
+    scalars = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**40), max_value=10**40),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(),
+    )
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(
+            st.lists(children, max_size=5), st.dictionaries(st.text(), children, max_size=5)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+# --------------------------------------------------------------------------- store URLs with secrets
+
+_SECRET_CORE = st.text(
+    alphabet="ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789", min_size=4, max_size=10
+)
+# What users put in passwords and what breaks URL parsers: separators, a bad
+# percent-escape, quotes, a backslash, whitespace, non-ASCII letters.
+_SECRET_EDGES = st.text(alphabet="@:/?#%&=+ '\"[]\\;,!$~\tz%é密", max_size=3)
+
+
+_SECRET_SCHEMES = [
+    "postgresql://",
+    "postgres://",
+    "postgresql+psycopg://",
+    "POSTGRESQL://",
+    "mysql://",
+    "sqlite://",
+    "memory://",
+    "http://",
+    "",
+    "postgresql:/",
+]
+
+
+@dataclass(frozen=True)
+class SecretURL:
+    """A store URL with a password in it, and every form of the password no output may show.
+
+    Attributes:
+        url: The URL (or libpq keyword string) as a user would pass it.
+        password: The password as meant (percent-decoded).
+        written: The password as it is written in ``url`` (raw or percent-encoded).
+        core: The distinctive run of letters every form of the password holds:
+            if no output holds it, no output shows the password, nor a piece of it
+            cut at a separator.
+    """
+
+    url: str
+    password: str
+    written: str
+    core: str
+
+    def forms(self) -> tuple[str, ...]:
+        """Every text that would give the password away."""
+        from urllib.parse import quote, unquote
+
+        return (self.core, self.password, self.written, unquote(self.written), quote(self.password))
+
+
+@st.composite
+def secret_urls(draw: st.DrawFn) -> SecretURL:
+    """Store URLs holding a password: well formed or not, of every scheme, never openable.
+
+    The password sits in the userinfo, in ``password=`` or ``sslpassword=`` of the
+    query, or in libpq's keyword form; it is written raw (separators and all) or
+    percent-encoded. Users are empty or ``vrb_no_such_user`` and the database is
+    always ``vrb_no_such_db``, so no URL reaches a database that exists, however a
+    parser splits it (a password with a raw ``/`` makes libpq read the rest as the
+    database name); hosts are IP literals (no DNS), on a closed port, on the test
+    server's port, with a bad port, or an IPv6 host that lacks its bracket.
+    """
+    from urllib.parse import quote
+
+    core = "S3CRET" + draw(_SECRET_CORE)
+    password = draw(_SECRET_EDGES) + core + draw(_SECRET_EDGES)
+    written = draw(st.sampled_from([password, quote(password, safe="")]))
+    user = draw(st.sampled_from(["vrb_no_such_user", ""]))
+    host = draw(
+        st.sampled_from(
+            [
+                "127.0.0.1:1",
+                "127.0.0.1:5432",
+                "[::1]:1",
+                "[::1",
+                "127.0.0.1:99999",
+                "127.0.0.1:-1",
+                "127.0.0.1:abc",
+                "localhost:1",
+            ]
+        )
+    )
+    scheme = draw(st.sampled_from(_SECRET_SCHEMES))
+    extra = draw(st.sampled_from(["", "connect_timeout=2", "sslmode=bogus", "schema=vrb_x"]))
+    place = draw(st.sampled_from(["userinfo", "password", "sslpassword", "keyword", "both"]))
+    if place == "keyword":
+        host_name, _, port = host.partition(":")
+        url = (
+            f"host={host_name} port={port or 1} user={user or 'x'} password={written} "
+            "dbname=vrb_no_such_db"
+        )
+        return SecretURL(url, password, written, core)
+    userinfo = f"{user}:{written}@" if place in ("userinfo", "both") else f"{user}@" * bool(user)
+    query = [extra] if extra else []
+    if place in ("password", "both"):
+        query.append(f"password={written}")
+    if place == "sslpassword":
+        query.append(f"sslpassword={written}")
+    suffix = f"?{'&'.join(query)}" if query else ""
+    return SecretURL(f"{scheme}{userinfo}{host}/vrb_no_such_db{suffix}", password, written, core)

@@ -939,7 +939,7 @@ def _write(path: Path, text: str) -> Path:
         pytest.param(
             ["examples.order_processing"],
             ["--graphs", "/no/such/graphs"],
-            "not a vrb-compile build manifest",
+            "graph directory /no/such/graphs: No such file or directory",
             id="graphs",
         ),
         pytest.param(
@@ -982,7 +982,14 @@ def test_worker_drains_the_step_in_flight_on_sigterm_and_exits_0(db: str, tmp_pa
     worker = WorkerProcess(tmp_path / "w1", db, "tests.cli.flows", options=("--json",))
     worker.wait_serving(1)
     announced = json.loads(worker.output().splitlines()[0])
-    assert list(announced) == ["worker_id", "db", "concurrency", "workflows"]
+    assert list(announced) == [
+        "worker_id",
+        "db",
+        "concurrency",
+        "graphs_seconds",
+        "signed_graphs",
+        "workflows",
+    ]
     assert announced["db"] == db
     assert announced["concurrency"] == 5
     (flow,) = announced["workflows"]

@@ -8,7 +8,9 @@ step that waits for a signal), and the helper modules their bodies reach, get
 a LibCST parse. Per-file results are cached in ``config.cache_dir`` by the
 file's hash, the shape of the whole project, the configuration and the
 compiler version; a cached result also records the hashes of the other files
-whose helpers it followed, so editing a helper invalidates its callers.
+whose helpers it followed, so editing a helper invalidates its callers. Every
+entry is authenticated under a key local to this machine, so a cache restored
+from elsewhere cannot change a verdict (:mod:`vrb_compile.cache`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .analysis.engine import FileAnalysis, analyse_file
 from .analysis.project import option_diagnostics, project_diagnostics
-from .cache import Cache
+from .cache import Cache, CacheStats
 from .diagnostics import Diagnostic, Severity
 from .discover import ModuleSummary, ProjectIndex, summarise
 from .imports import load_context
@@ -49,6 +51,8 @@ class CheckConfig:
         exclude: fnmatch globs on posix display paths and on directory names.
         pure: Qualified-name globs treated as deterministic (``"mylib.pricing.*"``).
         cache_dir: Where per-file results are cached; ``None`` disables the cache.
+        read_cache: When False, the cache is written but not read: every verdict
+            is computed afresh (what ``build`` does, and ``check`` under CI).
         jobs: Worker processes; ``None`` = CPU count; 1 = in-process.
     """
 
@@ -57,6 +61,7 @@ class CheckConfig:
     exclude: tuple[str, ...] = ()
     pure: tuple[str, ...] = ()
     cache_dir: Path | None = None
+    read_cache: bool = True
     jobs: int | None = None
 
 
@@ -68,11 +73,13 @@ class CheckResult:
         diagnostics: Sorted by :meth:`Diagnostic.sort_key`, whatever the file order.
         files: Files checked.
         workflows: Workflows found.
+        cache: What the cache answered (``None`` without a cache); not compared.
     """
 
     diagnostics: tuple[Diagnostic, ...]
     files: int
     workflows: int
+    cache: CacheStats | None = field(default=None, compare=False)
 
     @property
     def errors(self) -> int:
@@ -175,7 +182,9 @@ def check_sources(
     """
     config = config or CheckConfig()
     sources = sorted(sources, key=lambda s: s.display_path)
-    cache = Cache(config.cache_dir) if config.cache_dir is not None else None
+    cache = (
+        Cache(config.cache_dir, read=config.read_cache) if config.cache_dir is not None else None
+    )
     summary_of: dict[str, ModuleSummary] = {}
 
     def summarised(source: SourceFile) -> ModuleSummary:
@@ -242,6 +251,7 @@ def check_sources(
         diagnostics=tuple(final),
         files=len(sources),
         workflows=sum(len(s.workflows) for s in summaries),
+        cache=cache.stats if cache else None,
     )
 
 

@@ -27,9 +27,11 @@ from typing import Any
 from .api import CheckConfig, CheckResult, check_sources, is_excluded, is_selected
 from .diagnostics import Diagnostic
 from .discover import discover, summarise
-from .errors import UsageError
+from .errors import GraphLoadError, UsageError
 from .imports import load_context
+from .ir.loader import parse_graph
 from .ir.models import SCHEMA_VERSION, Graph
+from .ir.signing import GraphKey, signature_path
 from .lower import Span, lower_workflow
 from .rules.registry import RULES
 from .source import SourceFile, load_sources
@@ -43,6 +45,8 @@ __all__ = [
     "compile_paths",
     "compiler_version",
     "select_graph",
+    "sign_build",
+    "unsigned_files",
     "write_build",
 ]
 
@@ -114,6 +118,10 @@ def compile_paths(
 ) -> CompileResult:
     """Check ``paths`` and, if the check finds no error, lower every workflow.
 
+    The check never takes a summary or a verdict from the cache
+    (``config.cache_dir`` is written, not read): what gets compiled is decided
+    afresh, whatever a cache directory restored from elsewhere says.
+
     Raises:
         PathNotFound: A path does not exist.
         UsageError: Two workflows share a name.
@@ -123,7 +131,7 @@ def compile_paths(
     config = config or CheckConfig()
     sources = load_sources(paths, cwd=cwd)
     sources = [s for s in sources if not is_excluded(s.display_path, config.exclude)]
-    check = check_sources(sources, config)
+    check = check_sources(sources, replace(config, read_cache=False))
     if check.errors:
         return CompileResult(check, ())
     # Steps and helpers may live in sibling modules the user did not name
@@ -228,16 +236,107 @@ def _safe_name(name: str) -> str:
     return name
 
 
-def _write_atomic(path: Path, data: str) -> None:
+def _write_atomic(
+    path: Path, data: str | bytes, out: Path | None = None, key: GraphKey | None = None
+) -> None:
+    """Write ``data`` to ``path`` by rename; with ``key``, its signature first.
+
+    The signature lands before the file: a reader never sees a new file beside
+    an old signature that would refuse it (it may see the old file beside the new
+    signature for an instant, and refuse that, which is safe).
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if key is not None and out is not None:
+        relpath = path.relative_to(out).as_posix()
+        _write_atomic(signature_path(path), key.sign(relpath, raw))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sign_existing(version: Path, graph: Graph, out: Path, key: GraphKey) -> None:
+    """Sign a version file built before, when it holds ``graph`` (same content hash).
+
+    Its bytes may differ from ``graph``'s (lines moved since), never its meaning:
+    the loader checks that the content hashes to the hash the file is named by.
+    """
+    try:
+        data = version.read_bytes()
+        if parse_graph(data, origin=str(version)).hash != graph.hash:
+            return
+    except (OSError, GraphLoadError):
+        return  # not this graph: left unsigned, and reported by unsigned_files
+    relpath = version.relative_to(out).as_posix()
+    if key.verify(relpath, data, _read_optional(signature_path(version))) is not None:
+        _write_atomic(signature_path(version), key.sign(relpath, data))
+
+
+def _read_optional(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def unsigned_files(out_dir: str | os.PathLike[str], key: GraphKey) -> list[Path]:
+    """The graph files and manifest under ``out_dir`` that ``key`` does not verify."""
+    out = Path(out_dir)
+    found = [out / MANIFEST, *sorted(out.glob("*.graph.json"))]
+    found += sorted((out / VERSIONS).glob("*/*.graph.json"))
+    bad: list[Path] = []
+    for path in found:
+        data = _read_optional(path)
+        if data is None:
+            continue
+        relpath = path.relative_to(out).as_posix()
+        if key.verify(relpath, data, _read_optional(signature_path(path))) is not None:
+            bad.append(path)
+    return bad
+
+
+def sign_build(out_dir: str | os.PathLike[str], key: GraphKey) -> tuple[Path, ...]:
+    """Sign every graph file and the manifest of an existing build directory.
+
+    For a directory built before signing was turned on: whoever runs it vouches
+    for every file in it. Each graph file must still load (valid, its content
+    matching its hash) and sit where its workflow name and hash say.
+
+    Returns:
+        The files that were signed (those ``key`` did not verify yet).
+
+    Raises:
+        UsageError: The directory has no manifest, or a file is not a valid
+            graph of the workflow and version its place names.
+    """
+    out = Path(out_dir)
+    if not (out / MANIFEST).is_file():
+        raise UsageError(f"{out}: not a vrb-compile build directory (no {MANIFEST})")
+    signed: list[Path] = []
+    for path in unsigned_files(out, key):
+        data = path.read_bytes()
+        if path.name != MANIFEST:
+            try:
+                graph = parse_graph(data, origin=str(path))
+            except GraphLoadError as error:
+                raise UsageError(f"{error}; not signed") from None
+            in_versions = path.parent.parent == out / VERSIONS
+            name = path.parent.name if in_versions else path.name.removesuffix(".graph.json")
+            if graph.workflow.name != name or (
+                in_versions and path.name != f"{graph.hash}.graph.json"
+            ):
+                raise UsageError(
+                    f"{path}: holds version {graph.hash[:12]}... of workflow "
+                    f"{graph.workflow.name!r}, not what its place in the build says; not signed"
+                )
+        _write_atomic(signature_path(path), key.sign(path.relative_to(out).as_posix(), data))
+        signed.append(path)
+    return tuple(signed)
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -249,11 +348,20 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return workflows if isinstance(workflows, dict) else {}
 
 
-def write_build(graphs: Sequence[Graph], out_dir: str | os.PathLike[str]) -> tuple[BuiltGraph, ...]:
+def write_build(
+    graphs: Sequence[Graph], out_dir: str | os.PathLike[str], *, key: GraphKey | None = None
+) -> tuple[BuiltGraph, ...]:
     """Write graphs, their versions and the manifest under ``out_dir``.
 
     Workflows already in the manifest but not in ``graphs`` stay listed (and
     their files stay); no version file is ever deleted.
+
+    Args:
+        graphs: The graphs to write.
+        out_dir: The build directory.
+        key: When given, every file written is signed (``F.sig`` beside ``F``),
+            and so is an existing version file of one of ``graphs`` that holds
+            the same graph.
 
     Raises:
         UsageError: A workflow name cannot be a file name, or ``out_dir`` is not writable.
@@ -271,8 +379,10 @@ def write_build(graphs: Sequence[Graph], out_dir: str | os.PathLike[str]) -> tup
             if new_version:
                 # A stored version is immutable: rebuilding a graph with the same hash
                 # (only lines or formatting moved) updates the newest file, not the version.
-                _write_atomic(version, text)
-            _write_atomic(path, text)
+                _write_atomic(version, text, out, key)
+            elif key is not None:
+                _sign_existing(version, graph, out, key)
+            _write_atomic(path, text, out, key)
             versions = manifest.get(name, {}).get("versions", [])
             manifest[name] = {
                 "hash": graph.hash,
@@ -291,6 +401,8 @@ def write_build(graphs: Sequence[Graph], out_dir: str | os.PathLike[str]) -> tup
         _write_atomic(
             out / MANIFEST,
             json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n",
+            out,
+            key,
         )
     except OSError as error:
         where = error.filename or out
@@ -304,8 +416,16 @@ def build_paths(
     config: CheckConfig | None = None,
     *,
     cwd: Path | None = None,
+    key: GraphKey | None = None,
 ) -> BuildResult:
     """Check ``paths``; if there is no error, write every workflow's graph to ``out_dir``.
+
+    Args:
+        paths: Files and package directories.
+        out_dir: The build directory.
+        config: Selection, exclusion and purity settings.
+        cwd: The directory module names and display paths are relative to.
+        key: Sign every file written (see :mod:`vrb_compile.ir.signing`).
 
     Returns:
         The check result and what was written (nothing when the check has errors).
@@ -313,4 +433,5 @@ def build_paths(
     compiled = compile_paths(paths, config, cwd=cwd)
     if compiled.check.errors:
         return BuildResult(compiled.check, (), Path(out_dir))
-    return BuildResult(compiled.check, write_build(compiled.graphs, out_dir), Path(out_dir))
+    built = write_build(compiled.graphs, out_dir, key=key)
+    return BuildResult(compiled.check, built, Path(out_dir))

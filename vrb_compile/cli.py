@@ -4,11 +4,13 @@ Subcommands (one ``_add_<name>`` function builds each parser, one ``run_<name>``
 function runs it; add a command by appending its builder to :data:`SUBCOMMANDS`)::
 
     vrb-compile check PATH... [--format text|json|sarif|github] [--select C,..] [--ignore C,..]
-                              [--config FILE | --no-config] [--no-cache] [--jobs N] [--output FILE]
-    vrb-compile build PATH... --out DIR [--config FILE | --no-config] [--no-cache]
+                              [--config FILE | --no-config] [--no-cache | --cache] [--jobs N]
+                              [--output FILE]
+    vrb-compile build PATH... --out DIR [--sign-key-file F] [--config FILE | --no-config] [--no-cache]
     vrb-compile graph PATH... [--workflow NAME] --format mermaid|dot|json|html [-o FILE]
     vrb-compile rules [--format text|json]
     vrb-compile explain CODE
+    vrb-compile sign DIR [--sign-key-file F]
     vrb-compile --version
 
 Exit statuses:
@@ -36,7 +38,8 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .api import CheckConfig, CheckResult, check_paths
-from .build import build_paths, compile_paths, select_graph
+from .build import build_paths, compile_paths, select_graph, sign_build, unsigned_files
+from .cache import CI_OPT_IN_ENV, reads_allowed
 from .config import (
     CACHE_DIR_NAME,
     FileConfig,
@@ -48,6 +51,7 @@ from .diagnostics import Diagnostic
 from .emit import FORMATS as GRAPH_FORMATS
 from .emit import render
 from .errors import PathNotFound, UsageError, VrbCompileError
+from .ir.signing import ENV_VAR, GraphKey
 from .report import (
     FORMATS,
     render_github,
@@ -58,6 +62,7 @@ from .report import (
 from .rules.base import RuleInfo
 from .rules.registry import RULES, get_rule
 from .source import decode_source
+from .terminal import inert, inert_json
 
 __all__ = ["EXIT_ERRORS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "SUBCOMMANDS", "main"]
 
@@ -119,10 +124,17 @@ def _add_check(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         "at top level) instead of searching for pyproject.toml",
     )
     config.add_argument("--no-config", action="store_true", help="ignore every configuration file")
-    parser.add_argument(
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
         "--no-cache",
         action="store_true",
         help=f"neither read nor write the result cache ({CACHE_DIR_NAME} under the config root)",
+    )
+    cache.add_argument(
+        "--cache",
+        action="store_true",
+        help=f"read the result cache even under CI=true (or set {CI_OPT_IN_ENV}=1), where it is "
+        "only written by default: a CI cache is restored from other runs",
     )
     parser.add_argument(
         "--jobs",
@@ -182,6 +194,7 @@ def build_check_config(args: argparse.Namespace) -> tuple[CheckConfig, FileConfi
         exclude=_exclude_for_cwd(file_config),
         pure=file_config.pure,
         cache_dir=None if args.no_cache else file_config.root / CACHE_DIR_NAME,
+        read_cache=args.cache or reads_allowed(),
         jobs=args.jobs,
     )
     return config, file_config
@@ -262,10 +275,17 @@ def run_check(args: argparse.Namespace) -> int:
             raise PathNotFound(path)
     config, _ = build_check_config(args)
     result = check_paths(args.paths, config)
+    if result.cache is not None and result.cache.rejected:
+        count = result.cache.rejected
+        sys.stderr.write(
+            f"{PROG}: warning: {count} cache entr{'y' if count == 1 else 'ies'} in "
+            f"{CACHE_DIR_NAME} failed authentication (written on another machine or under "
+            f"another key, or edited) and {'was' if count == 1 else 'were'} recomputed\n"
+        )
     if result.files == 0:
         # Not an error (a pre-commit run may pass only excluded files), but worth saying.
         sys.stderr.write(
-            f"{PROG}: warning: no Python files to check in {' '.join(args.paths)} "
+            f"{PROG}: warning: no Python files to check in {inert(' '.join(args.paths))} "
             "(every file is excluded, or there is none)\n"
         )
     color = args.output is None and _wants_color(sys.stdout)
@@ -369,8 +389,12 @@ def _add_compile_options(parser: argparse.ArgumentParser) -> None:
     config = parser.add_mutually_exclusive_group()
     config.add_argument("--config", metavar="FILE", help="read the configuration from FILE")
     config.add_argument("--no-config", action="store_true", help="ignore every configuration file")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.set_defaults(select=None, ignore=None, jobs=None)
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not write the cache (the check run first never reads it)",
+    )
+    parser.set_defaults(select=None, ignore=None, jobs=None, cache=False)
 
 
 def _add_build(subparsers: argparse._SubParsersAction[_Parser]) -> None:
@@ -383,8 +407,18 @@ def _add_build(subparsers: argparse._SubParsersAction[_Parser]) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
     parser.add_argument("--out", required=True, metavar="DIR", help="the build directory")
+    _add_sign_key_option(parser)
     _add_compile_options(parser)
     parser.set_defaults(handler=run_build)
+
+
+def _add_sign_key_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sign-key-file",
+        metavar="FILE",
+        help=f"sign every file written with the key in FILE (default: the key in ${ENV_VAR}, "
+        "if set); workers given the same key refuse unsigned or forged graphs",
+    )
 
 
 def _report_errors(result: CheckResult) -> int:
@@ -408,16 +442,53 @@ def run_build(args: argparse.Namespace) -> int:
         if not os.path.exists(path):
             raise PathNotFound(path)
     config, _ = build_check_config(args)
-    result = build_paths(args.paths, args.out, config)
+    key = GraphKey.resolve(args.sign_key_file)
+    result = build_paths(args.paths, args.out, config, key=key)
     if result.check.errors:
         return _report_errors(result.check)
     _report_warnings(result.check)
     lines = []
     for built in result.built:
         state = "new" if built.new_version else "unchanged"
-        lines.append(f"{built.name}: {built.path} (graph {built.hash[:12]}, {state})\n")
-    lines.append(f"{len(result.built)} graph(s) written to {result.out_dir}\n")
+        lines.append(inert(f"{built.name}: {built.path} (graph {built.hash[:12]}, {state})") + "\n")
+    signed = f", signed with key {key.key_id}" if key is not None else ""
+    lines.append(inert(f"{len(result.built)} graph(s) written to {result.out_dir}{signed}") + "\n")
     _write("".join(lines), None)
+    if key is not None:
+        unsigned = unsigned_files(result.out_dir, key)
+        if unsigned:
+            warning = (
+                f"{PROG}: warning: {len(unsigned)} file(s) in {result.out_dir} built before are "
+                f"not signed with this key (first: {unsigned[0]}); a worker given the key "
+                f"refuses them: once you trust them, run `{PROG} sign {result.out_dir} "
+                "--sign-key-file FILE`"
+            )
+            sys.stderr.write(inert(warning) + "\n")
+    return EXIT_OK
+
+
+def _add_sign(subparsers: argparse._SubParsersAction[_Parser]) -> None:
+    parser = subparsers.add_parser(
+        "sign",
+        help="sign every graph and the manifest of an existing build directory",
+        description="Sign the files of DIR that the key does not verify yet (a build made "
+        "before signing was turned on, or under a previous key). Whoever runs it vouches "
+        "for every graph in DIR. Exit status: 0 signed, 2 usage error or a file that is not "
+        "a valid graph of the place it is in.",
+    )
+    parser.add_argument("directory", metavar="DIR", help="a vrb-compile build directory")
+    _add_sign_key_option(parser)
+    parser.set_defaults(handler=run_sign)
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    """``vrb-compile sign``: sign an existing build directory."""
+    key = GraphKey.resolve(args.sign_key_file)
+    if key is None:
+        raise UsageError(f"no key to sign with: give --sign-key-file FILE or set ${ENV_VAR}")
+    signed = sign_build(args.directory, key)
+    done = f"{len(signed)} file(s) in {args.directory} signed with key {key.key_id}"
+    _write(inert(done) + "\n", None)
     return EXIT_OK
 
 
@@ -452,7 +523,10 @@ def run_graph(args: argparse.Namespace) -> int:
         return _report_errors(compiled.check)
     _report_warnings(compiled.check)
     graph = select_graph(compiled.graphs, args.workflow)
-    _write(render(graph, args.format), args.output)
+    drawing = render(graph, args.format)
+    if args.output is None:  # a terminal, maybe: names from the source are shown, not obeyed
+        drawing = inert_json(drawing) if args.format == "json" else inert(drawing, keep="\n\t")
+    _write(drawing, args.output)
     return EXIT_OK
 
 
@@ -464,6 +538,7 @@ SUBCOMMANDS: list[SubparserAdder] = [
     _add_explain,
     _add_build,
     _add_graph,
+    _add_sign,
 ]
 
 
@@ -482,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, status: int) -> int:
-    sys.stderr.write(f"{PROG}: {message}\n")
+    sys.stderr.write(f"{PROG}: {inert(message)}\n")
     sys.stderr.flush()
     return status
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
+from .._codec_store import CodecStore
 from ..client import Client
+from ..codec import PayloadCodec, load_codec
 from ..errors import VrbError
-from ..stores import default_store_url
+from ..stores import default_store_url, open_store
+from ..stores._redact import redact_url
 
 __all__ = [
     "EXIT_FAILED",
@@ -24,6 +28,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "add_common_options",
+    "codec_of",
     "display_url",
     "open_client",
     "parse_json_option",
@@ -67,12 +72,19 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """``--db URL`` and ``--json``, which every command takes."""
+    """``--db URL``, ``--codec MODULE:OBJECT`` and ``--json``, which every command takes."""
     parser.add_argument(
         "--db",
         metavar="URL",
         help="store URL (sqlite:///path.db, postgresql://...); default: "
         "$VRB_DATABASE_URL, else sqlite:///vrb.db",
+    )
+    parser.add_argument(
+        "--codec",
+        metavar="MODULE:OBJECT",
+        help="the payload codec that decrypts and encrypts values (a codec or a zero-argument "
+        "factory, e.g. runtime.codec:AesGcmCodec.from_environ); default: $VRB_CODEC, else "
+        "none: encrypted values are shown as <encrypted: key ID>",
     )
     parser.add_argument(
         "--json",
@@ -143,33 +155,52 @@ def store_url(args: argparse.Namespace) -> str:
         raise UsageError("--db needs a store URL, e.g. --db sqlite:///vrb.db")
     if url.lower().startswith("memory:"):
         raise UsageError(
-            f"store URL {url!r} lives inside one process, so the vrb command cannot share it "
+            f"store URL {redact_url(url)!r} lives inside one process, so the vrb command cannot share it "
             "with workers; use sqlite:///path.db or postgresql://..."
         )
     return url
 
 
 def display_url(url: str) -> str:
-    """``url`` with any password masked, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        netloc = f"{parts.username or ''}:***@{host}"
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return url
+    """``url`` with any password masked, for messages and logs (see :func:`redact_url`)."""
+    return redact_url(url)
 
 
-def open_client(args: argparse.Namespace) -> Client:
-    """A client on the store the arguments name.
+def codec_of(args: argparse.Namespace) -> PayloadCodec | None:
+    """The codec ``--codec`` (else ``VRB_CODEC``) names, or ``None`` when neither is given.
+
+    Raises:
+        UsageError: ``--codec`` was given an empty value.
+        ConfigurationError: The spec is malformed or does not give a codec.
+    """
+    given: str | None = getattr(args, "codec", None)
+    spec = (given if given is not None else os.environ.get("VRB_CODEC", "")).strip()
+    if not spec:
+        if given is not None:
+            raise UsageError("--codec needs MODULE:OBJECT, e.g. --codec myapp.crypto:codec")
+        return None
+    # Like `python -m` (and `vrb worker`): modules in the current directory are importable.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    return load_codec(spec)
+
+
+def open_client(args: argparse.Namespace, *, reader: bool = False) -> Client:
+    """A client on the store the arguments name, through the codec they name.
+
+    Args:
+        args: The parsed arguments.
+        reader: For commands that print runs: a value the codec cannot decode
+            (a key it lacks) is shown encrypted, and noted, instead of failing.
 
     Raises:
         UsageError: The URL is not usable by the command line.
-        ConfigurationError: The URL is malformed or names an unknown backend.
+        ConfigurationError: The URL is malformed or names an unknown backend,
+            or the codec spec is bad.
         StoreError: The database cannot be opened or reached.
     """
-    return Client(store_url(args))
+    codec = codec_of(args)
+    url = store_url(args)
+    if codec is None or not reader:
+        return Client(url, codec=codec)
+    return Client(CodecStore(open_store(url), codec, keep_undecodable=True))

@@ -6,6 +6,11 @@ SIGTERM, exit with the right status) may depend on such a write succeeding:
 :func:`note` and :class:`StderrHandler` swallow the failure and point stderr at
 the null device, so later writes, and the interpreter's flush at exit (whose
 failure would change the exit status), go nowhere instead of failing.
+
+What they write is made inert first (:func:`vrb_compile.terminal.inert`): a
+run id, a workflow name or an error message read from the store cannot send
+escape sequences to the terminal, overwrite a line or reorder it; and a log
+record has the store URL's secrets scrubbed (:class:`InertFormatter`).
 """
 
 from __future__ import annotations
@@ -14,9 +19,14 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from typing import TextIO
 
-__all__ = ["StderrHandler", "note", "silence"]
+from vrb_compile.terminal import inert
+
+from ..stores._redact import scrub
+
+__all__ = ["InertFormatter", "StderrHandler", "note", "silence"]
 
 
 def silence() -> None:
@@ -32,9 +42,9 @@ def silence() -> None:
 
 
 def note(text: str) -> None:
-    """Write ``text`` and a newline to stderr; a stderr that is gone is silenced, not raised."""
+    """Write ``text`` (made inert: one line) and a newline to stderr; a stderr that is gone is silenced, not raised."""
     try:
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(inert(text) + "\n")
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):
         silence()
@@ -61,3 +71,33 @@ class StderrHandler(logging.StreamHandler[TextIO]):
             silence()
             return
         super().handleError(record)
+
+
+class InertFormatter(logging.Formatter):
+    """A formatter whose lines a terminal only shows: nothing in them acts on it.
+
+    The message is made inert whole (a line break in it is shown as ``\\n``,
+    so a record is one line whatever a run's error says); a traceback keeps its
+    line breaks. Both have ``secrets`` scrubbed (the store URL's password, which
+    a driver's message may quote).
+
+    Args:
+        fmt: The ``logging`` format string.
+        secrets: What :func:`runtime.stores._redact.url_secrets` found in the store URL.
+    """
+
+    def __init__(self, fmt: str, *, secrets: Iterable[str] = ()) -> None:
+        super().__init__(fmt)
+        self._secrets = tuple(secrets)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The record's line, inert."""
+        return inert(scrub(super().formatMessage(record), self._secrets))
+
+    def formatException(self, ei: logging._SysExcInfoType) -> str:
+        """The traceback, inert but for its line breaks."""
+        return inert(scrub(super().formatException(ei), self._secrets), keep="\n")
+
+    def formatStack(self, stack_info: str) -> str:
+        """The stack, inert but for its line breaks."""
+        return inert(scrub(super().formatStack(stack_info), self._secrets), keep="\n")

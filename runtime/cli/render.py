@@ -6,6 +6,12 @@ honours); when it is not (a pipe, a file, CI logs), tables are plain columns
 separated by two spaces, with no escape codes or box drawing, so ``grep`` and
 ``cut`` work on them. ``--json`` prints one JSON document instead, whose keys
 are fixed by the ``*_doc`` functions here.
+
+Whatever :class:`Output` prints is inert (:mod:`vrb_compile.terminal`): run
+ids, workflow and signal names, payloads and error messages come from the
+store, and a control character or a bidi override in them is shown as an
+escape (``\\x1b``, ``\\u202e``), never sent to the terminal; in JSON documents
+as a ``\\uXXXX`` escape, so the document still means the same.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from vrb_compile.terminal import inert, inert_json
+
 from ..client import RunInfo
+from ..codec import describe, is_encoded
 from ..events import Event
 from ..stores.base import WorkflowStats
 
@@ -60,8 +69,14 @@ def short_time(moment: datetime) -> str:
 
 
 def compact_json(value: Any, limit: int | None = None) -> str:
-    """``value`` as one-line JSON, cut to ``limit`` characters with ``...``."""
-    text = json.dumps(value, separators=(", ", ": "), ensure_ascii=False, default=str)
+    """``value`` as one-line JSON, cut to ``limit`` characters with ``...``.
+
+    A value the codec left encoded (or read without one) is shown as such,
+    ``<encrypted: key k2>``, never its ciphertext as if it were data.
+    """
+    if is_encoded(value):
+        return describe(value)
+    text = inert_json(json.dumps(value, separators=(", ", ": "), ensure_ascii=False, default=str))
     if limit is not None and len(text) > limit:
         return text[: max(limit - 3, 1)] + "..."
     return text
@@ -72,7 +87,7 @@ def error_text(error: dict[str, Any] | None) -> str:
     if not error:
         return ""
     kind = str(error.get("type") or "Error")
-    message = " ".join(str(error.get("message") or "").split())
+    message = _one_line(str(error.get("message") or ""))
     return f"{kind}: {message}" if message else kind
 
 
@@ -169,7 +184,7 @@ def payload_summary(event_type: str, payload: dict[str, Any], limit: int = 80) -
             text = str(payload.get("reason") or "")
         case _:
             text = value(payload)
-    text = " ".join(text.split())
+    text = _one_line(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -257,13 +272,13 @@ class Output:
         self.tty = _isatty(self.stream)
 
     def document(self, data: Any) -> None:
-        """Print one JSON document."""
-        self.stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        """Print one JSON document (inert: see the module docstring)."""
+        self.stream.write(inert_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
         self.stream.flush()
 
     def line(self, text: str = "") -> None:
-        """Print a line of text as is."""
-        self.stream.write(text + "\n")
+        """Print a line of text, inert but for the line breaks it means to have."""
+        self.stream.write(inert(text, keep="\n") + "\n")
         self.stream.flush()
 
     def fields(self, pairs: Sequence[tuple[str, str]]) -> None:
@@ -345,4 +360,5 @@ def _isatty(stream: TextIO) -> bool:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    # Escaped before the whitespace collapses: a \r or a \u2028 is shown, not made a space.
+    return " ".join(inert(str(text), keep="\n\t").split())

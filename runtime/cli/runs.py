@@ -9,6 +9,9 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from vrb_compile.terminal import inert
+
+from .._codec_store import CodecStore
 from ..client import Client, RunInfo
 from ..errors import WorkflowFailed
 from ..events import Event
@@ -24,6 +27,7 @@ from ._common import (
     positive_float,
     positive_int,
 )
+from ._stderr import note
 from .render import (
     Column,
     Output,
@@ -41,11 +45,24 @@ __all__ = ["add_run_commands"]
 
 @contextlib.asynccontextmanager
 async def _client(args: argparse.Namespace) -> AsyncIterator[Client]:
-    client = open_client(args)
+    client = open_client(args, reader=True)
     try:
         yield client
     finally:
         await client.close()
+        _note_undecodable(client)
+
+
+def _note_undecodable(client: Client) -> None:
+    """Say why values were shown encrypted although a codec was given (a key it lacks)."""
+    store = client.store
+    if not isinstance(store, CodecStore) or not store.undecodable:
+        return
+    reasons = list(dict.fromkeys(str(error) for error in store.undecodable))
+    for reason in reasons[:3]:
+        _note(f"shown encrypted: {reason}")
+    if len(reasons) > 3:
+        _note(f"... and {len(reasons) - 3} more values the codec could not decode")
 
 
 # --------------------------------------------------------------------------- trigger
@@ -119,15 +136,16 @@ async def _progress(args: argparse.Namespace, run_id: str) -> AsyncIterator[Call
         yield lambda status: None
         return
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(file=sys.stderr, highlight=False)
-    with console.status(f"run {run_id}: waiting for a worker...") as status:
-        yield lambda text: status.update(f"run {run_id}: {text}")
+    shown = escape(inert(run_id))  # the user's --run-id: neither escape sequences nor markup
+    with console.status(f"run {shown}: waiting for a worker...") as status:
+        yield lambda text: status.update(f"run {shown}: {escape(inert(text))}")
 
 
 def _note(text: str) -> None:
-    sys.stderr.write(f"vrb: {text}\n")
-    sys.stderr.flush()
+    note(f"vrb: {text}")
 
 
 # --------------------------------------------------------------------------- signal

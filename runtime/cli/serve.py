@@ -21,8 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..graphs import GraphLibrary
+from vrb_compile.ir.signing import GraphKeyError
+from vrb_compile.terminal import inert_json
+
+from ..graphs import GraphKey, GraphLibrary
 from ..sdk import registered_workflows
+from ..stores._redact import url_secrets
 from ..worker import Worker
 from ._common import (
     EXIT_INTERRUPTED,
@@ -36,7 +40,7 @@ from ._common import (
     positive_int,
     store_url,
 )
-from ._stderr import StderrHandler, note
+from ._stderr import InertFormatter, StderrHandler, note
 from .render import Output
 
 __all__ = ["add_worker_command", "import_workflow_module"]
@@ -110,9 +114,10 @@ def import_workflow_module(spec: str) -> str:
     return name
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, url: str) -> None:
     handler = StderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    line = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(InertFormatter(line, secrets=url_secrets(url)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -131,8 +136,8 @@ async def run_worker(args: argparse.Namespace) -> int:
             f"modules {', '.join(modules)} register no workflow; define one with "
             "workflow(...).run(fn) or @workflow(...)"
         )
-    _configure_logging(args.log_level)
-    library = GraphLibrary(args.graphs)
+    _configure_logging(args.log_level, url)
+    library = GraphLibrary(args.graphs, key=_graph_key(args.graph_key_file))
     # Load (compile or read) the graphs before opening the store: a broken
     # workflow is reported at once, with one line, and nothing is claimed.
     served = library.load(names)
@@ -152,6 +157,13 @@ async def run_worker(args: argparse.Namespace) -> int:
         await client.close()
 
 
+def _graph_key(path: str | None) -> GraphKey | None:
+    try:
+        return GraphKey.resolve(path)
+    except GraphKeyError as error:
+        raise UsageError(str(error)) from None
+
+
 def _announce(
     out: Output, worker: Worker, library: GraphLibrary, served: list[str], url: str
 ) -> None:
@@ -163,6 +175,8 @@ def _announce(
                     "worker_id": worker.worker_id,
                     "db": display_url(url),
                     "concurrency": worker.max_concurrency,
+                    "graphs_seconds": round(library.load_seconds, 3),
+                    "signed_graphs": library.key is not None,
                     "workflows": [
                         {"name": name, "graph_hash": graph.hash, "module": graph.source.module}
                         for name, graph in graphs.items()
@@ -173,16 +187,19 @@ def _announce(
     else:
         for name, graph in graphs.items():
             out.line(f"serving {name} (graph {graph.hash[:12]}, {graph.source.module})")
+    proof = "compiled" if library.directory is None else "proven against their modules"
+    signed = f", signatures checked with key {library.key.key_id}" if library.key else ""
     note(
         f"vrb: worker {worker.worker_id} on {display_url(url)}, concurrency "
-        f"{worker.max_concurrency}; SIGTERM or Ctrl-C stops it after the steps in flight"
+        f"{worker.max_concurrency}; graphs {proof} in {library.load_seconds:.2f} s{signed}; "
+        "SIGTERM or Ctrl-C stops it after the steps in flight"
     )
 
 
 def _one_json(data: Any) -> str:
     import json
 
-    return json.dumps(data, ensure_ascii=False)
+    return inert_json(json.dumps(data, ensure_ascii=False))
 
 
 async def _serve(worker: Worker, names: list[str]) -> int:
@@ -244,6 +261,12 @@ def add_worker_command(subparsers: argparse._SubParsersAction[Parser]) -> None:
         "--graphs",
         metavar="DIR",
         help="load graphs built by `vrb-compile build` from DIR (default: compile in-process)",
+    )
+    parser.add_argument(
+        "--graph-key-file",
+        metavar="FILE",
+        help="run only graphs signed with the key in FILE (default: the key in $VRB_GRAPH_KEY, "
+        "if set; without a key, the graph directory is trusted as the code is)",
     )
     parser.add_argument(
         "--concurrency",

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import ConfigurationError
+from ._redact import redact_url, scrub, url_secrets
 from .base import (
     ACTIVE_STATUSES,
     RUN_STATUSES,
@@ -110,26 +111,30 @@ def open_store(url: str | None = None, *, clock: Clock = system_clock) -> Store:
         url = default_store_url()
     if not isinstance(url, str):
         raise ConfigurationError(f"a store URL must be a string, not {type(url).__name__}")
+    shown = redact_url(url)  # what every message says of the URL: never its password
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise ConfigurationError(f"store URL {url!r} has no scheme; {_SUPPORTED}")
+        raise ConfigurationError(f"store URL {shown!r} has no scheme; {_SUPPORTED}")
     if scheme == "memory":
         if rest:
-            raise ConfigurationError(f"store URL {url!r}: write just memory://")
+            raise ConfigurationError(f"store URL {shown!r}: write just memory://")
         return MemoryStore(clock=clock)
     if scheme == "sqlite":
-        return _open_sqlite(url, rest, clock)
+        return _open_sqlite(url, shown, rest, clock)
     if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        return _open_postgres(url, clock)
-    raise ConfigurationError(f"unsupported store URL {url!r}; {_SUPPORTED}")
+        return _open_postgres(url, shown, clock)
+    raise ConfigurationError(f"unsupported store URL {shown!r}; {_SUPPORTED}")
 
 
-def _open_sqlite(url: str, rest: str, clock: Clock) -> SQLiteStore:
-    parts = urlsplit("sqlite://" + rest)
+def _open_sqlite(url: str, shown: str, rest: str, clock: Clock) -> SQLiteStore:
+    try:
+        parts = urlsplit("sqlite://" + rest)
+    except ValueError:  # a '[' in the host: "Invalid IPv6 URL"
+        parts = urlsplit("sqlite://host")
     if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
         raise ConfigurationError(
-            f"store URL {url!r}: write sqlite:///relative/path.db or "
+            f"store URL {shown!r}: write sqlite:///relative/path.db or "
             "sqlite:////absolute/path.db (three or four slashes)"
         )
     path = unquote(parts.path[1:])
@@ -137,7 +142,7 @@ def _open_sqlite(url: str, rest: str, clock: Clock) -> SQLiteStore:
     try:
         query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise ConfigurationError(f"store URL {url!r}: malformed query string") from None
+        raise ConfigurationError(f"store URL {shown!r}: malformed query string") from None
     for name, values in query.items():
         value = values[-1].strip().lower()
         if name == "synchronous" and value in ("full", "normal"):
@@ -145,20 +150,21 @@ def _open_sqlite(url: str, rest: str, clock: Clock) -> SQLiteStore:
         elif name == "busy_timeout" and value.isdigit():
             options["busy_timeout"] = int(value)
         else:
-            raise ConfigurationError(
-                f"store URL {url!r}: unknown option {name}={values[-1]!r}; SQLite takes "
+            message = (
+                f"store URL {shown!r}: unknown option {name}={values[-1]!r}; SQLite takes "
                 "synchronous=full|normal and busy_timeout=<milliseconds>"
             )
+            raise ConfigurationError(scrub(message, url_secrets(url)))
     return SQLiteStore(path, clock=clock, **options)
 
 
-def _open_postgres(url: str, clock: Clock) -> Store:
+def _open_postgres(url: str, shown: str, clock: Clock) -> Store:
     # Imported here so that SQLite users need neither psycopg nor its import time.
     try:
         module = importlib.import_module(".postgres", __name__)
     except ModuleNotFoundError as error:
         raise ConfigurationError(
-            f"store URL {url!r} needs the PostgreSQL driver: pip install "
+            f"store URL {shown!r} needs the PostgreSQL driver: pip install "
             f"'vrb-workflows[postgres]' ({error.name} is missing)"
         ) from None
     store: Store = module.PostgresStore(url, clock=clock)

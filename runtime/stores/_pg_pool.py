@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError
 from ._pg_schema import ensure_schema
+from ._redact import scrub, url_location, url_secrets
 from .base import StoreError
 
 T = TypeVar("T")
@@ -70,27 +71,33 @@ def _connection_lost(error: BaseException | None) -> bool:
 def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
     """Split a store URL into a libpq URL, the store's own options, and a safe display form.
 
+    The display form is ``postgresql://user@host:port/dbname``: no password, no
+    options (see :func:`~runtime.stores._redact.url_location`); a message quoting
+    the driver has the URL's secrets scrubbed from it.
+
     Raises:
         ConfigurationError: The URL is malformed or has a bad option.
     """
-    scheme, _, rest = url.partition("://")
-    parts = urlsplit("postgresql://" + rest)
+    _, _, rest = url.partition("://")
+    display = url_location("postgresql://" + rest)
+    try:
+        parts = urlsplit("postgresql://" + rest)
+    except ValueError as error:  # an IPv6 host without its closing bracket
+        message = f"store URL {display!r}: {_one_line(error)}"
+        raise ConfigurationError(scrub(message, url_secrets(url))) from None
     try:
         query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise ConfigurationError(f"store URL {url!r}: malformed query string") from None
+        raise ConfigurationError(f"store URL {display!r}: malformed query string") from None
     options = {name: value for name, value in query if name in _STORE_OPTIONS}
     libpq_query = [(name, value) for name, value in query if name not in _STORE_OPTIONS]
     libpq_url = urlunsplit(parts._replace(query=urlencode(libpq_query)))
-    host = parts.hostname or "localhost"
-    user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    display = f"postgresql://{user}{host}{port}{parts.path}"
     try:
         conninfo_to_dict(libpq_url)
     except psycopg.ProgrammingError as error:
-        raise ConfigurationError(f"store URL {display!r}: {_one_line(error)}") from None
-    del scheme
+        # libpq quotes what it cannot parse: a bad percent-escape in the password too.
+        said = scrub(_one_line(error), url_secrets(url) + url_secrets(libpq_url))
+        raise ConfigurationError(f"store URL {display!r}: {said}") from None
     return libpq_url, options, display
 
 
@@ -125,6 +132,7 @@ class _PgPool:
 
     _schema: str
     _display: str
+    _secrets: tuple[str, ...]  # what url_secrets found in the URL: scrubbed from driver messages
     _conninfo: str
     _min_size: int
     _max_size: int
@@ -136,12 +144,16 @@ class _PgPool:
     _listener: asyncio.Task[None] | None
     _closed: bool
 
+    def _said(self, error: BaseException) -> str:
+        """The driver's message on one line, without anything of the URL that may be secret."""
+        return scrub(_one_line(error), self._secrets)
+
     def _open_check(self) -> None:
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True)
         except psycopg.Error as error:
             raise StoreError(
-                f"cannot connect to PostgreSQL at {self._display}: {_one_line(error)}; "
+                f"cannot connect to PostgreSQL at {self._display}: {self._said(error)}; "
                 "check the store URL and that the server is running"
             ) from None
         try:
@@ -150,7 +162,7 @@ class _PgPool:
         except psycopg.Error as error:
             raise StoreError(
                 f"cannot prepare PostgreSQL schema {self._schema!r} at {self._display}: "
-                f"{_one_line(error)}"
+                f"{self._said(error)}"
             ) from None
 
     @staticmethod
@@ -238,7 +250,7 @@ class _PgPool:
         except psycopg.Error as error:
             # Connection losses, pool timeouts, and values the server refuses
             # (a NUL character in an id): one line, not a driver traceback.
-            message = f"PostgreSQL at {self._display}: {_one_line(error)}"
+            message = f"PostgreSQL at {self._display}: {self._said(error)}"
             if isinstance(error, PoolTimeout) or _connection_lost(error):
                 raise StoreUnavailable(message) from error
             raise StoreError(message) from error

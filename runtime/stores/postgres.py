@@ -88,6 +88,7 @@ from ._pg_sql import (
     signal_sql,
     wait_sql,
 )
+from ._redact import url_secrets
 from .base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
@@ -179,6 +180,9 @@ class PostgresStore(_PgListen):
         self._max_size = max(_int_option(options, "pool_max_size", 10, display), self._min_size)
         self._pool_timeout = float(_int_option(options, "pool_timeout", 30, display))
         params = conninfo_to_dict(libpq_url)
+        # What the driver's messages must never show (see _PgPool._said).
+        password = str(params.get("password") or "")
+        self._secrets = url_secrets(url) + ((password,) if len(password) >= 3 else ())
         # Timestamps come back in UTC whatever the server's default time zone.
         params["options"] = (str(params.get("options") or "") + " -c TimeZone=UTC").strip()
         params.setdefault("application_name", "vrb-workflows")

@@ -17,6 +17,10 @@ BUDGETS: dict[str, dict[str, int]] = {
         "crash": 50,
         "crash_sqlite": 10,
         "store_machine": 50,
+        "url_secrets": 300,
+        "url_secrets_open": 100,
+        "url_secrets_cli": 60,
+        "inert_text": 300,
     },
     # Sized so a CI run stays well under its 20 minutes on two cores: with signals
     # waited inside steps generated, an example of the replay property (every prefix
@@ -29,6 +33,10 @@ BUDGETS: dict[str, dict[str, int]] = {
         "crash": 400,
         "crash_sqlite": 80,
         "store_machine": 200,
+        "url_secrets": 3000,
+        "url_secrets_open": 600,
+        "url_secrets_cli": 300,
+        "inert_text": 3000,
     },
 }
 

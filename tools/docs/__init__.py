@@ -286,7 +286,13 @@ def _vrb_behaviour() -> str:
             "terminal or not (`vrb worker --json` prints one JSON line when it starts). "
             "Errors still go to stderr as one line; a command that fails before it has a "
             "result leaves stdout empty, and `trigger --wait --json` on a run that fails "
-            "prints the run's document, then exits 1.\n\n",
+            "prints the run's document, then exits 1.\n",
+            "- **Stored text is shown, never obeyed.** A control character, a bidi override "
+            "or a zero-width character in a run id, a name, a payload or an error message is "
+            "printed as its escape (`\\x1b`, `\\r`, `\\u202e`); JSON documents write it "
+            "as `\\u001b`, `\\u202e` and stay valid. A store URL's password never appears "
+            "(`postgresql://user:***@host/db`). See "
+            "[What the tools print](../security.md#what-the-tools-print).\n\n",
             "## Exit status\n\n",
             "| Status | Meaning |\n",
             "| --- | --- |\n",

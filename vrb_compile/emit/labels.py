@@ -1,7 +1,8 @@
 """What each node says in a drawing, shared by every renderer (plain text, unescaped).
 
 Every label line is printable: whitespace runs (line breaks included) collapse
-to one space and other control characters show as Python escapes (``\\x1b``),
+to one space and other control characters, bidi overrides and invisible format
+characters show as Python escapes (``\\x1b``, ``\\u202e``; see :mod:`vrb_compile.terminal`),
 so a name or an expression can never break a line of the output. Compiler
 temporaries do not show: a step whose result only feeds a rewritten statement
 shows no target, and the statement shows ``⟨step⟩`` where the temporary is.
@@ -10,7 +11,6 @@ shows no target, and the statement shows ``⟨step⟩`` where the temporary is.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 
 from ..ir.models import (
@@ -31,6 +31,7 @@ from ..ir.models import (
     SleepNode,
     StepNode,
 )
+from ..terminal import inert
 
 __all__ = ["EDGE_LABELS", "label_lines", "shorten", "temporaries", "visible"]
 
@@ -49,19 +50,11 @@ EDGE_LABELS = {
 
 
 _TEMPORARY = re.compile(r"\b_vrb_(?:t\d+|return)\b")
-_INVISIBLE = frozenset({"Cc", "Zl", "Zp"})
 
 
 def visible(text: str) -> str:
-    """``text`` with control characters and line separators as Python escapes (``\\n``)."""
-    if all(unicodedata.category(char) not in _INVISIBLE for char in text):
-        return text
-    return "".join(
-        char.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(char) in _INVISIBLE
-        else char
-        for char in text
-    )
+    """``text`` with control, format and line-separator characters as Python escapes (``\\n``)."""
+    return inert(text)
 
 
 def shorten(text: str, width: int = MAX_WIDTH) -> str:

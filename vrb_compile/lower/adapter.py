@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import libcst as cst
 
 from ..discover import Index, StepInfo, WorkflowInfo, cst_dotted, find_function
@@ -72,6 +75,24 @@ class IndexResolver:
         source, function = found
         self._helper_sources[id(function)] = source
         return function
+
+    @contextmanager
+    def inside(self, helper: cst.FunctionDef) -> Iterator[None]:
+        """Resolve names as ``helper``'s own module does while its body is lowered.
+
+        An async helper imported from another module calls the steps and helpers
+        *its* module imports; resolved in the workflow's module they would be
+        unknown, or other objects of the same name.
+        """
+        source = self._helper_sources.get(id(helper), self.source)
+        bound = _Bound()
+        helper.visit(bound)
+        saved = self.source, self.local_names
+        self.source, self.local_names = source, frozenset(bound.names)
+        try:
+            yield
+        finally:
+            self.source, self.local_names = saved
 
     def helper_module(self, helper: cst.FunctionDef) -> str:
         """The module defining ``helper``."""

@@ -338,7 +338,8 @@ class CallLowerer:
             helpers=(*ctx.helpers, name),
             ctx_names=self._ctx_params(node, ctx),
         )
-        out = self.lower_block(statements_of(helper.body), [(call_id, "next")], inner)
+        with self.resolver.inside(helper):
+            out = self.lower_block(statements_of(helper.body), [(call_id, "next")], inner)
         if out:
             end = self.resolver.lines(helper)[1]
             implicit = ReturnNode.model_validate({**self._base((end, end), inner), "value": None})

@@ -8,6 +8,7 @@ discovery index in it, tests may use any object with these methods.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -76,6 +77,9 @@ class Resolver(Protocol):
 
     def helper_module(self, helper: cst.FunctionDef) -> str:
         """The dotted module defining a helper returned by :meth:`helper_for_call`."""
+
+    def inside(self, helper: cst.FunctionDef) -> AbstractContextManager[None]:
+        """Resolve names in ``helper``'s module while its body is lowered."""
 
     def helper_class(self, helper: cst.FunctionDef) -> str | None:
         """The class of a helper that is a method of the workflow class, else None."""

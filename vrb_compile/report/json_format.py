@@ -1,4 +1,8 @@
-"""``--format json``: one object, the shape SPEC.md documents (schema version 1)."""
+"""``--format json``: one object, the shape SPEC.md documents (schema version 1).
+
+The text is inert JSON (:func:`~vrb_compile.terminal.inert_json`): a control
+character or a bidi override in a path or a message is a ``\\uXXXX`` escape.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from collections.abc import Sequence
 
 from ..diagnostics import Diagnostic, Severity
+from ..terminal import inert_json
 
 __all__ = ["JSON_SCHEMA_VERSION", "render_json"]
 
@@ -38,4 +43,4 @@ def render_json(diagnostics: Sequence[Diagnostic], *, files: int, workflows: int
             "warnings": len(diagnostics) - errors,
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -6,7 +6,8 @@ each with its help text), results point at them by ``ruleId`` and
 SARIF convention, counted in code points); artifact URIs are posix paths
 relative to ``%SRCROOT%`` (the working directory). ``partialFingerprints``
 hash the code, path and message (not the line), so a finding keeps its identity
-when code above it moves.
+when code above it moves. Relative URIs are percent-encoded as absolute ones
+are; the document is inert JSON (:func:`~vrb_compile.terminal.inert_json`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from ..diagnostics import Diagnostic, Severity
 from ..rules.base import RuleInfo
+from ..terminal import inert_json
 
 __all__ = ["INFORMATION_URI", "SARIF_SCHEMA", "render_sarif"]
 
@@ -67,7 +70,8 @@ def _artifact_location(path: str) -> dict[str, str]:
     if PurePosixPath(posix).is_absolute() or Path(path).is_absolute():
         # Outside the working directory: an absolute file URI, no base id.
         return {"uri": Path(path).as_uri()}
-    return {"uri": posix, "uriBaseId": _SRCROOT}
+    # A URI reference: a space, '#', '%' or a control character in a file name is escaped.
+    return {"uri": quote(posix, safe="/"), "uriBaseId": _SRCROOT}
 
 
 def _fingerprint(diagnostic: Diagnostic, occurrence: int) -> str:
@@ -170,4 +174,4 @@ def render_sarif(
             }
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return inert_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -9,6 +9,11 @@
       hint: use `ctx.now()`, which is recorded and identical on replay
 
     Found 1 error and 0 warnings in 3 files (2 workflows).
+
+Paths, messages, call chains, hints and source lines are made inert
+(:func:`~vrb_compile.terminal.inert`) before the colours go on: a control
+character or a bidi override in a file name, a workflow name or a source line
+(Trojan Source) is shown as an escape, and the caret still points at the span.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ..diagnostics import Diagnostic, Severity
+from ..terminal import inert
 
 __all__ = ["render_summary", "render_text"]
 
@@ -27,6 +33,7 @@ _YELLOW = "\033[33m"
 _CYAN = "\033[36m"
 _DIM = "\033[2m"
 _TAB = 4
+_BREAK = "\n"  # the one control character a message or a hint may keep
 # The line breaks Python's tokenizer knows (str.splitlines would also split on \f, \x1c ...).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -61,12 +68,17 @@ def _snippet(diagnostic: Diagnostic, lines: Sequence[str], color: bool) -> list[
     if not 1 <= diagnostic.line <= len(lines):
         return []
     raw = lines[diagnostic.line - 1].rstrip("\r\n")
-    shown = raw.expandtabs(_TAB).rstrip()
+
+    def width_of(text: str) -> int:
+        # Measured as shown: each escaped character takes the width of its escape.
+        return len(inert(text, keep="\t").expandtabs(_TAB))
+
+    shown = inert(raw, keep="\t").expandtabs(_TAB).rstrip()
     if not shown.strip():
         return []
-    start = len(raw[: max(diagnostic.column - 1, 0)].expandtabs(_TAB))
+    start = width_of(raw[: max(diagnostic.column - 1, 0)])
     if diagnostic.end_line == diagnostic.line and diagnostic.end_column > diagnostic.column:
-        end = len(raw[: diagnostic.end_column - 1].expandtabs(_TAB))
+        end = width_of(raw[: diagnostic.end_column - 1])
     else:
         # A span running over several lines is underlined to the end of its first line.
         end = len(shown)
@@ -77,17 +89,20 @@ def _snippet(diagnostic: Diagnostic, lines: Sequence[str], color: bool) -> list[
 
 
 def _render_one(diagnostic: Diagnostic, lines: Sequence[str] | None, color: bool) -> list[str]:
-    location = _paint(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.column}:", _BOLD, color)
+    path = inert(diagnostic.path)
+    location = _paint(f"{path}:{diagnostic.line}:{diagnostic.column}:", _BOLD, color)
     is_error = diagnostic.severity is Severity.ERROR
-    code = _paint(diagnostic.code, _RED if is_error else _YELLOW, color)
+    code = _paint(inert(diagnostic.code), _RED if is_error else _YELLOW, color)
     label = "" if is_error else _paint("warning: ", _YELLOW, color)
-    out = [f"{location} {code} {label}{diagnostic.message}"]
+    # A message may run over lines (it quotes the source); nothing else in it acts.
+    out = [f"{location} {code} {label}{inert(diagnostic.message, keep=_BREAK)}"]
     if lines is not None:
         out.extend(_snippet(diagnostic, lines, color))
     if diagnostic.chain:
-        out.append(f"  {_paint('via:', _DIM, color)} {' -> '.join(diagnostic.chain)}")
+        chain = " -> ".join(inert(name) for name in diagnostic.chain)
+        out.append(f"  {_paint('via:', _DIM, color)} {chain}")
     if diagnostic.hint:
-        out.append(f"  {_paint('hint:', _CYAN, color)} {diagnostic.hint}")
+        out.append(f"  {_paint('hint:', _CYAN, color)} {inert(diagnostic.hint, keep=_BREAK)}")
     return out
 
 
