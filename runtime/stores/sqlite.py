@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -163,6 +164,8 @@ class SQLiteStore:
     # ----------------------------------------------------------------- plumbing
 
     def _open(self) -> None:
+        if self._path != ":memory:":
+            _create_private(self._path)
         try:
             conn = sqlite3.connect(
                 self._path, isolation_level=None, timeout=self._busy_timeout / 1000
@@ -771,3 +774,17 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {self._path}>"
+
+
+def _create_private(path: str) -> None:
+    """Create a new database file readable by its owner only (its -wal and -shm follow it).
+
+    The database holds every run's inputs, outputs and errors; the process
+    umask would often leave it readable by every user of the machine. An
+    existing file keeps the mode its owner gave it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # it exists (or cannot be made here: connect says why, in one line)
+    os.close(fd)
