@@ -231,6 +231,25 @@ def test_cli_build_missing_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().err == f"vrb-compile: error: {missing}: no such file or directory\n"
 
 
+@pytest.mark.parametrize(
+    "entry", ['"x"', "5", '{"versions": 5}', '{"versions": [1]}', "null"], ids=str
+)
+def test_a_manifest_entry_no_build_wrote_stops_the_build_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: str
+) -> None:
+    # Carried over (and signed, with a key) it would vouch for what no build wrote.
+    module = source_of(tmp_path, FLOW)
+    out = tmp_path / "b"
+    out.mkdir()
+    manifest = out / "manifest.json"
+    manifest.write_text(f'{{"workflows": {{"order-flow": {entry}}}}}')
+    assert main(["build", str(module), "--out", str(out), "--no-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "the entry of workflow 'order-flow' is not one vrb-compile build writes" in err
+    assert manifest.read_text() == f'{{"workflows": {{"order-flow": {entry}}}}}'
+
+
 def test_building_one_file_of_a_package_finds_steps_in_sibling_modules(tmp_path: Path) -> None:
     # pre-commit hands over only the changed file; its steps live next to it.
     package = tmp_path / "shop"

@@ -340,12 +340,27 @@ def sign_build(out_dir: str | os.PathLike[str], key: GraphKey) -> tuple[Path, ..
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
+    """The ``workflows`` of an existing manifest, carried into the new one.
+
+    Raises:
+        UsageError: The manifest holds entries no build wrote (they would be
+            carried over, and signed with a key): fix or delete it.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     workflows = data.get("workflows") if isinstance(data, dict) else None
-    return workflows if isinstance(workflows, dict) else {}
+    if not isinstance(workflows, dict):
+        return {}
+    for name, entry in workflows.items():
+        versions = entry.get("versions") if isinstance(entry, dict) else None
+        if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+            raise UsageError(
+                f"{path}: the entry of workflow {name!r} is not one vrb-compile build writes; "
+                "fix the manifest or delete it (every graph stays under versions/)"
+            )
+    return workflows
 
 
 def write_build(
