@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime import Backoff, StepFailed, WorkflowContext, step, workflow
+from runtime.graphs import GraphLibrary
 
 SECRET = "4111-1111-1111-1111-S3CR3T"
 """The marked secret: no store written through a codec may hold it."""
@@ -60,3 +61,15 @@ async def payment(ctx: WorkflowContext, card: str) -> dict[str, Any]:
 @workflow("codec-doomed")
 async def doomed(ctx: WorkflowContext, card: str) -> None:
     await charge(card)
+
+
+_LIBRARY: GraphLibrary | None = None
+
+
+def library() -> GraphLibrary:
+    """These flows' graphs, compiled once per process."""
+    global _LIBRARY
+    if _LIBRARY is None:
+        _LIBRARY = GraphLibrary()
+        _LIBRARY.load(["codec-payment", "codec-doomed"])
+    return _LIBRARY

@@ -38,7 +38,6 @@ from runtime import (
 from runtime._codec_store import CodecStore
 from runtime.codec import MARKER, describe, is_encoded, load_codec
 from runtime.events import ErrorInfo, EventDraft, NotJSONError, StepCompletedPayload
-from runtime.graphs import GraphLibrary
 from runtime.stores import MemoryStore, open_store
 from runtime.stores.base import Store
 from tests.strategies import json_values
@@ -449,21 +448,9 @@ def test_a_codec_that_returns_no_envelope_is_refused_before_anything_is_stored()
 # --------------------------------------------------------------------------- workers
 
 
-_LIBRARY: GraphLibrary | None = None
-
-
-def library() -> GraphLibrary:
-    """The codec flows, compiled once per process."""
-    global _LIBRARY
-    if _LIBRARY is None:
-        _LIBRARY = GraphLibrary()
-        _LIBRARY.load(["codec-payment", "codec-doomed"])
-    return _LIBRARY
-
-
 async def serve(client: Client, aes: PayloadCodec | None = None, **options: Any) -> Worker:
     """Serve the codec flows until nothing is due; the worker."""
-    worker = Worker(client, library(), codec=aes, **{**FAST, **options})
+    worker = Worker(client, flows.library(), codec=aes, **{**FAST, **options})
     await worker.run_until_idle("codec-payment", "codec-doomed", timeout=20)
     return worker
 
@@ -614,9 +601,9 @@ def test_a_value_the_worker_cannot_decode_gives_the_run_back_untouched(
 def test_worker_codec_defaults_to_the_clients_and_can_be_its_own() -> None:
     aes = codec("k1")
     client = Client("memory://", codec=aes)
-    assert Worker(client, library()).codec is aes
+    assert Worker(client, flows.library()).codec is aes
     other = codec("k2", "k1")
-    worker = Worker(client, library(), codec=other)
+    worker = Worker(client, flows.library(), codec=other)
     assert worker.codec is other
     assert isinstance(worker.store, CodecStore)
     assert worker.store.codec is other

@@ -26,7 +26,6 @@ import pytest
 from runtime import AesGcmCodec, Client, CodecContext, Worker
 from runtime._codec_store import CodecStore
 from runtime.cli import main as vrb
-from runtime.graphs import GraphLibrary
 from runtime.stores import MemoryStore, SQLiteStore, Store
 from runtime.stores.base import Clock
 from runtime.testing import CONFORMANCE_CHECKS, StoreHarness, run_check
@@ -42,23 +41,12 @@ def make_codec() -> AesGcmCodec:
     return AesGcmCodec({"k1": KEY})
 
 
-_LIBRARY: GraphLibrary | None = None
-
-
-def library() -> GraphLibrary:
-    global _LIBRARY
-    if _LIBRARY is None:
-        _LIBRARY = GraphLibrary()
-        _LIBRARY.load(["codec-payment", "codec-doomed"])
-    return _LIBRARY
-
-
 async def run_everything(client: Client) -> None:
     """A paid run (signal, retries, compensation, result) and a failed one, to their ends."""
     flows.CALLS.clear()
     await client.workflow.trigger("codec-payment", [flows.SECRET], run_id="paid")
     await client.workflow.trigger("codec-doomed", {"card": flows.SECRET}, run_id="doomed")
-    worker = Worker(client, library(), **FAST)
+    worker = Worker(client, flows.library(), **FAST)
     await worker.run_until_idle("codec-payment", "codec-doomed", timeout=30)
     await client.workflow.send_signal("paid", "approve", {"by": "ops", "card": flows.SECRET})
     await worker.run_until_idle("codec-payment", "codec-doomed", timeout=30)
