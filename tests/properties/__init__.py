@@ -21,6 +21,10 @@ BUDGETS: dict[str, dict[str, int]] = {
         "url_secrets_open": 100,
         "url_secrets_cli": 60,
         "inert_text": 300,
+        "telemetry_counts": 100,
+        "fuzz_vrb_argv": 300,
+        "fuzz_store_urls_open": 150,
+        "fuzz_store_urls_cli": 60,
     },
     # Sized so a CI run stays well under its 20 minutes on two cores: with signals
     # waited inside steps generated, an example of the replay property (every prefix
@@ -37,6 +41,10 @@ BUDGETS: dict[str, dict[str, int]] = {
         "url_secrets_open": 600,
         "url_secrets_cli": 300,
         "inert_text": 3000,
+        "telemetry_counts": 500,
+        "fuzz_vrb_argv": 1000,
+        "fuzz_store_urls_open": 500,
+        "fuzz_store_urls_cli": 200,
     },
 }
 
