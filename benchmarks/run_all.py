@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -235,8 +236,16 @@ class Runner:
         # Without the planted findings: a build stops at the first error.
         files, lines = bench_check.generate(root, self.args.lines, broken=False)
 
+        memory: dict[str, list[float]] = {}
+
         def sample(kind: str) -> Callable[[], float]:
-            return lambda: float(run_sample("compile_sample.py", kind, str(root))["seconds"])
+            def run() -> float:
+                result = run_sample("compile_sample.py", kind, str(root))
+                if result.get("kb_per_line") is not None:
+                    memory.setdefault(kind, []).append(float(result["kb_per_line"]))
+                return float(result["seconds"])
+
+            return run
 
         samples = interleave(
             {"parse": sample("parse"), "check": sample("check"), "build": sample("build")},
@@ -248,7 +257,8 @@ class Runner:
                 "none",
                 {"ours": samples[kind], "floor": samples["parse"]},
                 "s",
-                note=f"{len(files)} files, {lines} lines; jobs=1, no cache; floor = libcst.parse_module of every file",
+                note=f"{len(files)} files, {lines} lines; jobs=1, no cache; floor = libcst.parse_module of every file"
+                + _memory_note(memory, kind),
             )
 
     # ------------------------------------------------------------------ all
@@ -295,6 +305,16 @@ class Runner:
             "seconds": time.time() - started,
             "results": self.results,
         }
+
+
+def _memory_note(memory: dict[str, list[float]], kind: str) -> str:
+    """``; peak memory 2.7 KB/line ...``: the median growth of the peak RSS per source line."""
+    if kind not in memory:
+        return ""
+    shown = f"; peak memory {statistics.median(memory[kind]):.1f} KB/line"
+    if "parse" in memory:
+        shown += f" (the bare parse, one tree at a time: {statistics.median(memory['parse']):.1f})"
+    return shown
 
 
 def machine() -> dict[str, Any]:

@@ -40,10 +40,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._json_values import ensure_json
+from ._json_values import ensure_json, json_size
 from .codec import CodecContext, PayloadCodec, describe, is_encoded
-from .errors import CodecError, CorruptValueError
+from .errors import CodecError, CorruptValueError, PayloadTooLarge, shown
 from .events import ErrorInfo, Event, EventDraft, Payload
+from .stores._checks import check_run_args, check_signal_args
 from .stores.base import (
     CANCELLED_ERROR,
     AppendResult,
@@ -57,8 +58,6 @@ from .stores.base import (
     Signal,
     Store,
     WorkflowStats,
-    check_run_args,
-    check_signal_args,
 )
 
 __all__ = ["CodecStore"]
@@ -151,6 +150,20 @@ class CodecStore:
         return getattr(self._store, name)
 
     # ------------------------------------------------------------------ values
+
+    def _check_size(self, value: Any, what: str) -> None:
+        """A value bound for the codec within the store's ``max_payload_bytes``, as plaintext.
+
+        The bound is on the value, not on its envelope (which the store lets
+        through up to twice the bound): the same value is refused with a codec
+        or without.
+        """
+        limits = getattr(self._store, "limits", None)
+        bound = None if limits is None else limits.max_payload_bytes
+        if self._codec is not None and bound is not None:
+            size = json_size(value)
+            if size > bound:
+                raise PayloadTooLarge(what, size, bound)
 
     async def _encode(self, value: Any, context: CodecContext) -> Any:
         if self._codec is None:
@@ -295,6 +308,7 @@ class CodecStore:
     ) -> tuple[RunRecord, bool]:
         """See :meth:`runtime.stores.Store.create_run`; ``input`` is stored encoded."""
         check_run_args(run_id, workflow_name, input)
+        self._check_size(input, f"the input of workflow {shown(workflow_name)}")
         encoded = await self._encode(input, CodecContext(run_id, "input"))
         record, created = await self._store.create_run(
             run_id, workflow_name, encoded, graph_hash=graph_hash
@@ -418,9 +432,11 @@ class CodecStore:
                 del self._unsettled[next(iter(self._unsettled))]
             raise
 
-    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+    async def history(
+        self, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
         """See :meth:`runtime.stores.Store.history`."""
-        events = await self._store.history(run_id, after_seq=after_seq)
+        events = await self._store.history(run_id, after_seq=after_seq, limit=limit)
         if self._codec is None:
             # A guard changes nothing: one synchronous pass (replay reads long histories).
             for event in events:
@@ -430,7 +446,8 @@ class CodecStore:
 
     async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
         """See :meth:`runtime.stores.Store.send_signal`; ``payload`` is stored encoded."""
-        check_signal_args(name, payload)
+        check_signal_args(name, payload, run_id)
+        self._check_size(payload, f"the payload of signal {shown(name)}")
         encoded = await self._encode(payload, CodecContext(run_id, "signal"))
         signal = await self._store.send_signal(run_id, name, encoded)
         return dataclasses.replace(signal, payload=payload)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from vrb_compile.errors import GraphLoadError
+from vrb_compile.files import NotRegularFile, read_regular
 from vrb_compile.ir.loader import parse_graph
 from vrb_compile.ir.models import Graph
 from vrb_compile.ir.signing import ENV_VAR, GraphKey, signature_path
@@ -157,35 +156,20 @@ class BuildDirectory:
 def _read_regular(shown: Path, path: Path, *, missing_ok: bool = False) -> bytes | None:
     """The bytes of ``path`` if it is a regular file of bounded size (``shown`` in messages)."""
     try:
-        # O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting
-        # for a writer; it is then refused by its type, never read.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        data, info = read_regular(path, MAX_FILE_BYTES)
+    except NotRegularFile:
+        raise ConfigurationError(
+            f"{shown}: refused: not a regular file (a FIFO, device or directory); {_REBUILD}"
+        ) from None
     except OSError as error:
         if missing_ok and error.errno == errno.ENOENT:
             return None
         raise ConfigurationError(
             f"{shown}: cannot be read ({error.strerror or error}); {_REBUILD}"
         ) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigurationError(
-                f"{shown}: refused: not a regular file (a FIFO, device or directory); {_REBUILD}"
-            )
-        if info.st_size > MAX_FILE_BYTES:
-            raise ConfigurationError(
-                f"{shown}: refused: {info.st_size} bytes, over the {MAX_FILE_BYTES} a graph "
-                f"file may have; {_REBUILD}"
-            )
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, 1 << 20):
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:  # it grew while being read
-                raise ConfigurationError(f"{shown}: refused: it grows while being read")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as error:
-        raise ConfigurationError(f"{shown}: cannot be read ({error.strerror or error})") from None
-    finally:
-        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigurationError(
+            f"{shown}: refused: {max(info.st_size, len(data))} bytes, over the "
+            f"{MAX_FILE_BYTES} a graph file may have; {_REBUILD}"
+        )
+    return data

@@ -6,6 +6,11 @@ reader, pydantic-core's JSON parser: an int longer than it takes, a str holding
 a lone surrogate (UTF-8 cannot encode it), lists and dicts nested deeper than it
 follows. Written once, such a value made every later read of its run's history
 fail. :mod:`runtime.events` re-exports all of it; import it from there.
+
+Size is the other half of the door: :func:`ensure_size` refuses a value whose
+JSON is larger than a store's ``max_payload_bytes`` (default
+:data:`MAX_PAYLOAD_BYTES`, 2 MiB), and ``ensure_user_json(..., max_bytes=N)``
+checks both at once.
 """
 
 from __future__ import annotations
@@ -13,16 +18,30 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import VrbError
+from pydantic_core import to_json
+
+from .errors import PayloadTooLarge, VrbError
 
 __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_JSON_INT_DIGITS",
+    "MAX_PAYLOAD_BYTES",
     "NotJSONError",
     "ensure_json",
+    "ensure_size",
     "find_problem",
+    "json_size",
     "storable_text",
 ]
+
+MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+"""The default bound on one value's JSON, in bytes (a store's ``max_payload_bytes``).
+
+Temporal's default blob limit, and for the same reasons: every value is read
+back whole with its run's history on every replay and shown by every tool, so
+one 100 MB value made a 525 MB SQLite file and a worker of 1.8 GB. Data that
+large belongs in a blob store, the run holding its reference.
+"""
 
 MAX_JSON_INT_DIGITS = 4300
 """The longest int (in decimal digits) the stores' JSON reader takes back.
@@ -207,7 +226,36 @@ def ensure_json(value: Any, what: str) -> None:
         raise NotJSONError(what, found.path, found.problem, found.fix)
 
 
-def ensure_user_json(value: Any, what: str) -> None:
+def json_size(value: Any) -> int:
+    """The size in bytes of ``value`` as the stores write it (compact UTF-8 JSON).
+
+    ``value`` must have passed :func:`ensure_json`.
+    """
+    return len(to_json(value))
+
+
+def ensure_size(text: str, what: str, limit: int | None) -> None:
+    """Refuse stored JSON text longer than ``limit`` bytes of UTF-8 (``None``: no bound).
+
+    Args:
+        text: The value as the store writes it.
+        what: What it is, for the message.
+        limit: The bound in bytes (a store's ``max_payload_bytes``).
+
+    Raises:
+        PayloadTooLarge: It is longer; the message names the limit and how to raise it.
+    """
+    if limit is None:
+        return
+    length = len(text)
+    if length * 4 <= limit:  # no character takes more than 4 bytes: the common case
+        return
+    size = length if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise PayloadTooLarge(what, size, limit)
+
+
+def ensure_user_json(value: Any, what: str, *, max_bytes: int | None = None) -> None:
     """:func:`ensure_json` for a value from user code, at the door (trigger, signal, step).
 
     Besides being storable, such a value may not hold :data:`RESERVED_KEY` at its
@@ -215,10 +263,28 @@ def ensure_user_json(value: Any, what: str) -> None:
     worker without the codec would give its run back for ever). The stores'
     own gate is :func:`ensure_json`, which lets envelopes through.
 
+    Args:
+        value: The value.
+        what: What it is, for the message.
+        max_bytes: Also refuse a value whose JSON is longer (the store's
+            ``max_payload_bytes``); ``None`` checks no size.
+
     Raises:
         NotJSONError: As :func:`ensure_json`, or the value holds the reserved member.
+        PayloadTooLarge: Its JSON is longer than ``max_bytes``.
     """
     ensure_json(value, what)
+    if max_bytes is None:
+        return
+    # A bound on the size from the text alone, without serialising (a step's
+    # output is usually far below the limit, a 100 MB value far above it).
+    low = _least_size(value)
+    if low > max_bytes:
+        raise PayloadTooLarge(what, low, max_bytes, exact=False)
+    if low * 6 + 64 > max_bytes:  # else surely small: a character is at most six bytes
+        size = json_size(value)
+        if size > max_bytes:
+            raise PayloadTooLarge(what, size, max_bytes)
     if type(value) is dict and RESERVED_KEY in value:
         raise NotJSONError(
             what,
@@ -226,6 +292,18 @@ def ensure_user_json(value: Any, what: str) -> None:
             f"the member {RESERVED_KEY!r} is reserved: it marks a payload codec's envelope",
             "rename the member",
         )
+
+
+def _least_size(value: Any) -> int:
+    """At most the size of ``value``'s JSON: its characters, a byte each (a checked value)."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):  # {"key":item,...}
+        items = sum(len(key) + 3 + _least_size(item) for key, item in value.items())
+        return 2 + items + max(len(value) - 1, 0)
+    if isinstance(value, list):  # [item,...]
+        return 2 + sum(_least_size(item) for item in value) + max(len(value) - 1, 0)
+    return 1  # a number, true, false, null: one character at least
 
 
 def storable_text(text: str) -> str:

@@ -31,6 +31,10 @@ class RunSettings:
     stopping: Callable[[], bool]
     retry_delay: float = 5.0
     """Seconds before a run given back because a value did not decode is due again."""
+    default_max_events: int | None = None
+    """The cap of events for a workflow without ``max_events`` (``None``: none)."""
+    max_payload_bytes: int | None = None
+    """The store's bound on one value (a step's output, a result); ``None``: none."""
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,26 @@ offers the same calls for scripts, run on a private event loop thread.
 Run input is a JSON list of positional arguments (``trigger(name, [order])``) or
 a JSON object of keyword arguments; the graph version is pinned by the run's
 first claim, so triggering needs no graphs.
+
+Every method checks its arguments at the door, the way the stores do
+(:mod:`runtime.stores._checks`), and raises only :class:`~runtime.errors.VrbError`
+subclasses: :class:`~runtime.errors.ConfigurationError` (also a ``ValueError``)
+for an argument of the wrong type or out of range - an id breaking the
+identifier rule (:mod:`runtime._identifiers`: 1 to 255 characters, no control
+character or lone surrogate), a bad cursor, a negative timeout;
+:class:`~runtime.events.NotJSONError` (also a ``TypeError``) for a value that is
+not JSON; :class:`~runtime.errors.PayloadTooLarge` and
+:class:`~runtime.errors.TooManySignals` (``ValueError`` s) for the store's
+bounds; :class:`~runtime.errors.RunNotFound`, :class:`~runtime.errors.RunFinished`,
+:class:`~runtime.errors.WorkflowFailed` and store errors as each method says.
+``result`` raises the builtin ``TimeoutError`` when its wait runs out, and a
+call with unknown or missing parameters the builtin ``TypeError``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import uuid
 import weakref
@@ -22,9 +37,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ._codec_store import CodecStore
+from ._identifiers import check_identifier
 from ._json_values import ensure_user_json
 from .codec import PayloadCodec
-from .errors import ConfigurationError, WorkflowFailed
+from .errors import ConfigurationError, WorkflowFailed, shown
 from .events import Event
 from .stores import open_store
 from .stores.base import RunRecord, RunStatus, Store, WorkflowStats
@@ -47,6 +63,8 @@ class RunInfo:
         graph_hash: The graph version it is pinned to (``None`` before its first claim).
         created_at: When it was triggered.
         updated_at: When it last changed.
+        last_seq: The seq of its last event, which is also its number of events
+            (page through them with :meth:`WorkflowAPI.history`).
     """
 
     run_id: str
@@ -57,6 +75,7 @@ class RunInfo:
     graph_hash: str | None
     created_at: datetime
     updated_at: datetime
+    last_seq: int = 0
 
     @classmethod
     def from_record(cls, record: RunRecord) -> RunInfo:
@@ -70,6 +89,7 @@ class RunInfo:
             graph_hash=record.graph_hash,
             created_at=record.created_at,
             updated_at=record.updated_at,
+            last_seq=record.last_seq,
         )
 
 
@@ -107,6 +127,12 @@ class WorkflowAPI:
     def __init__(self, client: Client) -> None:
         self._client = client
 
+    def _max_bytes(self) -> int | None:
+        # The store's bound, checked here too: a value refused before it is encoded
+        # costs one serialisation, not three (the store checks it again, as stored).
+        limits = getattr(self._client.store, "limits", None)
+        return getattr(limits, "max_payload_bytes", None)
+
     async def trigger(self, name: str, args: Any = None, *, run_id: str | None = None) -> RunHandle:
         """Start a run of workflow ``name``.
 
@@ -118,21 +144,24 @@ class WorkflowAPI:
 
         Raises:
             NotJSONError: ``args`` holds something that is not JSON; nothing is stored.
-            ConfigurationError: ``args`` is neither a list nor a dict.
+            PayloadTooLarge: ``args`` is over the store's ``max_payload_bytes``.
+            ConfigurationError: ``args`` is neither a list nor a dict, or ``name``
+                or ``run_id`` breaks the identifier rule.
             RunIdConflict: ``run_id`` belongs to a run of another workflow.
         """
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"a workflow name must be a non-empty string, got {name!r}")
+        check_identifier(name, "workflow name")
+        if run_id is not None:
+            check_identifier(run_id, "run id")
         if args is None:
             args = []
         if not isinstance(args, list | dict):
             raise ConfigurationError(
-                f"args of workflow {name!r} must be a list of positional arguments or a dict "
+                f"args of workflow {shown(name)} must be a list of positional arguments or a dict "
                 f"of keyword arguments, not {type(args).__name__}; write [value] for one argument"
             )
-        ensure_user_json(args, f"args of workflow {name!r}")
+        ensure_user_json(args, f"args of workflow {shown(name)}", max_bytes=self._max_bytes())
         record, created = await self._client.store.create_run(
-            run_id or uuid.uuid4().hex, name, args
+            uuid.uuid4().hex if run_id is None else run_id, name, args
         )
         return RunHandle(record.run_id, record.workflow_name, created)
 
@@ -144,8 +173,14 @@ class WorkflowAPI:
             RunFinished: The run has ended.
             NotJSONError: ``payload`` is not JSON, or holds the member that marks an
                 encoded payload (``$vrb_codec``) at its top level.
+            PayloadTooLarge: ``payload`` is over the store's ``max_payload_bytes``.
+            TooManySignals: The run already holds ``max_buffered_signals`` signals
+                it has not taken.
+            ConfigurationError: ``run_id`` or ``name`` breaks the identifier rule.
         """
-        ensure_user_json(payload, f"payload of signal {name!r}")
+        check_identifier(run_id, "run id")
+        check_identifier(name, "signal name")
+        ensure_user_json(payload, f"payload of signal {shown(name)}", max_bytes=self._max_bytes())
         await self._client.store.send_signal(run_id, name, payload)
 
     async def get_run(self, run_id: str) -> RunInfo:
@@ -153,7 +188,9 @@ class WorkflowAPI:
 
         Raises:
             RunNotFound: No such run.
+            ConfigurationError: ``run_id`` breaks the identifier rule.
         """
+        check_identifier(run_id, "run id")
         return RunInfo.from_record(await self._client.store.get_run(run_id))
 
     async def list_runs(
@@ -164,7 +201,13 @@ class WorkflowAPI:
         limit: int = 50,
         cursor: str | None = None,
     ) -> RunList:
-        """Runs newest first, filtered by workflow and status."""
+        """Runs newest first, filtered by workflow and status.
+
+        Raises:
+            ConfigurationError: An unknown status, a limit outside 1..1000, a
+                workflow name breaking the identifier rule, or a cursor that is
+                not a ``next_cursor`` this method returned.
+        """
         page = await self._client.store.list_runs(
             workflow_name=workflow_name, status=status, limit=limit, cursor=cursor
         )
@@ -177,7 +220,19 @@ class WorkflowAPI:
             WorkflowFailed: The run ended ``failed`` or ``cancelled``.
             TimeoutError: It had not ended after ``timeout`` seconds.
             RunNotFound: No such run.
+            ConfigurationError: ``run_id`` breaks the identifier rule, or
+                ``timeout`` is not ``None`` or a number of seconds >= 0.
         """
+        check_identifier(run_id, "run id")
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout < 0
+        ):
+            raise ConfigurationError(
+                f"timeout must be None or a number of seconds >= 0, got {shown(timeout)}"
+            )
         delay = 0.02
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -197,13 +252,31 @@ class WorkflowAPI:
             await asyncio.sleep(pause)
             delay = min(delay * 1.5, 0.5)
 
-    async def history(self, run_id: str) -> list[Event]:
+    async def history(
+        self, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
         """The run's events in order (``seq``, ``type``, ``key``, ``payload``, ``at``).
+
+        A long run is read page by page: pass the ``seq`` of the last event of a
+        page as the next ``after_seq``; a page shorter than ``limit`` is the last::
+
+            after = 0
+            while page := await client.workflow.history(run_id, after_seq=after, limit=500):
+                ...
+                after = page[-1].seq
+
+        Args:
+            run_id: The run.
+            after_seq: Only events with a greater ``seq`` (0: from the first).
+            limit: At most this many events; ``None`` for all of them.
 
         Raises:
             RunNotFound: No such run.
+            ConfigurationError: ``run_id`` breaks the identifier rule, ``after_seq``
+                is not an int >= 0 or ``limit`` neither ``None`` nor an int >= 1.
         """
-        return await self._client.store.history(run_id)
+        check_identifier(run_id, "run id")
+        return await self._client.store.history(run_id, after_seq=after_seq, limit=limit)
 
     async def cancel(self, run_id: str) -> RunInfo:
         """Cancel the run: it stops at its next checkpoint, compensates, ends ``cancelled``.
@@ -219,7 +292,9 @@ class WorkflowAPI:
         Raises:
             RunNotFound: No such run.
             RunFinished: The run has ended.
+            ConfigurationError: ``run_id`` breaks the identifier rule.
         """
+        check_identifier(run_id, "run id")
         return RunInfo.from_record(await self._client.store.request_cancel(run_id))
 
 
@@ -230,7 +305,11 @@ class StatsAPI:
         self._client = client
 
     async def get(self, workflow_name: str | None = None) -> WorkflowStats:
-        """``total_runs``, ``success_rate``, ``avg_duration_ms``, ``by_status``."""
+        """``total_runs``, ``success_rate``, ``avg_duration_ms``, ``by_status``.
+
+        Raises:
+            ConfigurationError: ``workflow_name`` breaks the identifier rule.
+        """
         return await self._client.store.workflow_stats(workflow_name)
 
 

@@ -15,6 +15,9 @@ Every exception the runtime raises on purpose derives from :class:`VrbError`::
     +-- CircuitBreakerTripped              a run hit one of its limits
     |   +-- MaxEventsExceeded              ... ``max_events``
     |   +-- ExecutionTimeout               ... ``execution_timeout``
+    +-- LimitExceeded (ValueError)         a value or a run went past one of the store's bounds
+    |   +-- PayloadTooLarge                ... a value's JSON is over ``max_payload_bytes``
+    |   +-- TooManySignals                 ... a run has ``max_buffered_signals`` signals waiting
     +-- CodecError                         a payload codec cannot encode or decode a value
         +-- MissingKeyError (LookupError)  ... it is encrypted with a key the codec lacks
         +-- CorruptValueError (ValueError) ... it was altered, moved or is malformed
@@ -30,15 +33,18 @@ __all__ = [
     "ConfigurationError",
     "CorruptValueError",
     "ExecutionTimeout",
+    "LimitExceeded",
     "MaxEventsExceeded",
     "MissingKeyError",
     "NonRetryableError",
     "NondeterminismError",
+    "PayloadTooLarge",
     "RegistrationError",
     "RunFinished",
     "RunNotFound",
     "SignalTimeout",
     "StepFailed",
+    "TooManySignals",
     "VrbError",
     "WorkflowFailed",
 ]
@@ -119,7 +125,7 @@ class RunNotFound(VrbError, LookupError):
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        super().__init__(f"no run with id {run_id!r}")
+        super().__init__(f"no run with id {shown(run_id)}")
 
 
 class RunFinished(VrbError):
@@ -158,11 +164,26 @@ class CircuitBreakerTripped(VrbError):
 
 
 class MaxEventsExceeded(CircuitBreakerTripped):
-    """The run's event log reached its ``max_events`` limit."""
+    """The run's event log reached its ``max_events`` limit, or the worker's default cap.
 
-    def __init__(self, limit: int) -> None:
+    Attributes:
+        limit: The number of events.
+        default: The workflow sets no ``max_events``: the limit is the worker's
+            ``default_max_events``.
+    """
+
+    def __init__(self, limit: int, *, default: bool = False) -> None:
         self.limit = limit
-        super().__init__(f"the run reached its limit of {limit} events (max_events)")
+        self.default = default
+        if default:
+            message = (
+                f"the run reached {limit} events, the worker's cap for workflows without "
+                "max_events; set max_events on the workflow, or raise the cap with "
+                "Worker(default_max_events=N) or vrb worker --default-max-events N"
+            )
+        else:
+            message = f"the run reached its limit of {limit} events (max_events)"
+        super().__init__(message)
 
 
 class ExecutionTimeout(CircuitBreakerTripped):
@@ -171,6 +192,87 @@ class ExecutionTimeout(CircuitBreakerTripped):
     def __init__(self, limit: float) -> None:
         self.limit = limit
         super().__init__(f"the run exceeded its execution timeout of {limit:g}s")
+
+
+class LimitExceeded(VrbError, ValueError):
+    """A value or a run went past one of the store's bounds; nothing was written.
+
+    Attributes:
+        limit: The bound (bytes, signals).
+        option: The store option that sets it (``max_payload_bytes``...).
+    """
+
+    def __init__(self, message: str, limit: int, option: str) -> None:
+        self.limit = limit
+        self.option = option
+        super().__init__(message)
+
+
+class PayloadTooLarge(LimitExceeded):
+    """A value's JSON is larger than the store's ``max_payload_bytes``.
+
+    Attributes:
+        what: Which value (``"args of workflow 'order'"``).
+        size: Its size in bytes of UTF-8 JSON (at least this many, when it was
+            refused before being measured whole).
+    """
+
+    def __init__(self, what: str, size: int, limit: int, *, exact: bool = True) -> None:
+        self.what = what
+        self.size = size
+        measured = "" if exact else "at least "
+        super().__init__(
+            f"{what} is {measured}{_bytes(size)} of JSON, more than the {_bytes(limit)} a value may be "
+            "(max_payload_bytes); keep large data outside the run and pass a reference to it, "
+            "or raise the limit with ?max_payload_bytes=N in the store URL",
+            limit,
+            "max_payload_bytes",
+        )
+
+
+class TooManySignals(LimitExceeded):
+    """The run already has ``max_buffered_signals`` signals that it has not taken yet.
+
+    Attributes:
+        run_id: The run.
+        name: The signal refused.
+    """
+
+    def __init__(self, run_id: str, name: str, limit: int) -> None:
+        self.run_id = run_id
+        self.name = name
+        super().__init__(
+            f"run {shown(run_id)} refused signal {shown(name)}: it has {limit} signals "
+            "buffered that it has not taken, the most a run may hold (max_buffered_signals); "
+            "let it take them first, or raise the limit with ?max_buffered_signals=N in the "
+            "store URL",
+            limit,
+            "max_buffered_signals",
+        )
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: what a message says of a user's id or name.
+
+    A message is one line of bounded length: an id of a megabyte is shown by
+    its start and its length.
+    """
+    try:
+        text = repr(value)
+    except Exception as error:
+        return f"<{type(value).__name__} whose repr() raised {type(error).__name__}>"
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return text[: limit - 3] + "..." + size
+
+
+def _bytes(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MiB ({size} bytes)"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KiB ({size} bytes)"
+    return f"{size} bytes"
 
 
 class CodecError(VrbError):

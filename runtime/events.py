@@ -65,6 +65,7 @@ from ._json_values import (
     NotJSONError,
     ensure_json,
     find_problem,
+    json_size,
     storable_text,
 )
 
@@ -214,13 +215,15 @@ class ErrorInfo(BaseModel):
             return cls(type=kind.__name__, message=message)
         # What the store could not read back is left out, as what is not JSON is.
         args: list[Any] | None = list(error.args)
-        if find_problem(args) is not None:
+        if not _detail_storable(args):
             args = None
-        attrs = {
+        attrs: dict[str, Any] | None = {
             name: value
             for name, value in getattr(error, "__dict__", {}).items()
             if isinstance(name, str) and find_problem(name) is None and find_problem(value) is None
         }
+        if attrs and not _detail_storable(attrs):
+            attrs = None
         return cls(
             type=kind.__name__,
             message=message,
@@ -246,6 +249,16 @@ class ErrorInfo(BaseModel):
 
 _DETAIL = ("module", "qualname", "args", "attrs", "encoded")
 
+MAX_ERROR_MESSAGE = 8192
+"""The longest error message recorded, in characters; a longer one is cut (its length said)."""
+
+_MAX_DETAIL_BYTES = 64 * 1024
+"""Error args or attributes whose JSON is longer are left out, as unstorable ones are."""
+
+
+def _detail_storable(value: Any) -> bool:
+    return find_problem(value) is None and json_size(value) <= _MAX_DETAIL_BYTES
+
 
 def _message_of(error: BaseException) -> str:
     try:
@@ -253,6 +266,9 @@ def _message_of(error: BaseException) -> str:
     except Exception as failure:
         # ValueError(10**5000) cannot say what it is; the step's failure must still be recorded.
         return f"<{type(error).__name__}: its str() raised {type(failure).__name__}>"
+    if len(text) > MAX_ERROR_MESSAGE:
+        # A step's error is stored, replayed and shown by every tool: a bounded value.
+        text = f"{text[: MAX_ERROR_MESSAGE - 40]}... ({len(text)} characters in all)"
     # A lone surrogate (text decoded with surrogateescape, say) would make the error unstorable.
     return storable_text(text)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, overload
 
+from ._identifiers import check_identifier
 from ._sync_attempts import after_abandoned, run_sync_attempt
 from .context import LocalBackend, StepContext
 from .durations import Backoff, Duration, parse_duration
@@ -72,9 +73,8 @@ def _register(
 
 
 def _check_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigurationError(f"a {kind} needs a non-empty string name, got {name!r}")
-    return name
+    # The identifier rule every store applies to the names it is given (runtime._identifiers).
+    return check_identifier(name, f"{kind} name")
 
 
 _WANTS_CONTEXT: dict[tuple[Callable[..., Any], int], bool] = {}

@@ -44,6 +44,18 @@ Decisions
   rollback it did not finish on record, for an operator to check by hand.
 * **Retries**: delays up to ``inline_retry_max`` seconds are slept in-process;
   longer ones give the run back until the retry time.
+* **A cap for every run**: a workflow without ``max_events`` is stopped at
+  ``default_max_events`` events (:data:`DEFAULT_MAX_EVENTS`, 50,000), as
+  ``max_events`` would stop it: compensated, then ``failed`` with
+  :class:`~runtime.errors.MaxEventsExceeded` saying how to raise the cap. A
+  loop that never ends (``while True: await ctx.sleep("1s")``) grew the store
+  without bound, about 0.45 MB a second for one with no step, with nothing but
+  a cancel to stop it. Temporal's own cap is 51,200 events; like it, the cap is
+  the worker's safety net, and ``max_events`` on the workflow (checked by
+  ``vrb-compile``, VRB305) is the deliberate choice. ``None`` removes it.
+* **Values' size**: a step output, a rollback output or a result larger than
+  the store's ``max_payload_bytes`` is refused as a value that is not JSON is
+  (the step fails for good, the run fails), before anything is written.
 * **Shutdown**: :meth:`Worker.stop` (and SIGTERM under :meth:`Worker.run_forever`)
   stops claiming, lets in-flight steps finish, and gives each run back at its
   next checkpoint, due at once for another worker.
@@ -64,6 +76,7 @@ from typing import TYPE_CHECKING
 
 from ._codec_store import CodecStore
 from ._store_clock import StoreClock
+from ._worker_options import check_worker_count, check_worker_seconds
 from .codec import PayloadCodec
 from .errors import CodecError, ConfigurationError
 from .events import ErrorInfo, EventDraft, RunCancelledPayload, StepCompletedEvent
@@ -75,10 +88,17 @@ from .worker_run import RunExecutor, RunSettings
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["QUARANTINE_AFTER", "Worker"]
+__all__ = ["DEFAULT_MAX_EVENTS", "QUARANTINE_AFTER", "Worker"]
 
 QUARANTINE_AFTER = 2
 """Takeovers after which a run is executed alone (quarantined): one death may be bad luck."""
+
+DEFAULT_MAX_EVENTS = 50_000
+"""The events a run of a workflow without ``max_events`` may record (see the module docstring).
+
+About 10 MB of log at a typical 200 bytes an event, all of it read back at every
+claim; Temporal ends a workflow at 51,200 events.
+"""
 
 log = logging.getLogger("runtime.worker")
 
@@ -133,6 +153,16 @@ class Worker:
         codec: The payload codec that decodes and encodes the runs' values
             (:mod:`runtime.codec`); default: the client's. Without one, a run
             holding encoded values is left untouched for a worker that has it.
+        default_max_events: The events a run of a workflow without
+            ``max_events`` may record before it is stopped, compensated and
+            failed with :class:`~runtime.errors.MaxEventsExceeded`
+            (:data:`DEFAULT_MAX_EVENTS`); ``None`` for no cap.
+
+    Raises:
+        ConfigurationError: An option is out of range. Durations and counts have
+            one range each, the same as ``vrb worker``'s (``lease_timeout`` 0.1 s
+            to 1 day, ``poll_interval`` 0.01 s to 1 hour, ``max_concurrency`` 1
+            to 10,000...; each refusal names it; see :mod:`runtime._worker_options`).
     """
 
     def __init__(
@@ -153,21 +183,27 @@ class Worker:
         graph_key: GraphKey | str | bytes | None = None,
         codec: PayloadCodec | None = None,
         clock: Callable[[], datetime] = _now,
+        default_max_events: int | None = DEFAULT_MAX_EVENTS,
     ) -> None:
-        for name, value in (
-            ("poll_interval", poll_interval),
-            ("heartbeat_interval", heartbeat_interval),
-            ("lease_timeout", lease_timeout),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigurationError(f"Worker {name} must be a positive number, got {value!r}")
-        if (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
+        # Every duration and count in its range (runtime._worker_options: why each).
+        poll_interval = check_worker_seconds("poll_interval", poll_interval)
+        heartbeat_interval = check_worker_seconds("heartbeat_interval", heartbeat_interval)
+        retry_delay = check_worker_seconds("retry_delay", retry_delay)
+        lease_timeout = check_worker_seconds("lease_timeout", lease_timeout)
+        inline_retry_max = check_worker_seconds("inline_retry_max", inline_retry_max)
+        park_interval = check_worker_seconds("park_interval", park_interval)
+        if cancel_grace is not None:
+            cancel_grace = check_worker_seconds("cancel_grace", cancel_grace)
+        max_concurrency = check_worker_count("max_concurrency", max_concurrency)
+        max_recoveries = check_worker_count("max_recoveries", max_recoveries)
+        if default_max_events is not None and (
+            isinstance(default_max_events, bool)
+            or not isinstance(default_max_events, int)
+            or default_max_events < 1
         ):
             raise ConfigurationError(
-                f"Worker max_concurrency must be a positive int, got {max_concurrency!r}"
+                f"Worker default_max_events must be None or a positive int, "
+                f"got {default_max_events!r}"
             )
         self.client = client
         self.codec = client.codec if codec is None else codec
@@ -196,6 +232,10 @@ class Worker:
             clock=self.clock,
             stopping=lambda: self._stopping,
             retry_delay=self.retry_delay,
+            default_max_events=default_max_events,
+            max_payload_bytes=getattr(
+                getattr(client._raw_store, "limits", None), "max_payload_bytes", None
+            ),
         )
         self._stopping = False
         self._stopped = asyncio.Event()

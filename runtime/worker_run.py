@@ -23,6 +23,8 @@ Decisions (documented in the worker's docstring too)
   except when the run is failed as poison: a rollback the log shows begun
   (``rollback_started``) without an outcome is then recorded ``rollback_failed``
   and never run again (see :meth:`RunExecutor.fail_from_log`).
+* A workflow without ``max_events`` is capped at the worker's
+  ``default_max_events`` the same way (its trip says which cap it was).
 * Breakers on resume: the ``max_events`` decision at a checkpoint is a pure
   function of the log. A checkpoint whose operation already has an event passed
   (see :meth:`RunExecutor._passed`); an attempt started again after a crash
@@ -65,6 +67,7 @@ from .errors import (
     MaxEventsExceeded,
     NondeterminismError,
     NonRetryableError,
+    PayloadTooLarge,
     WorkflowFailed,
 )
 from .events import (
@@ -333,8 +336,12 @@ class RunExecutor(LoopInterrupts, RunWaits):
         try:
             try:
                 result = await walker.run()
-                ensure_user_json(result, f"result of workflow {self.workflow_name!r}")
-            except NotJSONError as error:
+                ensure_user_json(
+                    result,
+                    f"result of workflow {self.workflow_name!r}",
+                    max_bytes=self.settings.max_payload_bytes,
+                )
+            except (NotJSONError, PayloadTooLarge) as error:
                 raise BodyFailed(error) from None
         except LeaseGone:
             return "lease lost"
@@ -386,7 +393,8 @@ class RunExecutor(LoopInterrupts, RunWaits):
     async def _trip(self, tripped: Tripped) -> str:
         error: BaseException
         if tripped.breaker == "max_events":
-            error = MaxEventsExceeded(int(tripped.limit))
+            default = self.graph.workflow.max_events is None
+            error = MaxEventsExceeded(int(tripped.limit), default=default)
         else:
             error = ExecutionTimeout(tripped.limit)
         if self.journal.tripped is None:
@@ -486,7 +494,7 @@ class RunExecutor(LoopInterrupts, RunWaits):
         if self.cancel_requested:
             self._join_saga(keys)
             raise Cancelled("cancel")
-        limit = self.graph.workflow.max_events
+        limit = self.graph.workflow.max_events or self.settings.default_max_events
         if limit is not None and self._event_count() >= limit and not self._passed(keys):
             self._join_saga(keys)
             raise Tripped("max_events", limit)
@@ -568,12 +576,17 @@ class RunExecutor(LoopInterrupts, RunWaits):
             await self.flush()
             try:
                 output = await self._attempt(step, call, attempt, ref.timeout)
-                ensure_user_json(output, f"output of step {call.step!r}")
+                ensure_user_json(
+                    output,
+                    f"output of step {call.step!r}",
+                    max_bytes=self.settings.max_payload_bytes,
+                )
             except (ControlFlow, asyncio.CancelledError):
                 raise
             except Exception as error:
                 info = ErrorInfo.from_exception(error)
-                final = isinstance(error, NonRetryableError | NotJSONError) or attempt > ref.retries
+                refused = NonRetryableError | NotJSONError | PayloadTooLarge
+                final = isinstance(error, refused) or attempt > ref.retries
                 if final:
                     seq = self.record(
                         StepFailedPayload(step=call.step, attempt=attempt, error=info), call.key
@@ -745,8 +758,10 @@ class RunExecutor(LoopInterrupts, RunWaits):
                 )
             else:
                 try:
-                    ensure_user_json(output, "rollback output")
-                except NotJSONError:
+                    ensure_user_json(
+                        output, "rollback output", max_bytes=self.settings.max_payload_bytes
+                    )
+                except (NotJSONError, PayloadTooLarge):
                     output = None
                 self.record(
                     RollbackCompletedPayload(step=completion.step, output=output), completion.key

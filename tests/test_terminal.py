@@ -262,12 +262,24 @@ def test_build_refuses_the_hostile_name_in_one_inert_line(
     hostile_tree: Path, tmp_path: Path
 ) -> None:
     # A tree of its own: the module fixture's duplicate name would stop the build first.
+    # A plain file name: a hostile one is refused earlier, as no module name (next test).
+    (tmp_path / "flows.py").write_text(SOURCE.split("\n\n\n@workflow", 2)[0] + "\n" + _ONE_FLOW)
+    done = _compile(tmp_path, "build", "flows.py", "--out", "out", "--no-config", "--no-cache")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert not raw_controls(done.stdout + done.stderr)
+    assert done.stderr.count("\n") == 1
+    assert "cannot be used as a file name" in done.stderr
+
+
+def test_build_refuses_a_hostile_file_name_as_no_module_name_in_one_inert_line(
+    hostile_tree: Path, tmp_path: Path
+) -> None:
     (tmp_path / FILE).write_text(SOURCE.split("\n\n\n@workflow", 2)[0] + "\n" + _ONE_FLOW)
     done = _compile(tmp_path, "build", FILE, "--out", "out", "--no-config", "--no-cache")
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert not raw_controls(done.stdout + done.stderr)
     assert done.stderr.count("\n") == 1
-    assert "cannot be used as a file name" in done.stderr
+    assert "is not a dotted Python name" in done.stderr
 
 
 _ONE_FLOW = f'''

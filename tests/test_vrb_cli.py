@@ -514,7 +514,8 @@ def test_runs_show_of_a_failed_run_prints_its_error(served: str) -> None:
 def test_runs_history_json_lists_every_event_in_order(served: str) -> None:
     run_id = trigger_wait(served, "order-processing", [ORDER]).out.split()[0]
     document = ok("runs", "history", run_id, "--json", db=served).json()
-    assert list(document) == ["run_id", "events"]
+    assert list(document) == ["run_id", "events", "next_after"]
+    assert document["next_after"] is None  # one page holds the whole run
     assert document["run_id"] == run_id
     events = document["events"]
     for event in events:
@@ -933,8 +934,14 @@ def _write(path: Path, text: str) -> Path:
         pytest.param(
             ["examples.order_processing"],
             ["--concurrency", "0"],
-            "argument --concurrency: expected a positive integer, got '0'",
+            "argument --concurrency: must be an int from 1 to 10000, got '0'",
             id="concurrency",
+        ),
+        pytest.param(
+            ["examples.order_processing"],
+            ["--lease-timeout", "1e12"],
+            "argument --lease-timeout: must be from 0.01 to 86400 seconds (1 day), got '1e12'",
+            id="lease-timeout",
         ),
         pytest.param(
             ["examples.order_processing"],

@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from .build import BuildResult, build_paths, compile_paths
     from .diagnostics import Diagnostic, Severity
     from .discover import Index, StepInfo, WorkflowInfo, discover
-    from .errors import ConfigError, GraphLoadError, PathNotFound, UsageError, VrbCompileError
+    from .errors import (
+        ConfigError,
+        GraphLoadError,
+        PathNotFound,
+        PathUnreadable,
+        UsageError,
+        VrbCompileError,
+    )
     from .ir import Graph, load_graph
     from .rules.base import RuleInfo
     from .rules.registry import RULES, get_rule
@@ -35,6 +42,7 @@ __all__ = [
     "GraphLoadError",
     "Index",
     "PathNotFound",
+    "PathUnreadable",
     "RuleInfo",
     "Severity",
     "SourceFile",
@@ -64,6 +72,7 @@ _EXPORTS = {
     "GraphLoadError": ".errors",
     "Index": ".discover",
     "PathNotFound": ".errors",
+    "PathUnreadable": ".errors",
     "RULES": ".rules.registry",
     "RuleInfo": ".rules.base",
     "Severity": ".diagnostics",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -105,6 +105,31 @@ def is_excluded(display_path: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+def excluded_dir(patterns: Sequence[str], cwd: Path | None = None) -> Callable[[Path], bool] | None:
+    """A test for directories whose every file :func:`is_excluded` excludes, or ``None``.
+
+    Such a directory is not even listed (one that cannot be read is no error
+    then): its name matches a glob, or its path does and the glob ends in ``*``
+    (``tests/*`` covers whatever lies below ``tests/``).
+    """
+    if not patterns:
+        return None
+    base = (cwd or Path.cwd()).resolve()
+
+    def skip(directory: Path) -> bool:
+        try:
+            shown = directory.relative_to(base).as_posix()
+        except ValueError:
+            shown = directory.as_posix()
+        return any(
+            fnmatch.fnmatch(directory.name, pattern)
+            or (pattern.endswith("*") and fnmatch.fnmatch(f"{shown}/", pattern))
+            for pattern in patterns
+        )
+
+    return skip
+
+
 def is_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
     """Prefix matching; ``ignore`` wins over ``select``; empty ``select`` selects all."""
     if any(code.startswith(prefix) for prefix in ignore):
@@ -130,9 +155,10 @@ def check_paths(
 
     Raises:
         PathNotFound: A path does not exist.
+        PathUnreadable: A path, or a file or directory below one, cannot be read.
     """
     config = config or CheckConfig()
-    sources = load_sources(paths, cwd=cwd)
+    sources = load_sources(paths, cwd=cwd, skip_dir=excluded_dir(config.exclude, cwd))
     sources = [s for s in sources if not is_excluded(s.display_path, config.exclude)]
     return check_sources(sources, config, cwd=(cwd or Path.cwd()).resolve())
 

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .api import CheckConfig, CheckResult, check_sources, is_excluded, is_selected
+from .api import CheckConfig, CheckResult, check_sources, excluded_dir, is_excluded, is_selected
 from .diagnostics import Diagnostic
 from .discover import discover, summarise
 from .errors import GraphLoadError, UsageError
@@ -129,7 +129,7 @@ def compile_paths(
             or a construct the checker does not know yet).
     """
     config = config or CheckConfig()
-    sources = load_sources(paths, cwd=cwd)
+    sources = load_sources(paths, cwd=cwd, skip_dir=excluded_dir(config.exclude, cwd))
     sources = [s for s in sources if not is_excluded(s.display_path, config.exclude)]
     check = check_sources(sources, replace(config, read_cache=False))
     if check.errors:

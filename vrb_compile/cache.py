@@ -34,7 +34,6 @@ import json
 import os
 import re
 import secrets
-import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic
 from .discover import ModuleSummary
+from .files import read_regular
 from .source import SourceFile
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ KEY_FILE_ENV = "VRB_COMPILE_CACHE_KEY_FILE"
 CI_OPT_IN_ENV = "VRB_COMPILE_CACHE"
 
 _KEY_BYTES = 32
+_MAX_ENTRY_BYTES = 64 * 1024 * 1024
+"""A longer entry is read no further: its MAC then fails, and it is a miss."""
 _KEY_TEXT = re.compile(rb"[0-9a-f]{64}\n?")
 # An entry: this header, the hex MAC, a newline, then the JSON payload.
 _MAGIC = b"vrb-compile-cache 1 "
@@ -109,22 +111,9 @@ def reads_allowed(environ: Mapping[str, str] | None = None) -> bool:
     return env.get("CI", "").strip().lower() in _FALSE
 
 
-def _read_regular(path: Path) -> tuple[bytes, os.stat_result]:
-    """The bytes and status of ``path``; OSError unless it is a regular file.
-
-    Opened without blocking: a FIFO planted at the path must not hang the check.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    with os.fdopen(os.open(path, flags), "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path}: not a regular file")
-        return handle.read(), info
-
-
 def _read_key(path: Path) -> bytes | None:
     """The key stored in ``path``; None when it is not one this user alone controls."""
-    text, info = _read_regular(path)
+    text, info = read_regular(path, _MAX_ENTRY_BYTES)
     # Whoever else can read the key can forge entries; whoever else can write it, choose it.
     if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o077):
         return None
@@ -248,7 +237,7 @@ class Cache:
         if secret is None:
             return None
         try:
-            blob, _ = _read_regular(self.directory / kind / f"{key}.json")
+            blob, _ = read_regular(self.directory / kind / f"{key}.json", _MAX_ENTRY_BYTES)
         except FileNotFoundError:
             self._misses += 1
             return None

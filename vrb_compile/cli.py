@@ -61,7 +61,7 @@ from .report import (
 )
 from .rules.base import RuleInfo
 from .rules.registry import RULES, get_rule
-from .source import decode_source
+from .source import decode_source, read_source
 from .terminal import inert, inert_json
 
 __all__ = ["EXIT_ERRORS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "SUBCOMMANDS", "main"]
@@ -102,7 +102,9 @@ def _add_check(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         "package directory (searched recursively). Exit status: 0 no errors, 1 errors, "
         "2 usage error or missing path.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
+    parser.add_argument(
+        "paths", nargs="+", type=_path, metavar="PATH", help="files or package directories"
+    )
     parser.add_argument(
         "--format", choices=FORMATS, default="text", help="output format (default: text)"
     )
@@ -119,6 +121,7 @@ def _add_check(subparsers: argparse._SubParsersAction[_Parser]) -> None:
     config = parser.add_mutually_exclusive_group()
     config.add_argument(
         "--config",
+        type=_path,
         metavar="FILE",
         help="read the configuration from FILE (a pyproject.toml, or a TOML file with the keys "
         "at top level) instead of searching for pyproject.toml",
@@ -143,9 +146,26 @@ def _add_check(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         help="worker processes (default: one per CPU; 1 checks in this process)",
     )
     parser.add_argument(
-        "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
+        "--output",
+        "-o",
+        type=_path,
+        metavar="FILE",
+        help="write the report to FILE instead of stdout",
     )
     parser.set_defaults(handler=run_check)
+
+
+def _path(text: str) -> str:
+    """A path argument, refused here when no file system can hold it (every path option's type)."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a path: it holds a NUL character")
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a path: it holds a character no file name can (a lone surrogate)"
+        ) from None
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -228,7 +248,7 @@ def _read_sources(diagnostics: Sequence[Diagnostic]) -> dict[str, str]:
     sources: dict[str, str] = {}
     for path in sorted({d.path for d in diagnostics}):
         try:
-            sources[path] = decode_source(Path(path).read_bytes())[0]
+            sources[path] = decode_source(read_source(path))[0]
         except OSError:
             continue  # the report still has the location; only the excerpt is lost
     return sources
@@ -271,7 +291,7 @@ def _write(text: str, output: str | None) -> None:
 def run_check(args: argparse.Namespace) -> int:
     """``vrb-compile check``: analyse the paths, print the report, 1 if any error."""
     for path in args.paths:
-        if not os.path.exists(path):
+        if not os.path.lexists(path):  # a symlink loop exists: the loader says what is wrong
             raise PathNotFound(path)
     config, _ = build_check_config(args)
     result = check_paths(args.paths, config)
@@ -387,7 +407,9 @@ def run_explain(args: argparse.Namespace) -> int:
 
 def _add_compile_options(parser: argparse.ArgumentParser) -> None:
     config = parser.add_mutually_exclusive_group()
-    config.add_argument("--config", metavar="FILE", help="read the configuration from FILE")
+    config.add_argument(
+        "--config", type=_path, metavar="FILE", help="read the configuration from FILE"
+    )
     config.add_argument("--no-config", action="store_true", help="ignore every configuration file")
     parser.add_argument(
         "--no-cache",
@@ -405,8 +427,12 @@ def _add_build(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         "DIR/manifest.json and DIR/versions/<workflow>/<hash>.graph.json (kept forever). "
         "Exit status: 0 built, 1 check errors (nothing written), 2 usage error.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
-    parser.add_argument("--out", required=True, metavar="DIR", help="the build directory")
+    parser.add_argument(
+        "paths", nargs="+", type=_path, metavar="PATH", help="files or package directories"
+    )
+    parser.add_argument(
+        "--out", required=True, type=_path, metavar="DIR", help="the build directory"
+    )
     _add_sign_key_option(parser)
     _add_compile_options(parser)
     parser.set_defaults(handler=run_build)
@@ -415,6 +441,7 @@ def _add_build(subparsers: argparse._SubParsersAction[_Parser]) -> None:
 def _add_sign_key_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sign-key-file",
+        type=_path,
         metavar="FILE",
         help=f"sign every file written with the key in FILE (default: the key in ${ENV_VAR}, "
         "if set); workers given the same key refuse unsigned or forged graphs",
@@ -439,7 +466,7 @@ def _report_warnings(result: CheckResult) -> None:
 def run_build(args: argparse.Namespace) -> int:
     """``vrb-compile build``: check, lower, write the graphs; 1 if the check has errors."""
     for path in args.paths:
-        if not os.path.exists(path):
+        if not os.path.lexists(path):  # a symlink loop exists: the loader says what is wrong
             raise PathNotFound(path)
     config, _ = build_check_config(args)
     key = GraphKey.resolve(args.sign_key_file)
@@ -476,7 +503,9 @@ def _add_sign(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         "for every graph in DIR. Exit status: 0 signed, 2 usage error or a file that is not "
         "a valid graph of the place it is in.",
     )
-    parser.add_argument("directory", metavar="DIR", help="a vrb-compile build directory")
+    parser.add_argument(
+        "directory", type=_path, metavar="DIR", help="a vrb-compile build directory"
+    )
     _add_sign_key_option(parser)
     parser.set_defaults(handler=run_sign)
 
@@ -499,7 +528,9 @@ def _add_graph(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         description="Check the paths, lower the workflow and print its graph. With several "
         "workflows in the paths, choose one with --workflow.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or package directories")
+    parser.add_argument(
+        "paths", nargs="+", type=_path, metavar="PATH", help="files or package directories"
+    )
     parser.add_argument("--workflow", metavar="NAME", help="the workflow to draw")
     parser.add_argument(
         "--format",
@@ -507,7 +538,9 @@ def _add_graph(subparsers: argparse._SubParsersAction[_Parser]) -> None:
         default="mermaid",
         help="output format (default: mermaid)",
     )
-    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument(
+        "--output", "-o", type=_path, metavar="FILE", help="write to FILE instead of stdout"
+    )
     _add_compile_options(parser)
     parser.set_defaults(handler=run_graph)
 
@@ -515,7 +548,7 @@ def _add_graph(subparsers: argparse._SubParsersAction[_Parser]) -> None:
 def run_graph(args: argparse.Namespace) -> int:
     """``vrb-compile graph``: render one workflow's graph; 1 if the check has errors."""
     for path in args.paths:
-        if not os.path.exists(path):
+        if not os.path.lexists(path):  # a symlink loop exists: the loader says what is wrong
             raise PathNotFound(path)
     config, _ = build_check_config(args)
     compiled = compile_paths(args.paths, config)
@@ -584,6 +617,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"error: {where}{exc.strerror or exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except RecursionError:
+        # Each file's parse and analysis report this as VRB001; what reaches here is
+        # something joining many files (a chain of star imports thousands deep).
+        if os.environ.get("VRB_COMPILE_DEBUG"):
+            raise
+        return _fail(
+            "error: the sources are nested too deeply for vrb-compile (Python's recursion "
+            "limit was reached): split the deepest expressions, or the longest chains of "
+            "imports or helpers (VRB_COMPILE_DEBUG=1 shows where)",
+            EXIT_USAGE,
+        )
     except Exception as exc:
         if os.environ.get("VRB_COMPILE_DEBUG"):
             raise

@@ -70,14 +70,36 @@ class FileConfig:
     pure: tuple[str, ...] = field(default=())
 
 
+#: A configuration file longer than this is refused unread (a pyproject.toml is a few KB).
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document in ``path``; whatever is wrong with it is one ConfigError line."""
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(str(path), f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            str(path), f"is longer than {MAX_CONFIG_BYTES:,} bytes, too long for a configuration"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), f"is not valid TOML: line {line} is not UTF-8 ({exc.reason})"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(
+            str(path), "cannot be read: its arrays or tables are nested too deeply"
+        ) from None
 
 
 def _tool_table(data: Mapping[str, Any], path: Path) -> Mapping[str, Any] | None:

@@ -21,7 +21,7 @@ import libcst as cst
 
 from .names import SymbolTable, Target
 from .options import FlowOptions, OptionProblem, StepOptions, evaluate_options
-from .source import SourceFile
+from .source import SourceFile, index_functions
 from .summary import FuncSig, ModuleSummary, Span, StepDef, Style, WorkflowDef, summarise
 
 __all__ = [
@@ -146,52 +146,17 @@ def _plain(options: StepOptions | FlowOptions) -> Mapping[str, object]:
 # -- the LibCST-level view (for the lowering) ------------------------------
 
 
-# LibCST modules cannot be weakly referenced; the tree is kept with its index so
-# an id is never reused while its entry lives, and the memo is bounded.
-_INDEXES: dict[int, tuple[cst.Module, dict[str, tuple[cst.FunctionDef, cst.CSTNode]]]] = {}
-
-
 def function_index(tree: cst.Module) -> dict[str, tuple[cst.FunctionDef, cst.CSTNode]]:
     """Every top-level function and class method of ``tree`` by qualname, with the
-    top-level statement holding it (built once per tree)."""
-    entry = _INDEXES.get(id(tree))
-    if entry is not None and entry[0] is tree:
-        return entry[1]
-    index: dict[str, tuple[cst.FunctionDef, cst.CSTNode]] = {}
-    for stmt in tree.body:
-        inner = _compound_bodies(stmt) if isinstance(stmt, cst.If | cst.Try) else [stmt]
-        for node in inner:
-            if isinstance(node, cst.FunctionDef):
-                # the last definition wins, as at runtime, except inside if/try
-                if node is stmt or node.name.value not in index:
-                    index[node.name.value] = (node, stmt)
-            elif isinstance(node, cst.ClassDef) and isinstance(node.body, cst.IndentedBlock):
-                for item in node.body.body:
-                    if isinstance(item, cst.FunctionDef):
-                        index[f"{node.name.value}.{item.name.value}"] = (item, stmt)
-    if len(_INDEXES) > 512:
-        _INDEXES.clear()
-    _INDEXES[id(tree)] = (tree, index)
-    return index
+    top-level statement holding it (built anew: :attr:`SourceFile.functions` keeps
+    the one of a file's own tree)."""
+    return index_functions(tree)
 
 
 def find_function(tree: cst.Module, qualname: str) -> cst.FunctionDef | None:
     """The top-level function or method ``qualname`` (``f`` or ``Cls.m``) of ``tree``."""
-    found = function_index(tree).get(qualname)
+    found = index_functions(tree).get(qualname)
     return found[0] if found is not None else None
-
-
-def _compound_bodies(stmt: cst.If | cst.Try) -> list[cst.CSTNode]:
-    out: list[cst.CSTNode] = []
-    blocks: list[cst.BaseSuite] = [stmt.body]
-    if isinstance(stmt, cst.If) and stmt.orelse is not None:
-        blocks.append(stmt.orelse.body)
-    if isinstance(stmt, cst.Try):
-        blocks.extend(h.body for h in stmt.handlers)
-    for block in blocks:
-        if isinstance(block, cst.IndentedBlock):
-            out.extend(block.body)
-    return out
 
 
 @dataclass(frozen=True)
@@ -225,8 +190,7 @@ class StepInfo:
         """The step function's LibCST node, when its file is among the analysed sources."""
         if self.function_module is None or self.function_qualname is None:
             return None
-        tree = self.function_module.tree
-        return find_function(tree, self.function_qualname) if tree is not None else None
+        return self.function_module.find_function(self.function_qualname)
 
 
 @dataclass(frozen=True)
@@ -258,8 +222,7 @@ class WorkflowInfo:
     @property
     def function(self) -> cst.FunctionDef | None:
         """The body's LibCST node (``run`` for a class), or ``None`` if not found."""
-        tree = self.body_source.tree
-        return find_function(tree, self.function_qualname) if tree is not None else None
+        return self.body_source.find_function(self.function_qualname)
 
     @property
     def class_node(self) -> cst.ClassDef | None:
@@ -418,9 +381,9 @@ class Index:
         if target is None:
             return None
         helper_source = self.sources.get(target[0])
-        if helper_source is None or helper_source.tree is None:
+        if helper_source is None:
             return None
-        fn = find_function(helper_source.tree, target[1])
+        fn = helper_source.find_function(target[1])
         return (helper_source, fn) if fn is not None else None
 
 

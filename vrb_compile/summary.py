@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .constants import Constant, collect_constants
+from .limits import LIMIT_HINT, too_deep
 from .names import ModuleSymbols, SymbolTable, build_symbols, dotted_name
 from .source import SourceFile, SyntaxProblem
 
@@ -532,17 +533,30 @@ class _Summariser:
 def summarise(source: SourceFile) -> ModuleSummary:
     """Summarise one file from its top level (no LibCST parse).
 
-    A file with a syntax error gives a summary carrying only the error.
+    A file with a syntax error gives a summary carrying only the error. The
+    summary is built once per file and kept with it, and the file's ``ast``
+    tree, bigger than its LibCST tree and of no further use, is dropped.
     """
+    if isinstance(source._summary, ModuleSummary):
+        return source._summary
     tree = source.ast_tree
-    if tree is None:
-        return ModuleSummary(
+    problem = source.syntax_error
+    summary: ModuleSummary | None = None
+    if tree is not None:
+        try:
+            summariser = _Summariser(source, tree)
+            summariser.run(tree.body)
+            summary = summariser.summary
+        except RecursionError:  # within vrb_compile.limits, yet too deep from this stack
+            problem = SyntaxProblem(too_deep(stack=True), 1, 1, LIMIT_HINT)
+    if summary is None:
+        summary = ModuleSummary(
             module=source.module,
             display_path=source.display_path,
             sha256=source.sha256,
-            syntax_error=source.syntax_error,
+            syntax_error=problem,
             symbols=ModuleSymbols(source.module, source.is_package),
         )
-    summariser = _Summariser(source, tree)
-    summariser.run(tree.body)
-    return summariser.summary
+    source._summary = summary
+    source.drop_ast()
+    return summary

@@ -4,11 +4,12 @@ Commands (every one takes ``--db URL``, ``--codec MODULE:OBJECT`` and ``--json``
 
     vrb worker MODULE... [--workflow NAME]... [--graphs DIR] [--concurrency N]
                          [--poll-interval S] [--lease-timeout S] [--log-level L]
+                         [--default-max-events N]
     vrb trigger NAME [--args JSON] [--run-id ID] [--wait] [--timeout S]
     vrb signal RUN NAME [--payload JSON]
     vrb runs list [--workflow W] [--status S] [--limit N] [--cursor C]
-    vrb runs show RUN
-    vrb runs history RUN
+    vrb runs show RUN [--limit N]
+    vrb runs history RUN [--after SEQ] [--limit N]
     vrb runs cancel RUN
     vrb stats [--workflow W]
 
@@ -43,7 +44,7 @@ from collections.abc import Sequence
 
 from vrb_compile.terminal import inert
 
-from ..errors import VrbError
+from ..errors import VrbError, shown
 from ..stores._redact import scrub, url_secrets
 from ._common import (
     EXIT_INTERNAL,
@@ -102,7 +103,7 @@ def _refuse_undecodable(args: argparse.Namespace) -> None:
             if isinstance(text, str) and not _utf8(text):
                 option = name.replace("_", "-")
                 raise UsageError(
-                    f"the {option} argument '{inert(text)}' is not UTF-8 text; "
+                    f"the {option} argument {shown(text)} is not UTF-8 text; "
                     "names, ids and JSON are read as UTF-8"
                 )
 

@@ -10,9 +10,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from .._codec_store import CodecStore
+from .._json_values import MAX_JSON_DEPTH, MAX_JSON_INT_DIGITS, ensure_user_json
+from .._worker_options import WORKER_RANGES, worker_option_problem
 from ..client import Client
 from ..codec import PayloadCodec, load_codec
-from ..errors import VrbError
+from ..errors import VrbError, shown
 from ..stores import default_store_url, open_store
 from ..stores._redact import redact_url
 
@@ -32,9 +34,12 @@ __all__ = [
     "display_url",
     "open_client",
     "parse_json_option",
+    "path_text",
     "positive_float",
     "positive_int",
     "store_url",
+    "worker_count",
+    "worker_seconds",
 ]
 
 PROG = "vrb"
@@ -98,21 +103,71 @@ def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds, got {shown(text)}"
+        ) from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {shown(text)}"
+        )
     return value
 
 
 def positive_int(text: str) -> int:
     """An argparse type: an integer greater than zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    value = _int(text, "a positive integer")
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {shown(text)}")
     return value
+
+
+def _int(text: str, expected: str) -> int:
+    # int() takes Arabic-Indic digits, and refuses 5,000 digits with a ValueError too.
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {shown(text)}") from None
+
+
+def worker_seconds(name: str) -> Callable[[str], float]:
+    """An argparse type for the worker option ``name`` (seconds): the range :class:`~runtime.Worker` checks.
+
+    One rule for both (:mod:`runtime._worker_options`): ``--lease-timeout 1e12``
+    is refused as ``Worker(lease_timeout=1e12)`` is, naming the range.
+    """
+    expected = f"a number {WORKER_RANGES[name].describe()}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {shown(text)}") from None
+        problem = worker_option_problem(name, value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"{problem}, got {shown(text)}")
+        return value
+
+    return parse
+
+
+def worker_count(name: str) -> Callable[[str], int]:
+    """An argparse type for the worker option ``name`` (a count), as :func:`worker_seconds`."""
+
+    def parse(text: str) -> int:
+        value = _int(text, WORKER_RANGES[name].describe())
+        problem = worker_option_problem(name, value)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"{problem}, got {shown(text)}")
+        return value
+
+    return parse
+
+
+def path_text(text: str) -> str:
+    """An argparse type: a file or directory name, which no NUL may be in (no system call takes one)."""
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError(f"a path cannot hold a NUL character, got {shown(text)}")
+    return text
 
 
 _JSON_EXAMPLES = {"--args": '[{"id": "A1"}]', "--payload": '{"approved": true}'}
@@ -127,12 +182,17 @@ def parse_json_option(text: str | None, option: str) -> Any:
             example uses it, so it shows the option the user typed.
 
     Raises:
-        UsageError: The text is not JSON; the message gives the line and column.
+        UsageError: The text is not JSON (the message gives the line and column),
+            or nests too deep or holds too long an int for any JSON parser to
+            follow.
+        NotJSONError: It is JSON the store cannot take (a lone surrogate, ``NaN``,
+            nesting or an int beyond the store's bounds): the runtime's value
+            door, :func:`runtime._json_values.ensure_user_json`.
     """
     if text is None:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as error:
         example = _JSON_EXAMPLES.get(option, '{"key": "value"}')
         raise UsageError(
@@ -140,6 +200,21 @@ def parse_json_option(text: str | None, option: str) -> Any:
             f"{error.colno} (character {error.pos + 1}); quote the whole value for the shell, "
             f"e.g. {option} '{example}'"
         ) from None
+    except RecursionError:
+        # The parser gave up before the value door could count the levels.
+        raise UsageError(
+            f"{option} cannot be stored: lists and dicts nest more than {MAX_JSON_DEPTH} deep, "
+            "more than the store reads back; flatten the value"
+        ) from None
+    except ValueError:
+        # json refuses an int too long for int(): CPython's limit, the store's too.
+        raise UsageError(
+            f"{option} cannot be stored: it holds an int of more than {MAX_JSON_INT_DIGITS} "
+            "digits, more than the store reads back; pass it as a JSON string"
+        ) from None
+    # The runtime's one door for values (what the client checks again): named after the option.
+    ensure_user_json(value, f"the {option} value")
+    return value
 
 
 def store_url(args: argparse.Namespace) -> str:

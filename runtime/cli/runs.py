@@ -246,13 +246,26 @@ def _history_table(out: Output, events: list[Event]) -> None:
 
 
 async def run_show(args: argparse.Namespace) -> int:
-    """``vrb runs show RUN``: status, result or error, and the history as a table."""
+    """``vrb runs show RUN [--limit N]``: status, result or error, and the last N events."""
     out = Output(args.json)
     async with _client(args) as client:
         run = await client.workflow.get_run(args.run_id)
-        events = await client.workflow.history(args.run_id)
+        # The end of a long run is what explains it; one page, however long the run.
+        after = max(run.last_seq - args.limit, 0)
+        events = await client.workflow.history(args.run_id, after_seq=after, limit=args.limit)
+    if events and events[0].seq > 1:
+        _note(
+            f"showing events {events[0].seq} to {events[-1].seq} of {run.last_seq}; page "
+            f"through the others with vrb runs history {args.run_id} --after SEQ"
+        )
     if args.json:
-        out.document({"run": run_doc(run), "history": [event_doc(event) for event in events]})
+        out.document(
+            {
+                "run": run_doc(run),
+                "events": run.last_seq,
+                "history": [event_doc(event) for event in events],
+            }
+        )
         return EXIT_OK
     pairs = [
         ("run", run.run_id),
@@ -267,7 +280,7 @@ async def run_show(args: argparse.Namespace) -> int:
         ("graph", run.graph_hash or "-"),
         ("created", short_time(run.created_at)),
         ("updated", short_time(run.updated_at)),
-        ("events", str(len(events))),
+        ("events", str(run.last_seq)),
     ]
     out.fields(pairs)
     out.line()
@@ -276,15 +289,40 @@ async def run_show(args: argparse.Namespace) -> int:
 
 
 async def run_history(args: argparse.Namespace) -> int:
-    """``vrb runs history RUN``: the run's events in order."""
+    """``vrb runs history RUN [--after SEQ] [--limit N]``: one page of the run's events."""
     out = Output(args.json)
     async with _client(args) as client:
-        events = await client.workflow.history(args.run_id)
+        # One more than asked: whether another page follows, without counting.
+        events = await client.workflow.history(
+            args.run_id, after_seq=args.after, limit=min(args.limit, 2**62) + 1
+        )
+    more = len(events) > args.limit
+    events = events[: args.limit]
+    next_after = events[-1].seq if more else None
     if args.json:
-        out.document({"run_id": args.run_id, "events": [event_doc(event) for event in events]})
+        out.document(
+            {
+                "run_id": args.run_id,
+                "events": [event_doc(event) for event in events],
+                "next_after": next_after,
+            }
+        )
     else:
         _history_table(out, events)
+    if next_after is not None:
+        _note(f"more events: add --after {next_after}")
     return EXIT_OK
+
+
+def _seq(text: str) -> int:
+    """An argparse type: a seq, an integer from 0 (``--after 0``: from the first event)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"expected an event seq (an integer >= 0), got {text!r}")
+    return value
 
 
 async def run_cancel(args: argparse.Namespace) -> int:
@@ -394,12 +432,35 @@ def add_run_commands(subparsers: argparse._SubParsersAction[Parser]) -> None:
     )
     add_common_options(listing)
     for name, handler, help_text in (
-        ("show", run_show, "a run's status, result or error, and its history"),
-        ("history", run_history, "a run's events in order"),
+        ("show", run_show, "a run's status, result or error, and its last events"),
+        ("history", run_history, "a run's events in order, a page at a time"),
         ("cancel", run_cancel, "cancel a run: it compensates and ends cancelled"),
     ):
         command = _command(runs_commands, name, handler, help_text)
         command.add_argument("run_id", metavar="RUN", help="the run's id")
+        if name == "show":
+            command.add_argument(
+                "--limit",
+                metavar="N",
+                type=positive_int,
+                default=100,
+                help="show the last N events (default 100)",
+            )
+        if name == "history":
+            command.add_argument(
+                "--after",
+                metavar="SEQ",
+                type=_seq,
+                default=0,
+                help="only events after this seq (default 0: from the first)",
+            )
+            command.add_argument(
+                "--limit",
+                metavar="N",
+                type=positive_int,
+                default=1000,
+                help="at most N events (default 1000); a note says the --after of the next page",
+            )
         add_common_options(command)
 
     stats = _command(subparsers, "stats", run_stats, "run counts, success rate and durations")

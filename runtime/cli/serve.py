@@ -24,10 +24,11 @@ from typing import Any
 from vrb_compile.ir.signing import GraphKeyError
 from vrb_compile.terminal import inert_json
 
+from ..errors import shown
 from ..graphs import GraphKey, GraphLibrary
 from ..sdk import registered_workflows
 from ..stores._redact import url_secrets
-from ..worker import Worker
+from ..worker import DEFAULT_MAX_EVENTS, Worker
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -36,9 +37,11 @@ from ._common import (
     add_common_options,
     display_url,
     open_client,
-    positive_float,
+    path_text,
     positive_int,
     store_url,
+    worker_count,
+    worker_seconds,
 )
 from ._stderr import InertFormatter, StderrHandler, note
 from .render import Output
@@ -73,6 +76,8 @@ def import_workflow_module(spec: str) -> str:
         UsageError: It does not exist or raised while being imported.
     """
     name = spec
+    if "\x00" in spec:
+        raise UsageError(f"workflow module {shown(spec)} cannot hold a NUL character")
     path = Path(spec)
     looks_like_path = spec.endswith(".py") or os.sep in spec or "/" in spec
     # Imported as a dotted name, `out.txt` or `flows/` would be reported as a
@@ -150,6 +155,7 @@ async def run_worker(args: argparse.Namespace) -> int:
             max_concurrency=args.concurrency,
             lease_timeout=args.lease_timeout,
             heartbeat_interval=min(30.0, args.lease_timeout / 3),
+            default_max_events=args.default_max_events,
         )
         _announce(Output(args.json), worker, library, served, url)
         return await _serve(worker, served)
@@ -260,34 +266,44 @@ def add_worker_command(subparsers: argparse._SubParsersAction[Parser]) -> None:
     parser.add_argument(
         "--graphs",
         metavar="DIR",
+        type=path_text,
         help="load graphs built by `vrb-compile build` from DIR (default: compile in-process)",
     )
     parser.add_argument(
         "--graph-key-file",
         metavar="FILE",
+        type=path_text,
         help="run only graphs signed with the key in FILE (default: the key in $VRB_GRAPH_KEY, "
         "if set; without a key, the graph directory is trusted as the code is)",
     )
     parser.add_argument(
         "--concurrency",
         metavar="N",
-        type=positive_int,
+        type=worker_count("max_concurrency"),
         default=5,
-        help="runs executed at once (default 5)",
+        help="runs executed at once (default 5, at most 10000)",
     )
     parser.add_argument(
         "--poll-interval",
         metavar="S",
-        type=positive_float,
+        type=worker_seconds("poll_interval"),
         default=1.0,
-        help="seconds between polls when idle (default 1)",
+        help="seconds between polls when idle (default 1; 0.01 to 3600)",
     )
     parser.add_argument(
         "--lease-timeout",
         metavar="S",
-        type=positive_float,
+        type=worker_seconds("lease_timeout"),
         default=30.0,
-        help="seconds a claim lasts without a heartbeat (default 30)",
+        help="seconds a claim lasts without a heartbeat (default 30; 0.01 to 86400)",
+    )
+    parser.add_argument(
+        "--default-max-events",
+        metavar="N",
+        type=positive_int,
+        default=DEFAULT_MAX_EVENTS,
+        help="stop (fail) a run of a workflow without max_events at N events "
+        f"(default {DEFAULT_MAX_EVENTS})",
     )
     parser.add_argument(
         "--log-level", choices=_LOG_LEVELS, default="info", help="stderr logging (default info)"

@@ -534,7 +534,7 @@ class Walker:
             return "next"
         if isinstance(node, CallNode):
             args, kwargs = call_args(node.args, self._ns)
-            namespace = module_namespace(node.module)
+            namespace = self._namespace(node.module, node)
             bind_params(node.params, args, kwargs, namespace, what=f"helper {node.helper}()")
             self._frames.append(_Frame(namespace, call=node))
             return "next"
@@ -549,8 +549,27 @@ class Walker:
             )
         )
 
+    def _namespace(self, module: str, node: Node) -> dict[str, Any]:
+        """A fresh namespace on ``module``'s globals; the run fails if it cannot be imported.
+
+        The graph names the module, not the workflow's code: the failure is not an
+        exception of the body, and no handler of the body sees it.
+        """
+        try:
+            return module_namespace(module)
+        except ImportError as error:
+            raise BodyFailed(
+                ConfigurationError(
+                    f"graph {self.graph.hash[:12]}... of workflow {self.graph.workflow.name!r}: "
+                    f"{node.kind} node {node.id} runs in module {module!r}, which this worker "
+                    f"cannot import ({error}); deploy the module with the worker, or rebuild "
+                    "the graphs"
+                )
+            ) from None
+
     def _start(self) -> None:
-        namespace = module_namespace(self._module)
+        node = self._index.nodes[self.graph.entry]
+        namespace = self._namespace(self._module, node)
         if self.graph.self_param is not None:
             namespace[self.graph.self_param] = self._instance
         if self.graph.context_param is not None:

@@ -8,20 +8,29 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError
-from ._pg_schema import ensure_schema
+from ._pg_schema import check_schema_name, ensure_schema
 from ._redact import scrub, url_location, url_secrets
+from ._url_options import check_url_text, int_option, split_query
 from .base import StoreError
 
 T = TypeVar("T")
 
-_STORE_OPTIONS = ("schema", "pool_min_size", "pool_max_size", "pool_timeout")
+_STORE_OPTIONS = (
+    "schema",
+    "pool_min_size",
+    "pool_max_size",
+    "pool_timeout",
+    # The bounds every store reads (runtime.stores._checks.LIMIT_OPTIONS).
+    "max_payload_bytes",
+    "max_buffered_signals",
+)
 
 _RECONNECT_TIMEOUT = 2.0
 """How long psycopg_pool keeps one reconnection attempt going (see :func:`_reconnect_again`)."""
@@ -71,6 +80,20 @@ def _connection_lost(error: BaseException | None) -> bool:
 def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
     """Split a store URL into a libpq URL, the store's own options, and a safe display form.
 
+    Options the store reads itself (the others go to libpq exactly as written, so
+    ``options=-c%20search_path%3Dpublic`` arrives as ``-c search_path=public`` and a
+    ``+`` stays a plus: ``sslmode``, ``connect_timeout``...):
+
+    * ``schema`` - the schema holding the store's tables (default ``vrb``): 1 to 50
+      letters, digits and underscores, not ``information_schema`` nor ``pg_*``
+      (PostgreSQL's own);
+    * ``pool_min_size`` / ``pool_max_size`` - connections kept / allowed per store
+      (default 1 / 10, at most 1000); ``pool_timeout`` - seconds to wait for a free
+      connection (30, at most 86400).
+
+    Each of these may be given once, and not empty: ``schema=`` or
+    ``schema=a&schema=b`` is refused, not guessed (see :mod:`runtime.stores._url_options`).
+
     The display form is ``postgresql://user@host:port/dbname``: no password, no
     options (see :func:`~runtime.stores._redact.url_location`); a message quoting
     the driver has the URL's secrets scrubbed from it.
@@ -80,18 +103,23 @@ def parse_postgres_url(url: str) -> tuple[str, dict[str, str], str]:
     """
     _, _, rest = url.partition("://")
     display = url_location("postgresql://" + rest)
+    check_url_text(url, display)
     try:
         parts = urlsplit("postgresql://" + rest)
     except ValueError as error:  # an IPv6 host without its closing bracket
         message = f"store URL {display!r}: {_one_line(error)}"
         raise ConfigurationError(scrub(message, url_secrets(url))) from None
-    try:
-        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise ConfigurationError(f"store URL {display!r}: malformed query string") from None
-    options = {name: value for name, value in query if name in _STORE_OPTIONS}
-    libpq_query = [(name, value) for name, value in query if name not in _STORE_OPTIONS]
-    libpq_url = urlunsplit(parts._replace(query=urlencode(libpq_query)))
+    # libpq's own parameters go on exactly as written (see runtime.stores._url_options).
+    query = split_query(parts.query, _STORE_OPTIONS, display)
+    options = query.options
+    if "schema" in options:
+        if not options["schema"]:
+            raise ConfigurationError(
+                f"store URL {display!r}: schema= is empty; name a schema (?schema=vrb), "
+                "or leave the option out for the default, vrb"
+            )
+        check_schema_name(options["schema"])
+    libpq_url = urlunsplit(parts._replace(query="&".join(query.rest)))
     try:
         conninfo_to_dict(libpq_url)
     except psycopg.ProgrammingError as error:
@@ -116,15 +144,18 @@ async def _reconnect_again(pool: AsyncConnectionPool) -> None:
         await pool.check()
 
 
+_INT_RANGES = {
+    # A connection is a server process: PostgreSQL's default max_connections is 100.
+    "pool_min_size": (1, 1000),
+    "pool_max_size": (1, 1000),
+    # Seconds: as long as a worker's longest lease (runtime._worker_options).
+    "pool_timeout": (1, 86_400),
+}
+
+
 def _int_option(options: dict[str, str], name: str, default: int, display: str) -> int:
-    raw = options.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(
-            f"store URL {display!r}: {name} must be a positive integer, got {raw!r}"
-        )
-    return int(raw)
+    low, high = _INT_RANGES[name]
+    return int_option(options, name, default, low, high, display)
 
 
 class _PgPool:

@@ -20,13 +20,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, shown
 from .base import SchemaVersionError
 
 __all__ = [
     "DEFAULT_SCHEMA",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "check_schema_name",
     "ensure_schema",
     "quote_schema",
     "schema_ddl",
@@ -255,18 +256,40 @@ Each uses ``{s}`` for the quoted schema name (``{name}`` for the bare one,
 _OUR_TABLES = ("vrb_meta", "runs", "events", "signals", "run_counts")
 
 
-def quote_schema(name: str) -> str:
-    """The schema name as a quoted SQL identifier, after checking it.
+def check_schema_name(name: object) -> str:
+    """``name`` if the store may keep its tables in a schema of that name.
+
+    A plain identifier of 1 to 50 ASCII letters, digits and underscores, not
+    starting with a digit (quoted, so case is kept), and not a system schema:
+    ``information_schema``, or any name starting ``pg_`` (``pg_catalog``,
+    ``pg_toast``, ``pg_temp_3``...), which PostgreSQL keeps for itself (a
+    superuser could otherwise create the store's tables there), in any case.
 
     Raises:
-        ConfigurationError: The name is not a plain identifier of up to 50 characters.
+        ConfigurationError: It breaks the rule; the message says which part.
     """
     if not isinstance(name, str) or not _SCHEMA_NAME.fullmatch(name):
         raise ConfigurationError(
-            f"PostgreSQL schema name {name!r} must be 1 to 50 letters, digits or "
+            f"PostgreSQL schema name {shown(name)} must be 1 to 50 letters, digits or "
             "underscores, not starting with a digit"
         )
-    return f'"{name}"'
+    folded = name.lower()
+    if folded == "information_schema" or folded.startswith("pg_"):
+        raise ConfigurationError(
+            f"PostgreSQL schema name {name!r} is a system schema (information_schema and "
+            "pg_* belong to PostgreSQL); choose a schema of your own, e.g. ?schema=vrb"
+        )
+    return name
+
+
+def quote_schema(name: str) -> str:
+    """The schema name as a quoted SQL identifier, after checking it (:func:`check_schema_name`).
+
+    Raises:
+        ConfigurationError: The name is not a plain identifier of up to 50
+            characters, or names a system schema.
+    """
+    return f'"{check_schema_name(name)}"'
 
 
 def schema_ddl(schema: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The PostgreSQL store's writes, as SQL text, and the clock they read.
+"""The PostgreSQL store's writes, as SQL text, and the clock they read; its rows read back.
 
 Whose clock
 -----------
@@ -46,15 +46,27 @@ reading, no earlier than the moment the run was found due; the claimed run's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from ..errors import TooManySignals
+from ..events import ErrorInfo
+from ._codec import decode_value
+from .base import RunRecord
+
 __all__ = [
     "NOW",
     "RUN_COLUMNS",
     "append_sql",
     "cancel_sql",
+    "check_inbox",
     "claim_sql",
     "create_sql",
     "end_sql",
     "quarantine_sql",
+    "record_of",
     "renew_sql",
     "signal_sql",
     "wait_sql",
@@ -187,7 +199,12 @@ def wait_sql(s: str) -> str:
 
 
 def signal_sql(s: str) -> str:
-    """Buffer a signal: seq, event, inbox row, and waking the run if it waits for it."""
+    """Buffer a signal: seq, event, inbox row, and waking the run if it waits for it.
+
+    With ``under`` set, only to a run with fewer events than that: such a run
+    cannot hold ``under`` buffered signals (each has its event), so the bound on
+    signals needs no count (see :func:`check_inbox` for the other runs).
+    """
     waits = "(r.status = 'waiting' AND %(name)s = ANY(r.wait_signals))"
     # The run's row update takes its seq and locks it against concurrent
     # appends and signals; event and inbox row go in the same statement.
@@ -196,6 +213,7 @@ def signal_sql(s: str) -> str:
         f"(updated_at, due_at) = (SELECT t.now, CASE WHEN {waits} THEN t.now "
         f"ELSE r.due_at END {_READ}) "
         "WHERE run_id = %(run_id)s AND status IN ('pending', 'running', 'waiting') "
+        "AND (%(under)s::bigint IS NULL OR r.last_seq < %(under)s::bigint) "
         f"RETURNING last_seq, {waits} AS wakes, updated_at), "
         f"ev AS (INSERT INTO {s}.events (run_id, seq, type, key, payload, at) "
         "SELECT %(run_id)s, last_seq, %(type)s, NULL, %(event)s, updated_at FROM run), "
@@ -223,4 +241,57 @@ def cancel_sql(s: str) -> str:
         "SELECT run_id, last_seq, %(type)s, NULL, %(event)s, updated_at FROM run "
         "WHERE status = 'cancelled') "
         f"SELECT run.*, CASE WHEN status = 'waiting' THEN {_NOTIFY} END FROM run"
+    )
+
+
+async def check_inbox(
+    conn: psycopg.AsyncConnection[Any], s: str, run_id: str, name: str, bound: int
+) -> None:
+    """Refuse a signal to a live run that holds ``bound`` buffered signals already.
+
+    Run in the signal's transaction, before its statement: the run's row is
+    locked first, so the count, read by a later statement (a newer snapshot),
+    sees every signal committed before, exact under concurrent senders as the
+    other stores are.
+
+    Raises:
+        TooManySignals: The run's inbox is full.
+    """
+    cursor = await conn.execute(
+        f"SELECT status FROM {s}.runs WHERE run_id = %s FOR UPDATE", (run_id,)
+    )
+    row = await cursor.fetchone()
+    if row is None or row[0] not in ("pending", "running", "waiting"):
+        return  # the signal's own statement says why it is refused
+    cursor = await conn.execute(
+        f"SELECT count(*) FROM {s}.signals WHERE run_id = %s AND NOT consumed", (run_id,)
+    )
+    counted = await cursor.fetchone()
+    if counted is not None and counted[0] >= bound:
+        raise TooManySignals(run_id, name, bound)
+
+
+def record_of(row: Sequence[Any]) -> RunRecord:
+    """A run's row, as :data:`RUN_COLUMNS` selects it, as a :class:`~runtime.stores.RunRecord`."""
+    return RunRecord(
+        run_id=row[0],
+        workflow_name=row[1],
+        graph_hash=row[2],
+        input=decode_value(row[3]),
+        status=row[4],
+        result=decode_value(row[5]),
+        error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
+        created_at=row[7],
+        updated_at=row[8],
+        started_at=row[9],
+        finished_at=row[10],
+        wake_at=row[11],
+        wait_signals=tuple(row[12]),
+        cancel_requested=row[13],
+        lease_owner=row[14],
+        lease_epoch=row[15],
+        lease_expires_at=row[16],
+        recoveries=row[17],
+        last_seq=row[18],
+        quarantine_deaths=row[19],
     )

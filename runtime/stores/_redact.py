@@ -60,8 +60,12 @@ _SECRET_OPTION = re.compile(r"(?<![A-Za-z0-9_])(?:ssl|pg)?password\s*=\s*", re.I
 
 _NEXT_OPTION = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
-_SEPARATORS = re.compile(r"[@/:?#&,;=\s'\"\[\]]+")
-"""Where a password written without percent-encoding is cut when parsed as a URL."""
+_SEPARATORS = re.compile(r"[@/:?#&,;=\s'\"\[\]\\]+")
+"""Where a password written without percent-encoding is cut when parsed as a URL.
+
+A backslash too: the driver doubles it when it quotes a host a raw ``@`` cut from
+the password (``failed to resolve host 'PW\\\\$@127.0.0.1'``).
+"""
 
 _SHORTEST = 3
 """Shorter pieces are not scrubbed from messages: they cannot be told from the words around."""

@@ -1,8 +1,13 @@
 """The store protocol: runs, their event logs, signal inboxes, timers and leases.
 
-Every backend (``memory``, ``sqlite``, later ``postgresql``) implements
+Every backend (``memory``, ``sqlite``, ``postgresql``) implements
 :class:`Store` with the same semantics and passes the conformance suite in
-:mod:`runtime.testing`. Backend SQL stays in its backend module.
+:mod:`runtime.testing`. Backend SQL stays in its backend module. Every method
+checks its arguments first, the same way in every backend
+(:mod:`runtime.stores._checks`): identifiers by one rule, values as JSON within
+the store's :class:`~runtime.stores._checks.StoreLimits`; a bad argument is a
+:class:`~runtime.errors.ConfigurationError` (a ``ValueError``) or a
+:class:`~runtime.events.NotJSONError` (a ``TypeError``), never a driver's error.
 
 Run states and what makes a run claimable
 -----------------------------------------
@@ -79,7 +84,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
-from ..errors import ConfigurationError, VrbError
+from .._identifiers import identifier_problem
+from ..errors import ConfigurationError, VrbError, shown
 from ..events import ErrorInfo, Event, EventDraft, RunCancelledPayload, ensure_json
 
 __all__ = [
@@ -158,8 +164,8 @@ class RunIdConflict(StoreError, ValueError):
         self.workflow_name = workflow_name
         self.existing_workflow = existing_workflow
         super().__init__(
-            f"run id {run_id!r} already belongs to a run of workflow {existing_workflow!r}, "
-            f"not {workflow_name!r}; choose another run id"
+            f"run id {shown(run_id)} already belongs to a run of workflow {shown(existing_workflow)}, "
+            f"not {shown(workflow_name)}; choose another run id"
         )
 
 
@@ -438,6 +444,7 @@ class Store(Protocol):
 
         Raises:
             NotJSONError: ``input`` is not JSON; nothing is written.
+            PayloadTooLarge: ``input`` is over the store's ``max_payload_bytes``.
             RunIdConflict: ``run_id`` belongs to a run of another workflow.
         """
         ...
@@ -545,11 +552,19 @@ class Store(Protocol):
         """
         ...
 
-    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
-        """The run's events with ``seq > after_seq``, in seq order.
+    async def history(
+        self, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """The run's events with ``seq > after_seq``, in seq order, at most ``limit`` of them.
+
+        Page through a long run by passing the last seq returned as the next
+        ``after_seq``; a page shorter than ``limit`` is the last. ``None`` returns
+        every event (what a worker replays).
 
         Raises:
             RunNotFound: No run has this id.
+            ConfigurationError: ``after_seq`` is not an int >= 0, or ``limit``
+                neither ``None`` nor an int >= 1.
         """
         ...
 
@@ -558,6 +573,8 @@ class Store(Protocol):
 
         Raises:
             NotJSONError: ``payload`` is not JSON; nothing is written.
+            PayloadTooLarge: ``payload`` is over the store's ``max_payload_bytes``.
+            TooManySignals: The run has ``max_buffered_signals`` signals it has not taken.
             RunNotFound: No run has this id.
             RunFinished: The run has ended.
         """
@@ -607,28 +624,6 @@ class Store(Protocol):
 # --------------------------------------------------------------------------- shared helpers
 
 
-def check_list_args(status: str | None, limit: int) -> None:
-    """Validate ``list_runs`` arguments the same way in every backend."""
-    if status is not None and status not in RUN_STATUSES:
-        raise ConfigurationError(
-            f"unknown run status {status!r}; use one of {', '.join(RUN_STATUSES)}"
-        )
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}")
-
-
-def check_claim_args(worker_id: str, lease_timeout: float, limit: int) -> None:
-    """Validate ``claim`` arguments the same way in every backend."""
-    if not isinstance(worker_id, str) or not worker_id:
-        raise ConfigurationError("a worker id must be a non-empty string")
-    if isinstance(lease_timeout, bool) or not isinstance(lease_timeout, int | float):
-        raise ConfigurationError(f"lease_timeout must be seconds, got {lease_timeout!r}")
-    if not lease_timeout > 0:
-        raise ConfigurationError(f"lease_timeout must be positive, got {lease_timeout!r}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigurationError(f"claim limit must be a positive int, got {limit!r}")
-
-
 def encode_cursor(created_at_us: int, run_id: str) -> str:
     """An opaque ``list_runs`` cursor pointing after the run given."""
     raw = json.dumps([created_at_us, run_id], separators=(",", ":")).encode()
@@ -638,19 +633,33 @@ def encode_cursor(created_at_us: int, run_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[int, str]:
     """Decode a cursor made by :func:`encode_cursor`.
 
+    A cursor comes back from the caller, so it is checked like any input: a
+    tampered one (deep JSON, a huge number, a time no datetime holds, a run id
+    breaking the identifier rule) is refused like a malformed one.
+
     Raises:
         ConfigurationError: It is not a cursor ``list_runs`` returned.
     """
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at_us, run_id = json.loads(raw)
-        if isinstance(created_at_us, int) and isinstance(run_id, str):
-            return created_at_us, run_id
-    except (ValueError, TypeError, binascii.Error):
-        pass
+    if isinstance(cursor, str) and len(cursor) <= _MAX_CURSOR:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            created_at_us, run_id = json.loads(raw)
+            if (
+                type(created_at_us) is int
+                and _MIN_US <= created_at_us <= _MAX_US
+                and identifier_problem(run_id) is None
+            ):
+                return created_at_us, run_id
+        except (ValueError, TypeError, RecursionError, binascii.Error):
+            pass
     raise ConfigurationError(
-        f"cursor {cursor!r} is not one list_runs returned; pass next_cursor as given"
+        f"cursor {shown(cursor)} is not one list_runs returned; pass next_cursor as given"
     )
+
+
+_MAX_CURSOR = 512  # a cursor holds a time and a run id of at most 255 characters
+_MIN_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z, the first time a datetime holds
+_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z, the last
 
 
 def to_us(moment: datetime) -> int:
@@ -676,24 +685,6 @@ def stats_from_counts(
         success_rate=by_status["completed"] / ended if ended else None,
         avg_duration_ms=total_duration_us / finished / 1000 if finished else None,
     )
-
-
-def check_run_args(run_id: str, workflow_name: str, input: Any) -> None:
-    """Validate ``create_run`` arguments the same way in every backend."""
-    if not isinstance(run_id, str) or not run_id:
-        raise ConfigurationError(f"a run id must be a non-empty string, got {run_id!r}")
-    if not isinstance(workflow_name, str) or not workflow_name:
-        raise ConfigurationError(
-            f"a workflow name must be a non-empty string, got {workflow_name!r}"
-        )
-    ensure_json(input, f"input of workflow {workflow_name!r}")
-
-
-def check_signal_args(name: str, payload: Any) -> None:
-    """Validate ``send_signal`` arguments the same way in every backend."""
-    if not isinstance(name, str) or not name:
-        raise ConfigurationError(f"a signal name must be a non-empty string, got {name!r}")
-    ensure_json(payload, f"payload of signal {name!r}")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -14,13 +14,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import ConfigurationError, RunFinished, RunNotFound
+from ..errors import ConfigurationError, RunFinished, RunNotFound, TooManySignals, shown
 from ..events import (
     ErrorInfo,
     Event,
     EventDraft,
     RunCreatedPayload,
     SignalReceivedPayload,
+)
+from ._checks import (
+    DEFAULT_LIMITS,
+    StoreLimits,
+    check_claim_args,
+    check_drafts,
+    check_history_args,
+    check_lease,
+    check_list_args,
+    check_run_args,
+    check_run_id,
+    check_signal_args,
+    check_stored,
+    check_workflow_filter,
 )
 from ._codec import EventRow, decode_events, decode_value, encode_value
 from ._notify import Notifier
@@ -43,10 +57,6 @@ from .base import (
     Signal,
     SignalConflict,
     WorkflowStats,
-    check_claim_args,
-    check_list_args,
-    check_run_args,
-    check_signal_args,
     decode_cursor,
     encode_cursor,
     stats_from_counts,
@@ -92,6 +102,7 @@ class _Run:
     events: list[EventRow] = field(default_factory=list)
     # seq -> (name, payload_json, sent_at, consumed)
     signals: dict[int, list[Any]] = field(default_factory=dict)
+    buffered: int = 0  # signals not consumed yet
 
     def record(self) -> RunRecord:
         return RunRecord(
@@ -129,9 +140,13 @@ class MemoryStore:
 
     Args:
         clock: The store's notion of now; tests pass a manual clock.
+        limits: The store's bounds (payload size, buffered signals); default
+            :class:`~runtime.stores.StoreLimits` ``()``.
     """
 
-    def __init__(self, *, clock: Clock = system_clock) -> None:
+    def __init__(self, *, clock: Clock = system_clock, limits: StoreLimits | None = None) -> None:
+        self.limits = DEFAULT_LIMITS if limits is None else limits
+        """The store's bounds (:class:`~runtime.stores.StoreLimits`)."""
         self._clock = clock
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -170,8 +185,11 @@ class MemoryStore:
     ) -> tuple[RunRecord, bool]:
         """See :meth:`runtime.stores.Store.create_run`."""
         check_run_args(run_id, workflow_name, input)
-        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         input_json = encode_value(input)
+        check_stored(
+            self.limits, input_json, f"the input of workflow {shown(workflow_name)}", input
+        )
+        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         with self._lock:
             self._check_open()
             existing = self._runs.get(run_id)
@@ -197,6 +215,7 @@ class MemoryStore:
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.get_run`."""
+        check_run_id(run_id)
         with self._lock:
             self._check_open()
             return self._get(run_id).record()
@@ -210,7 +229,7 @@ class MemoryStore:
         cursor: str | None = None,
     ) -> RunPage:
         """See :meth:`runtime.stores.Store.list_runs`."""
-        check_list_args(status, limit)
+        check_list_args(status, limit, workflow_name)
         after = decode_cursor(cursor) if cursor is not None else None
         with self._lock:
             self._check_open()
@@ -232,6 +251,7 @@ class MemoryStore:
 
     async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
         """See :meth:`runtime.stores.Store.workflow_stats`."""
+        check_workflow_filter(workflow_name)
         counts: dict[str, int] = {}
         finished = 0
         total_us = 0.0
@@ -258,7 +278,7 @@ class MemoryStore:
         exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """See :meth:`runtime.stores.Store.claim`."""
-        check_claim_args(worker_id, lease_timeout, limit)
+        check_claim_args(worker_id, lease_timeout, limit, workflow_names, exclude)
         names = None if workflow_names is None else set(workflow_names)
         skipped = set(exclude)
         claims: list[Claim] = []
@@ -297,6 +317,7 @@ class MemoryStore:
 
     async def renew_lease(self, lease: Lease) -> Renewal:
         """See :meth:`runtime.stores.Store.renew_lease`."""
+        check_lease(lease)
         with self._lock:
             self._check_open()
             run = self._fenced(lease)
@@ -308,6 +329,7 @@ class MemoryStore:
 
     async def quarantine(self, lease: Lease) -> None:
         """See :meth:`runtime.stores.Store.quarantine`."""
+        check_lease(lease)
         with self._lock:
             self._check_open()
             self._fenced(lease).lease_quarantined = True
@@ -337,8 +359,13 @@ class MemoryStore:
     ) -> AppendResult:
         """See :meth:`runtime.stores.Store.append`."""
         wakes = False
+        check_lease(lease)
+        check_drafts(self.limits, events, update, consume_signals)
         # Encoded before anything changes: a failure half way would keep half a write.
         result_json = "null" if update is None else encode_value(update.result)
+        check_stored(
+            self.limits, result_json, "the workflow's result", update.result if update else None
+        )
         with self._lock:
             self._check_open()
             run = self._fenced(lease)
@@ -357,6 +384,7 @@ class MemoryStore:
                 run.add_event(draft, now)
             for seq in consume_signals:
                 run.signals[seq][3] = True
+            run.buffered -= len(consume_signals)
             run.updated_at = now
             new_lease: Lease | None = None
             if update is not None and update.graph_hash is not None:
@@ -398,29 +426,38 @@ class MemoryStore:
             self._notifier.notify()
         return result
 
-    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+    async def history(
+        self, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
         """See :meth:`runtime.stores.Store.history`."""
+        check_history_args(run_id, after_seq, limit)
         with self._lock:
             self._check_open()
-            rows = self._get(run_id).events[max(after_seq, 0) :]
+            events = self._get(run_id).events
+            rows = events[after_seq:] if limit is None else events[after_seq : after_seq + limit]
         return decode_events(rows)
 
     # ----------------------------------------------------------------- signals
 
     async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
         """See :meth:`runtime.stores.Store.send_signal`."""
-        check_signal_args(name, payload)
-        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        check_signal_args(name, payload, run_id)
         # Encoded before anything changes: a failure half way would keep half a write.
         payload_json = encode_value(payload)
+        check_stored(self.limits, payload_json, f"the payload of signal {shown(name)}", payload)
+        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        bound = self.limits.max_buffered_signals
         with self._lock:
             self._check_open()
             run = self._get(run_id)
             if run.status in TERMINAL_STATUSES:
                 raise RunFinished(run_id, run.status)
+            if bound is not None and run.buffered >= bound:
+                raise TooManySignals(run_id, name, bound)
             now = self._now()
             seq = run.add_event(draft, now)
             run.signals[seq] = [name, payload_json, now, False]
+            run.buffered += 1
             run.updated_at = now
             wakes = run.status == "waiting" and name in run.wait_signals
             if wakes:
@@ -433,6 +470,7 @@ class MemoryStore:
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
         """See :meth:`runtime.stores.Store.next_signal`."""
+        check_signal_args(name, None, run_id)
         with self._lock:
             self._check_open()
             run = self._get(run_id)
@@ -444,6 +482,7 @@ class MemoryStore:
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
+        check_run_id(run_id)
         with self._lock:
             self._check_open()
             run = self._get(run_id)

@@ -1,11 +1,9 @@
 """The PostgreSQL store (``postgresql://``): many workers on many machines, one database.
 
-URL: ``postgresql://user:password@host:port/dbname?option=value``. Options the
-store reads itself (the others go to libpq: ``sslmode``, ``connect_timeout``...):
-
-* ``schema`` - the schema holding the store's tables (default ``vrb``);
-* ``pool_min_size`` / ``pool_max_size`` - connections kept / allowed per store
-  (default 1 / 10); ``pool_timeout`` - seconds to wait for a free connection (30).
+URL: ``postgresql://user:password@host:port/dbname?option=value``; the store's own
+options (``schema``, pool sizes, ``pool_timeout``) are those
+:func:`~runtime.stores._pg_pool.parse_postgres_url` reads, every other goes to libpq
+exactly as written.
 
 Opening the store connects once, synchronously, to check the URL and create or
 migrate the schema (see :mod:`runtime.stores._pg_schema`), so a bad URL fails
@@ -63,13 +61,26 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
-from ..errors import RunFinished, RunNotFound
+from ..errors import RunFinished, RunNotFound, shown
 from ..events import (
-    ErrorInfo,
     Event,
     EventDraft,
     RunCreatedPayload,
     SignalReceivedPayload,
+)
+from ._checks import (
+    StoreLimits,
+    check_claim_args,
+    check_drafts,
+    check_history_args,
+    check_lease,
+    check_list_args,
+    check_run_args,
+    check_run_id,
+    check_signal_args,
+    check_stored,
+    check_workflow_filter,
+    limits_from_options,
 )
 from ._codec import decode_events, decode_value, encode_value
 from ._notify import Notifier
@@ -80,10 +91,12 @@ from ._pg_sql import RUN_COLUMNS as _RUN_COLUMNS
 from ._pg_sql import (
     append_sql,
     cancel_sql,
+    check_inbox,
     claim_sql,
     create_sql,
     end_sql,
     quarantine_sql,
+    record_of,
     renew_sql,
     signal_sql,
     wait_sql,
@@ -92,6 +105,7 @@ from ._redact import url_secrets
 from .base import (
     CANCELLED_ERROR,
     CANCELLED_EVENT,
+    TERMINAL_STATUSES,
     AppendResult,
     Claim,
     ClaimReason,
@@ -107,10 +121,6 @@ from .base import (
     Signal,
     SignalConflict,
     WorkflowStats,
-    check_claim_args,
-    check_list_args,
-    check_run_args,
-    check_signal_args,
     decode_cursor,
     encode_cursor,
     from_us,
@@ -130,31 +140,6 @@ _REASONS: dict[str, ClaimReason] = {
 }
 
 
-def _record(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row[0],
-        workflow_name=row[1],
-        graph_hash=row[2],
-        input=decode_value(row[3]),
-        status=row[4],
-        result=decode_value(row[5]),
-        error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
-        created_at=row[7],
-        updated_at=row[8],
-        started_at=row[9],
-        finished_at=row[10],
-        wake_at=row[11],
-        wait_signals=tuple(row[12]),
-        cancel_requested=row[13],
-        lease_owner=row[14],
-        lease_epoch=row[15],
-        lease_expires_at=row[16],
-        recoveries=row[17],
-        last_seq=row[18],
-        quarantine_deaths=row[19],
-    )
-
-
 class PostgresStore(_PgListen):
     """A store in a PostgreSQL database, shared by workers and clients on many machines.
 
@@ -164,6 +149,8 @@ class PostgresStore(_PgListen):
             pass a manual clock). ``None``, and :func:`~runtime.stores.base.system_clock`
             (what :func:`~runtime.stores.open_store` passes by default), mean the
             server's: every machine then agrees on leases and due times.
+        limits: The store's bounds; default: the URL's ``max_payload_bytes`` and
+            ``max_buffered_signals`` options, else :class:`~runtime.stores.StoreLimits` ``()``.
 
     Raises:
         ConfigurationError: The URL is malformed or has a bad option.
@@ -171,8 +158,12 @@ class PostgresStore(_PgListen):
         SchemaVersionError: The schema belongs to a newer vrb-workflows, or is not a vrb store.
     """
 
-    def __init__(self, url: str, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, url: str, *, clock: Clock | None = None, limits: StoreLimits | None = None
+    ) -> None:
         libpq_url, options, display = parse_postgres_url(url)
+        self.limits = limits_from_options(options, display) if limits is None else limits
+        """The store's bounds (:class:`~runtime.stores.StoreLimits`)."""
         self._schema = options.get("schema") or DEFAULT_SCHEMA
         self._s = quote_schema(self._schema)
         self._display = f"{display} (schema {self._schema})"
@@ -231,7 +222,7 @@ class PostgresStore(_PgListen):
         row = await cursor.fetchone()
         if row is None:
             raise RunNotFound(run_id)
-        return _record(row)
+        return record_of(row)
 
     # ----------------------------------------------------------------- runs
 
@@ -240,8 +231,11 @@ class PostgresStore(_PgListen):
     ) -> tuple[RunRecord, bool]:
         """See :meth:`runtime.stores.Store.create_run`."""
         check_run_args(run_id, workflow_name, input)
-        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         input_json = encode_value(input)
+        check_stored(
+            self.limits, input_json, f"the input of workflow {shown(workflow_name)}", input
+        )
+        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         now = self._now()
         token = uuid.uuid4().hex
         attempts = 0
@@ -272,7 +266,7 @@ class PostgresStore(_PgListen):
                 if existing.workflow_name != workflow_name:
                     raise RunIdConflict(run_id, workflow_name, existing.workflow_name)
                 return existing, False
-            return _record(row), True
+            return record_of(row), True
 
         # Safe to repeat: a second try finds the run the first one committed, and
         # its token says who created it (until the run's first append replaces it:
@@ -290,6 +284,7 @@ class PostgresStore(_PgListen):
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.get_run`."""
+        check_run_id(run_id)
         return await self._retrying(lambda conn: self._select_run(conn, run_id))
 
     def list_query(
@@ -329,9 +324,9 @@ class PostgresStore(_PgListen):
         cursor: str | None = None,
     ) -> RunPage:
         """See :meth:`runtime.stores.Store.list_runs`."""
-        check_list_args(status, limit)
+        check_list_args(status, limit, workflow_name)
         rows = await self._fetchall(*self.list_query(workflow_name, status, limit, cursor))
-        records = [_record(row) for row in rows[:limit]]
+        records = [record_of(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = records[-1]
@@ -354,6 +349,7 @@ class PostgresStore(_PgListen):
 
     async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
         """See :meth:`runtime.stores.Store.workflow_stats`."""
+        check_workflow_filter(workflow_name)
         rows = await self._fetchall(*self.stats_query(workflow_name))
         counts = {row[0]: row[1] for row in rows}
         finished = sum(row[2] for row in rows)
@@ -392,7 +388,7 @@ class PostgresStore(_PgListen):
         exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """See :meth:`runtime.stores.Store.claim`."""
-        check_claim_args(worker_id, lease_timeout, limit)
+        check_claim_args(worker_id, lease_timeout, limit, workflow_names, exclude)
         names = None if workflow_names is None else list(workflow_names)
         if names == []:
             return []
@@ -401,7 +397,7 @@ class PostgresStore(_PgListen):
         rows.sort(key=lambda row: (row[1], row[2]))
         claims: list[Claim] = []
         for row in rows:
-            record = _record(row[2:])
+            record = record_of(row[2:])
             assert record.lease_expires_at is not None
             lease = Lease(record.run_id, worker_id, record.lease_epoch, record.lease_expires_at)
             claims.append(Claim(run=record, lease=lease, reason=_REASONS[row[0]]))
@@ -409,6 +405,7 @@ class PostgresStore(_PgListen):
 
     async def renew_lease(self, lease: Lease) -> Renewal:
         """See :meth:`runtime.stores.Store.renew_lease`."""
+        check_lease(lease)
         now = self._now()
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...]:
@@ -432,6 +429,7 @@ class PostgresStore(_PgListen):
 
     async def quarantine(self, lease: Lease) -> None:
         """See :meth:`runtime.stores.Store.quarantine`."""
+        check_lease(lease)
         held = {"run_id": lease.run_id, "epoch": lease.epoch, "worker": lease.worker_id}
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -450,6 +448,7 @@ class PostgresStore(_PgListen):
         wait_signals: Sequence[str] = (),
     ) -> None:
         """See :meth:`runtime.stores.Store.release`."""
+        check_lease(lease)
         update = RunUpdate(status="waiting", wake_at=wake_at, wait_signals=tuple(wait_signals))
         # Without a wake time it is due at once: at the release's own (server) time.
         await self._append(lease, [], update, (), wake_now=wake_at is None)
@@ -472,6 +471,12 @@ class PostgresStore(_PgListen):
                 Repeating it (the same lease, events, update and signals) is
                 safe: the repeat finds that commit and returns its result.
         """
+        check_lease(lease)
+        check_drafts(self.limits, events, update, consume_signals)
+        if update is not None and update.status is not None and update.status != "waiting":
+            check_stored(
+                self.limits, encode_value(update.result), "the workflow's result", update.result
+            )
         return await self._append(lease, events, update, consume_signals, wake_now=False)
 
     async def _append(
@@ -617,14 +622,17 @@ class PostgresStore(_PgListen):
             hint = "" if row[1] <= 0 else f"{_TIMER_PREFIX}{row[1]!r}"
             await conn.execute("SELECT pg_notify(%s, %s)", (self._channel, hint))
 
-    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+    async def history(
+        self, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
         """See :meth:`runtime.stores.Store.history`."""
+        check_history_args(run_id, after_seq, limit)
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(
                 f"SELECT seq, type, key, payload, at FROM {self._s}.events "
-                "WHERE run_id = %s AND seq > %s ORDER BY seq",
-                (run_id, after_seq),
+                "WHERE run_id = %s AND seq > %s ORDER BY seq LIMIT %s",
+                (run_id, after_seq, limit),
             )
             rows = await cursor.fetchall()
             if not rows:
@@ -640,9 +648,10 @@ class PostgresStore(_PgListen):
 
     async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
         """See :meth:`runtime.stores.Store.send_signal`."""
-        check_signal_args(name, payload)
-        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
+        check_signal_args(name, payload, run_id)
         payload_json = encode_value(payload)
+        check_stored(self.limits, payload_json, f"the payload of signal {shown(name)}", payload)
+        draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
         now = self._now()
         token = uuid.uuid4().hex
         attempts = 0
@@ -659,6 +668,24 @@ class PostgresStore(_PgListen):
                 landed = await cursor.fetchone()
                 if landed is not None:
                     return tuple(landed)
+            bound = self.limits.max_buffered_signals
+            row = await send(conn, bound)
+            if row is not None:
+                return row
+            existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
+            if bound is None or existing.status in TERMINAL_STATUSES:
+                raise RunFinished(run_id, existing.status)
+            # A run with as many events as the bound: count its inbox under its lock.
+            async with conn.transaction():
+                await check_inbox(conn, self._s, run_id, name, bound)
+                row = await send(conn, None)
+            if row is None:
+                raise RunFinished(run_id, (await self._select_run(conn, run_id)).status)
+            return row
+
+        async def send(
+            conn: psycopg.AsyncConnection[Any], under: int | None
+        ) -> tuple[Any, ...] | None:
             cursor = await conn.execute(
                 signal_sql(self._s),
                 {
@@ -671,19 +698,18 @@ class PostgresStore(_PgListen):
                     "token": token,
                     "channel": self._channel,
                     "wake": "",
+                    "under": under,
                 },
             )
             row = await cursor.fetchone()
-            if row is None:
-                existing = await self._select_run(conn, run_id)  # RunNotFound if unknown
-                raise RunFinished(run_id, existing.status)
-            return tuple(row[:2])
+            return None if row is None else tuple(row[:2])
 
         seq, sent_at = await self._retrying(work)
         return Signal(run_id, seq, name, decode_value(payload_json), sent_at)
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
         """See :meth:`runtime.stores.Store.next_signal`."""
+        check_signal_args(name, None, run_id)
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> Signal | None:
             cursor = await conn.execute(
@@ -701,6 +727,7 @@ class PostgresStore(_PgListen):
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
+        check_run_id(run_id)
         now = self._now()
         token = uuid.uuid4().hex
         attempts = 0
@@ -737,7 +764,7 @@ class PostgresStore(_PgListen):
                     if await cursor.fetchone() is not None:
                         return existing
                 raise RunFinished(run_id, existing.status)
-            return _record(row)
+            return record_of(row)
 
         return await self._retrying(work)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,16 +34,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ..errors import ConfigurationError, RunFinished, RunNotFound
+from ..errors import ConfigurationError, RunFinished, RunNotFound, TooManySignals, shown
 from ..events import (
-    ErrorInfo,
     Event,
     EventDraft,
     RunCreatedPayload,
     SignalReceivedPayload,
 )
+from ._checks import (
+    DEFAULT_LIMITS,
+    StoreLimits,
+    check_claim_args,
+    check_drafts,
+    check_history_args,
+    check_lease,
+    check_list_args,
+    check_run_args,
+    check_run_id,
+    check_signal_args,
+    check_stored,
+    check_workflow_filter,
+)
 from ._codec import decode_events, decode_value, encode_value
 from ._notify import Notifier, notifier_for
+from ._sqlite_rows import create_private, new_record
+from ._sqlite_rows import record as record_of
 from ._sqlite_schema import APPLICATION_ID, RUN_COLUMNS, SCHEMA_VERSION, ensure_schema, header
 from .base import (
     CANCELLED_ERROR,
@@ -66,10 +80,6 @@ from .base import (
     SignalConflict,
     StoreError,
     WorkflowStats,
-    check_claim_args,
-    check_list_args,
-    check_run_args,
-    check_signal_args,
     decode_cursor,
     encode_cursor,
     from_us,
@@ -90,35 +100,6 @@ _REASONS: dict[str, ClaimReason] = {
 }
 
 
-def _opt_dt(us: int | None) -> datetime | None:
-    return None if us is None else from_us(us)
-
-
-def _record(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row[0],
-        workflow_name=row[1],
-        graph_hash=row[2],
-        input=decode_value(row[3]),
-        status=row[4],
-        result=decode_value(row[5]),
-        error=None if row[6] is None else ErrorInfo.model_validate_json(row[6]),
-        created_at=from_us(row[7]),
-        updated_at=max(from_us(row[8]), datetime.fromisoformat(row[19])),
-        started_at=_opt_dt(row[9]),
-        finished_at=_opt_dt(row[10]),
-        wake_at=_opt_dt(row[11]),
-        wait_signals=tuple(json.loads(row[12])),
-        cancel_requested=bool(row[13]),
-        lease_owner=row[14],
-        lease_epoch=row[15],
-        lease_expires_at=_opt_dt(row[16]),
-        recoveries=row[17],
-        last_seq=row[18],
-        quarantine_deaths=row[20],
-    )
-
-
 class SQLiteStore:
     """A store in one SQLite file, shareable by several processes.
 
@@ -129,6 +110,8 @@ class SQLiteStore:
             ``"normal"`` (durable against process crashes only; faster).
         busy_timeout: Milliseconds to wait for another process's write lock.
         clock: The store's notion of now; tests pass a manual clock.
+        limits: The store's bounds (payload size, buffered signals); default
+            :class:`~runtime.stores.StoreLimits` ``()``.
 
     Raises:
         StoreError: The file cannot be opened or is not a database.
@@ -143,9 +126,12 @@ class SQLiteStore:
         synchronous: Literal["full", "normal"] = "full",
         busy_timeout: int = 5000,
         clock: Clock = system_clock,
+        limits: StoreLimits | None = None,
     ) -> None:
         if synchronous not in ("full", "normal"):
             raise ConfigurationError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
+        self.limits = DEFAULT_LIMITS if limits is None else limits
+        """The store's bounds (:class:`~runtime.stores.StoreLimits`)."""
         self._path = str(path)
         self._synchronous = synchronous
         self._busy_timeout = busy_timeout
@@ -165,7 +151,7 @@ class SQLiteStore:
 
     def _open(self) -> None:
         if self._path != ":memory:":
-            _create_private(self._path)
+            create_private(self._path)
         try:
             conn = sqlite3.connect(
                 self._path, isolation_level=None, timeout=self._busy_timeout / 1000
@@ -237,7 +223,7 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.OperationalError as error:
+        except sqlite3.Error as error:  # the arguments were checked: the database failed
             raise StoreError(f"SQLite database {self._path}: {error}") from error
 
     def _now(self) -> tuple[datetime, int]:
@@ -260,7 +246,7 @@ class SQLiteStore:
         row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFound(run_id)
-        return _record(row)
+        return record_of(row)
 
     # ----------------------------------------------------------------- runs
 
@@ -269,8 +255,11 @@ class SQLiteStore:
     ) -> tuple[RunRecord, bool]:
         """See :meth:`runtime.stores.Store.create_run`."""
         check_run_args(run_id, workflow_name, input)
-        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         input_json = encode_value(input)
+        check_stored(
+            self.limits, input_json, f"the input of workflow {shown(workflow_name)}", input
+        )
+        draft = EventDraft(RunCreatedPayload(workflow=workflow_name, input=input))
         record, created = await self._call(
             self._create_run, run_id, workflow_name, input_json, graph_hash, draft
         )
@@ -303,33 +292,11 @@ class SQLiteStore:
                 "INSERT INTO events VALUES (?, 1, ?, NULL, ?, ?)",
                 (run_id, draft.type, draft.payload_json, now.isoformat()),
             )
-        return (
-            RunRecord(
-                run_id=run_id,
-                workflow_name=workflow_name,
-                graph_hash=graph_hash,
-                input=decode_value(input_json),
-                status="pending",
-                result=None,
-                error=None,
-                created_at=from_us(now_us),
-                updated_at=from_us(now_us),
-                started_at=None,
-                finished_at=None,
-                wake_at=None,
-                wait_signals=(),
-                cancel_requested=False,
-                lease_owner=None,
-                lease_epoch=0,
-                lease_expires_at=None,
-                recoveries=0,
-                last_seq=1,
-            ),
-            True,
-        )
+        return new_record(run_id, workflow_name, graph_hash, decode_value(input_json), now_us), True
 
     async def get_run(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.get_run`."""
+        check_run_id(run_id)
         return await self._call(self._select_run_unlocked, run_id)
 
     def _select_run_unlocked(self, run_id: str) -> RunRecord:
@@ -344,7 +311,7 @@ class SQLiteStore:
         cursor: str | None = None,
     ) -> RunPage:
         """See :meth:`runtime.stores.Store.list_runs`."""
-        check_list_args(status, limit)
+        check_list_args(status, limit, workflow_name)
         where: list[str] = []
         params: list[Any] = []
         if workflow_name is not None:
@@ -363,7 +330,7 @@ class SQLiteStore:
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
         params.append(limit + 1)
         rows = await self._call(self._fetchall, sql, params)
-        records = [_record(row) for row in rows[:limit]]
+        records = [record_of(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = records[-1]
@@ -375,6 +342,7 @@ class SQLiteStore:
 
     async def workflow_stats(self, workflow_name: str | None = None) -> WorkflowStats:
         """See :meth:`runtime.stores.Store.workflow_stats`."""
+        check_workflow_filter(workflow_name)
         where, params = ("WHERE workflow_name = ?", [workflow_name]) if workflow_name else ("", [])
         rows = await self._call(
             self._fetchall,
@@ -399,7 +367,7 @@ class SQLiteStore:
         exclude: Sequence[str] = (),
     ) -> list[Claim]:
         """See :meth:`runtime.stores.Store.claim`."""
-        check_claim_args(worker_id, lease_timeout, limit)
+        check_claim_args(worker_id, lease_timeout, limit, workflow_names, exclude)
         names = None if workflow_names is None else list(workflow_names)
         if names == []:
             return []
@@ -444,13 +412,14 @@ class SQLiteStore:
                     f"WHERE run_id = ? RETURNING {RUN_COLUMNS}",
                     (now_us, worker_id, expires_us, timeout_us, expires_us, now_us, run_id),
                 ).fetchall()
-                record = _record(rows[0])
+                record = record_of(rows[0])
                 lease = Lease(run_id, worker_id, record.lease_epoch, expires)
                 claims.append(Claim(run=record, lease=lease, reason=_REASONS[status]))
         return claims
 
     async def renew_lease(self, lease: Lease) -> Renewal:
         """See :meth:`runtime.stores.Store.renew_lease`."""
+        check_lease(lease)
         return await self._call(self._renew, lease)
 
     def _renew(self, lease: Lease) -> Renewal:
@@ -471,6 +440,7 @@ class SQLiteStore:
 
     async def quarantine(self, lease: Lease) -> None:
         """See :meth:`runtime.stores.Store.quarantine`."""
+        check_lease(lease)
         await self._call(self._quarantine, lease)
 
     def _quarantine(self, lease: Lease) -> None:
@@ -507,7 +477,15 @@ class SQLiteStore:
         consume_signals: Sequence[int] = (),
     ) -> AppendResult:
         """See :meth:`runtime.stores.Store.append`."""
-        result, wakes = await self._call(self._append, lease, events, update, consume_signals)
+        check_lease(lease)
+        check_drafts(self.limits, events, update, consume_signals)
+        result_json = None
+        if update is not None and update.status is not None and update.status != "waiting":
+            result_json = encode_value(update.result)
+            check_stored(self.limits, result_json, "the workflow's result", update.result)
+        result, wakes = await self._call(
+            self._append, lease, events, update, consume_signals, result_json
+        )
         if wakes:
             self._notifier.notify()
         return result
@@ -518,6 +496,7 @@ class SQLiteStore:
         drafts: Sequence[EventDraft],
         update: RunUpdate | None,
         consume: Sequence[int],
+        result_json: str | None,
     ) -> tuple[AppendResult, bool]:
         now, now_us = self._now()
         at = now.isoformat()
@@ -608,7 +587,7 @@ class SQLiteStore:
                         update.status,
                         now_us,
                         now_us,
-                        encode_value(update.result),
+                        result_json,
                         None if update.error is None else update.error.model_dump_json(),
                         graph_hash,
                         lease.run_id,
@@ -627,16 +606,19 @@ class SQLiteStore:
         ).fetchone()
         return row is not None
 
-    async def history(self, run_id: str, *, after_seq: int = 0) -> list[Event]:
+    async def history(
+        self, run_id: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[Event]:
         """See :meth:`runtime.stores.Store.history`."""
-        rows = await self._call(self._history, run_id, after_seq)
+        check_history_args(run_id, after_seq, limit)
+        rows = await self._call(self._history, run_id, after_seq, limit)
         return decode_events(rows)
 
-    def _history(self, run_id: str, after_seq: int) -> list[Any]:
+    def _history(self, run_id: str, after_seq: int, limit: int | None) -> list[Any]:
         rows = self._c.execute(
             "SELECT seq, type, key, payload, at FROM events WHERE run_id = ? AND seq > ? "
-            "ORDER BY seq",
-            (run_id, after_seq),
+            "ORDER BY seq LIMIT ?",
+            (run_id, after_seq, -1 if limit is None else limit),
         ).fetchall()
         if not rows:
             self._select_run(self._c, run_id)  # raises RunNotFound for an unknown run
@@ -646,11 +628,11 @@ class SQLiteStore:
 
     async def send_signal(self, run_id: str, name: str, payload: Any = None) -> Signal:
         """See :meth:`runtime.stores.Store.send_signal`."""
-        check_signal_args(name, payload)
+        check_signal_args(name, payload, run_id)
+        payload_json = encode_value(payload)
+        check_stored(self.limits, payload_json, f"the payload of signal {shown(name)}", payload)
         draft = EventDraft(SignalReceivedPayload(name=name, payload=payload))
-        signal, wakes = await self._call(
-            self._send_signal, run_id, name, encode_value(payload), draft
-        )
+        signal, wakes = await self._call(self._send_signal, run_id, name, payload_json, draft)
         if wakes:
             self._notifier.notify()
         return signal
@@ -670,6 +652,15 @@ class SQLiteStore:
                 raise RunNotFound(run_id)
             if row[0] in TERMINAL_STATUSES:
                 raise RunFinished(run_id, row[0])
+            bound = self.limits.max_buffered_signals
+            # Each buffered signal has its event: a run with fewer events needs no count.
+            if bound is not None and row[2] >= bound:
+                # The signals_pending index holds exactly the buffered signals.
+                (buffered,) = c.execute(
+                    "SELECT count(*) FROM signals WHERE run_id = ? AND consumed = 0", (run_id,)
+                ).fetchone()
+                if buffered >= bound:
+                    raise TooManySignals(run_id, name, bound)
             wakes = row[0] == "waiting" and name in json.loads(row[1])
             seq = row[2] + 1
             if wakes:
@@ -687,6 +678,7 @@ class SQLiteStore:
 
     async def next_signal(self, run_id: str, name: str) -> Signal | None:
         """See :meth:`runtime.stores.Store.next_signal`."""
+        check_signal_args(name, None, run_id)
         return await self._call(self._next_signal, run_id, name)
 
     def _next_signal(self, run_id: str, name: str) -> Signal | None:
@@ -702,6 +694,7 @@ class SQLiteStore:
 
     async def request_cancel(self, run_id: str) -> RunRecord:
         """See :meth:`runtime.stores.Store.request_cancel`."""
+        check_run_id(run_id)
         record = await self._call(self._request_cancel, run_id)
         if record.status == "waiting":
             self._notifier.notify()
@@ -774,17 +767,3 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {self._path}>"
-
-
-def _create_private(path: str) -> None:
-    """Create a new database file readable by its owner only (its -wal and -shm follow it).
-
-    The database holds every run's inputs, outputs and errors; the process
-    umask would often leave it readable by every user of the machine. An
-    existing file keeps the mode its owner gave it.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError:
-        return  # it exists (or cannot be made here: connect says why, in one line)
-    os.close(fd)

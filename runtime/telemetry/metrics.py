@@ -91,35 +91,43 @@ class Metrics(Protocol):
 
     def run_started(self, workflow: str) -> None:
         """A run was started: its first claim (the one that records ``run_started``)."""
+        return None
 
     def run_finished(self, workflow: str, status: str) -> None:
         """A run ended ``status`` (one of :data:`RUN_STATUSES`)."""
+        return None
 
     def step_attempt(self, workflow: str, step: str, outcome: str, seconds: float) -> None:
         """An attempt of ``step`` ended ``outcome`` (:data:`STEP_OUTCOMES`) after ``seconds``."""
+        return None
 
     def rollback(self, workflow: str, step: str, outcome: str) -> None:
         """The rollback of ``step`` ended ``outcome`` (:data:`ROLLBACK_OUTCOMES`)."""
+        return None
 
     def breaker_tripped(self, workflow: str, breaker: str) -> None:
         """A circuit breaker (:data:`BREAKERS`) tripped."""
+        return None
 
     def lease_taken_over(self) -> None:
         """This worker claimed a run whose previous lease lapsed (a takeover)."""
+        return None
 
     def store_append(self, seconds: float) -> None:
         """A fenced append to the store took ``seconds``."""
+        return None
 
     def in_flight(self, delta: int) -> None:
         """Runs executing on this worker went up (``+1``) or down (``-1``)."""
+        return None
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The metrics in the format ``accept`` asks for: ``(body, content type)``."""
         ...
 
 
-class NullTelemetry:
-    """Metrics off: every call returns at once; :meth:`exposition` is empty."""
+class NullTelemetry(Metrics):
+    """Metrics off: every call of :class:`Metrics` returns at once (its bodies do nothing)."""
 
     __slots__ = ()
 
@@ -127,30 +135,6 @@ class NullTelemetry:
     def enabled(self) -> bool:
         """Always ``False``."""
         return False
-
-    def run_started(self, workflow: str) -> None:
-        """Does nothing."""
-
-    def run_finished(self, workflow: str, status: str) -> None:
-        """Does nothing."""
-
-    def step_attempt(self, workflow: str, step: str, outcome: str, seconds: float) -> None:
-        """Does nothing."""
-
-    def rollback(self, workflow: str, step: str, outcome: str) -> None:
-        """Does nothing."""
-
-    def breaker_tripped(self, workflow: str, breaker: str) -> None:
-        """Does nothing."""
-
-    def lease_taken_over(self) -> None:
-        """Does nothing."""
-
-    def store_append(self, seconds: float) -> None:
-        """Does nothing."""
-
-    def in_flight(self, delta: int) -> None:
-        """Does nothing."""
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """No metrics: an empty body in the Prometheus text format."""

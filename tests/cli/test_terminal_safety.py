@@ -1,9 +1,11 @@
 """What ``vrb`` prints of stored data is inert: no control character or bidi override reaches the terminal.
 
-Runs of :mod:`tests.cli.hostile_flows` hold, in their run id, workflow name,
-step key, signal name, signal payload, input, step output, result and error
-message, ESC with a colour sequence, the C1 CSI, a carriage return, a bell and
-the bidi override and isolate (U+202E, U+2066). A real ``vrb worker`` runs them
+Runs of :mod:`tests.cli.hostile_flows` hold, in their signal payload, input,
+step output, result and error message, ESC with a colour sequence, the C1 CSI,
+a carriage return, a bell and the bidi override and isolate (U+202E, U+2066),
+and in their run id, workflow name, step key and signal name the bidi
+characters (the identifier rule refuses control characters in names: an id
+holding one is refused with one inert error line). A real ``vrb worker`` runs them
 on SQLite; then every command that prints them (``runs list|show|history``,
 ``stats``, ``trigger``, ``signal``, ``runs cancel``, their errors, and the
 worker's own lines) prints them in text and in JSON. No output may hold such a
@@ -32,16 +34,18 @@ from typing import Any
 import pytest
 
 from runtime.cli.render import Column, Output
-from tests.cli.hostile_flows import HOSTILE, SIGNAL, STEP, WORKFLOW
+from tests.cli.hostile_flows import HOSTILE, HOSTILE_NAME, SIGNAL, STEP, WORKFLOW
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "runtime.cli"]
 DEADLINE = 90.0  # seconds before a wait is declared hung (a safety net, not a measurement)
 
-RUN_FAILS = "run-fails-" + HOSTILE
-RUN_COMPLETES = "run-completes-" + HOSTILE
+RUN_FAILS = "run-fails-" + HOSTILE_NAME
+RUN_COMPLETES = "run-completes-" + HOSTILE_NAME
 SHOWN = ("\\x1b[31mRED", "\\x9b2J", "\\r", "\\x07", "\\u202e", "\\u2066")
 """How the hostile text reads in text output: every character visible as its escape."""
+NAME_SHOWN = "\\u202eRTL\\u2066"
+"""How a hostile name reads in text output."""
 
 
 def raw_controls(text: str) -> list[str]:
@@ -69,9 +73,9 @@ class Printed:
         assert "Traceback" not in self.err, self.err
         return self
 
-    def shows_the_escapes(self) -> Printed:
+    def shows_the_escapes(self, shown: tuple[str, ...] = SHOWN) -> Printed:
         """Require the hostile text shown, each character as its escape; itself."""
-        for escape in SHOWN:
+        for escape in shown:
             assert escape in self.out + self.err, (escape, self.args, self.out, self.err)
         return self
 
@@ -151,15 +155,19 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
 # --------------------------------------------------------------------------- text
 
 
+# A completed run's values are shown as JSON, whose escapes are \u001b, \u009b...
+JSON_SHOWN = ("\\u001b[31mRED", "\\u009b2J", "\\u0007", NAME_SHOWN)
+
+
 @pytest.mark.parametrize(
-    "args",
+    ("args", "shown"),
     [
-        ("runs", "list"),
-        ("runs", "show", RUN_FAILS),
-        ("runs", "show", RUN_COMPLETES),
-        ("runs", "history", RUN_FAILS),
-        ("runs", "history", RUN_COMPLETES),
-        ("stats", "--workflow", WORKFLOW),
+        (("runs", "list"), SHOWN),
+        (("runs", "show", RUN_FAILS), SHOWN),
+        (("runs", "show", RUN_COMPLETES), JSON_SHOWN),
+        (("runs", "history", RUN_FAILS), SHOWN),
+        (("runs", "history", RUN_COMPLETES), JSON_SHOWN),
+        (("stats", "--workflow", WORKFLOW), (NAME_SHOWN,)),
     ],
     ids=[
         "runs-list",
@@ -171,18 +179,18 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
     ],
 )
 def test_text_output_shows_stored_controls_as_escapes(
-    hostile: Hostile, args: tuple[str, ...]
+    hostile: Hostile, args: tuple[str, ...], shown: tuple[str, ...]
 ) -> None:
     printed = _vrb(hostile.db, *args).inert()
     assert printed.code == 0, printed.err
-    printed.shows_the_escapes()
+    printed.shows_the_escapes(shown)
 
 
 def test_the_history_shows_every_hostile_field(hostile: Hostile) -> None:
     text = _vrb(hostile.db, "runs", "history", RUN_FAILS).inert().out
     # The step's name (its key), the signal's name and payload, the error: all visible.
-    assert "t-hostile-step-\\x1b[31mRED" in text
-    assert "t-hostile-signal-\\x1b[31mRED" in text
+    assert "t-hostile-step-" + NAME_SHOWN in text
+    assert "t-hostile-signal-" + NAME_SHOWN in text
     assert 'input ["\\u001b[31mRED\\u009b2J\\rCR\\u0007\\u202eRTL\\u2066", true]' in text
     assert '{"p": "\\u001b[31mRE' in text  # the signal's payload, as JSON (cut to fit)
     assert "NonRetryableError: \\x1b[31mRED\\x9b2J\\rCR" in text
@@ -190,8 +198,8 @@ def test_the_history_shows_every_hostile_field(hostile: Hostile) -> None:
 
 def test_the_worker_printed_names_and_run_ids_inert(hostile: Hostile) -> None:
     printed = Printed(("worker",), 0, hostile.worker_out, hostile.worker_err).inert()
-    assert "serving t-hostile-\\x1b[31mRED\\x9b2J\\rCR\\x07\\u202eRTL\\u2066" in printed.out
-    assert "run run-fails-\\x1b[31mRED" in printed.err  # its log line for the run's end
+    assert "serving t-hostile-" + NAME_SHOWN in printed.out
+    assert "run run-fails-" + NAME_SHOWN in printed.err  # its log line for the run's end
 
 
 # --------------------------------------------------------------------------- JSON
@@ -235,11 +243,11 @@ def test_json_escapes_the_characters_json_dumps_leaves_raw(hostile: Hostile) -> 
 
 
 def test_trigger_signal_and_cancel_print_hostile_names_inert(hostile: Hostile) -> None:
-    run_id = "run-pending-" + HOSTILE
+    run_id = "run-pending-" + HOSTILE_NAME
     args = json.dumps([HOSTILE, False])
     printed = _vrb(hostile.db, "trigger", WORKFLOW, "--run-id", run_id, "--args", args).inert()
     assert printed.code == 0, printed.err
-    assert printed.out == "run-pending-\\x1b[31mRED\\x9b2J\\rCR\\x07\\u202eRTL\\u2066\n"
+    assert printed.out == "run-pending-" + NAME_SHOWN + "\n"
     again = _vrb(
         hostile.db, "trigger", WORKFLOW, "--run-id", run_id, "--args", args, "--json"
     ).inert()
@@ -247,19 +255,19 @@ def test_trigger_signal_and_cancel_print_hostile_names_inert(hostile: Hostile) -
     assert "already exists" in again.err  # the note names the run, inert
     sent = _vrb(hostile.db, "signal", run_id, SIGNAL, "--payload", json.dumps(HOSTILE)).inert()
     assert sent.code == 0, sent.err
-    sent.shows_the_escapes()
+    sent.shows_the_escapes((NAME_SHOWN,))
     sent_json = _vrb(hostile.db, "signal", run_id, SIGNAL, "--json").inert()
     assert sent_json.document()["signal"] == SIGNAL
     cancelled = _vrb(hostile.db, "runs", "cancel", run_id).inert()
     assert cancelled.code == 0, cancelled.err
-    assert "run-pending-\\x1b[31mRED" in cancelled.out
+    assert "run-pending-" + NAME_SHOWN in cancelled.out
     again_cancelled = _vrb(hostile.db, "runs", "cancel", run_id, "--json").inert()
     assert again_cancelled.code == 2  # it already ended: one error line naming it
-    assert "run-pending-\\x1b[31mRED" in again_cancelled.err
+    assert "run-pending-" + NAME_SHOWN in again_cancelled.err
 
 
 def test_a_wait_that_runs_out_names_the_run_inert(hostile: Hostile) -> None:
-    run_id = "run-waited-" + HOSTILE
+    run_id = "run-waited-" + HOSTILE_NAME
     args = json.dumps([HOSTILE, False])
     printed = _vrb(
         hostile.db,
@@ -275,7 +283,7 @@ def test_a_wait_that_runs_out_names_the_run_inert(hostile: Hostile) -> None:
     ).inert()
     assert printed.code == 1
     assert printed.err.startswith("vrb: error: ")
-    assert "run-waited-\\x1b[31mRED" in printed.err
+    assert "run-waited-" + NAME_SHOWN in printed.err
 
 
 # --------------------------------------------------------------------------- errors
@@ -292,6 +300,7 @@ def test_a_wait_that_runs_out_names_the_run_inert(hostile: Hostile) -> None:
         ("runs", "list", "--status", HOSTILE),
         ("runs", "list", "--limit", HOSTILE),
         ("stats", HOSTILE),
+        ("trigger", WORKFLOW, "--run-id", "run-" + HOSTILE),
     ],
     ids=[
         "unknown-run",
@@ -302,6 +311,7 @@ def test_a_wait_that_runs_out_names_the_run_inert(hostile: Hostile) -> None:
         "bad-choice",
         "bad-number",
         "extra-argument",
+        "control-in-run-id",
     ],
 )
 def test_error_lines_quote_hostile_input_inert(hostile: Hostile, args: tuple[str, ...]) -> None:
@@ -310,7 +320,8 @@ def test_error_lines_quote_hostile_input_inert(hostile: Hostile, args: tuple[str
     lines = printed.err.splitlines()
     assert len(lines) == 1, printed.err
     assert lines[0].startswith("vrb: error: "), lines[0]
-    assert "\\x1b[31mRED" in lines[0] or "\\\\x1b[31mRED" in lines[0], lines[0]
+    marks = ("\\x1b[31mRED", "\\\\x1b[31mRED", NAME_SHOWN)
+    assert any(mark in lines[0] for mark in marks), lines[0]
 
 
 # --------------------------------------------------------------------------- a terminal

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -222,6 +223,17 @@ def test_keys_must_be_long_enough_and_readable(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"needs at least 32"):
         GraphLibrary(tmp_path, key="short")
     assert "secret" not in repr(GraphKey(b"secret" * 8))
+    # Planted in the key's place, a FIFO is refused unread and /dev/zero is not read for ever.
+    fifo = tmp_path / "fifo.key"
+    os.mkfifo(fifo)
+    with pytest.raises(GraphKeyError, match=r"fifo.key: not a regular file"):
+        GraphKey.from_file(fifo)
+    with pytest.raises(GraphKeyError, match=r"/dev/zero: not a regular file"):
+        GraphKey.from_file("/dev/zero")
+    big = tmp_path / "big.key"
+    big.write_bytes(b"k" * 5000)
+    with pytest.raises(GraphKeyError, match=r"is over 4096 bytes: not a key file"):
+        GraphKey.from_file(big)
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

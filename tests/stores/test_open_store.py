@@ -83,16 +83,19 @@ def test_sqlite_url_options_are_applied(tmp_path: Path) -> None:
         ("memory://extra", "store URL 'memory://extra': write just memory://"),
         ("sqlite://vrb.db", "write sqlite:///relative/path.db or sqlite:////absolute/path.db"),
         ("sqlite:///", "write sqlite:///relative/path.db or sqlite:////absolute/path.db"),
-        ("sqlite:///x.db?synchronous=off", "unknown option synchronous='off'; SQLite takes"),
+        ("sqlite:///x.db?synchronous=off", "synchronous must be full or normal, got 'off'"),
         ("sqlite:///x.db?journal=wal", "unknown option journal='wal'"),
-        ("sqlite:///x.db?busy_timeout=soon", "unknown option busy_timeout='soon'"),
+        (
+            "sqlite:///x.db?busy_timeout=soon",
+            "busy_timeout must be an integer from 0 to 86400000, got 'soon'",
+        ),
         (
             "postgresql://localhost/vrb?schema=1bad",
             "PostgreSQL schema name '1bad' must be 1 to 50 letters, digits or underscores",
         ),
         (
             "postgresql://localhost/vrb?pool_max_size=many",
-            "pool_max_size must be a positive integer, got 'many'",
+            "pool_max_size must be an integer from 1 to 1000, got 'many'",
         ),
         ("postgresql://localhost/vrb?bogus=1", 'invalid URI query parameter: "bogus"'),
     ],

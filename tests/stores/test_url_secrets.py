@@ -90,6 +90,14 @@ _AWKWARD = [
         "S3CRETab://",
         "S3CRETab",
     ),
+    # A raw '@' then a backslash: libpq resolves the rest as a host, and quotes it
+    # with the backslash doubled.
+    SecretURL(
+        "postgresql://vrb_no_such_user:@S3CRETab\\$@127.0.0.1:1/vrb_no_such_db",
+        "@S3CRETab\\$",
+        "@S3CRETab\\$",
+        "S3CRETab",
+    ),
 ]
 
 
@@ -167,6 +175,7 @@ def _refused(open_it: Any, url: str) -> BaseException:
 
 @settings(max_examples=budget("url_secrets_open"))
 @given(secret_urls())
+@example(_AWKWARD[6])
 def test_open_store_refuses_the_url_without_showing_its_password(secret: SecretURL) -> None:
     error = _refused(open_store, secret.url)
     assert not _leaks(secret, *_exception_texts(error)), error

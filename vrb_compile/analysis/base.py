@@ -88,7 +88,7 @@ def syntax_diagnostic(source: SourceFile, problem: SyntaxProblem) -> Diagnostic:
         problem.line,
         problem.column + 1,
         None,
-        rule.hint,
+        problem.hint or rule.hint,
     )
 
 

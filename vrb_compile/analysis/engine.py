@@ -10,7 +10,6 @@ other responsibilities live in :mod:`.base`, :mod:`.calls` and :mod:`.walk`.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 
 import libcst as cst
@@ -22,11 +21,10 @@ from ..discover import (
     StepDef,
     WorkflowDef,
     cst_dotted,
-    find_function,
-    function_index,
 )
+from ..limits import LIMIT_HINT, MAX_HELPER_DEPTH, too_deep
 from ..rules.registry import RULES
-from ..source import SourceFile
+from ..source import SourceFile, SyntaxProblem
 from .base import FileAnalysis, Frame, short, syntax_diagnostic
 from .calls import PURE_MODULES
 from .scope import build_scope, kids
@@ -48,7 +46,7 @@ class Analyser(StatementWalker):
             target = self.project.function_target(wf.module, wf.function)
             if target is not None and target[0] in self.by_module:
                 body_source, qual = self.by_module[target[0]], target[1]
-        fn = find_function(body_source.tree, qual) if qual and body_source.tree else None
+        fn = body_source.find_function(qual) if qual else None
         if fn is None:
             rule = RULES["VRB212"]
             line, col, end_line, end_col = wf.span
@@ -104,9 +102,7 @@ class Analyser(StatementWalker):
 
     @staticmethod
     def _top(source: SourceFile, fn: cst.FunctionDef) -> cst.CSTNode:
-        tree = source.tree
-        assert tree is not None
-        for found, top in function_index(tree).values():
+        for found, top in source.functions.values():
             if found is fn:
                 return top
         return fn
@@ -131,9 +127,22 @@ class Analyser(StatementWalker):
     def follow(
         self, frame: Frame, call: cst.Call | None, qualname: str, source: SourceFile
     ) -> None:
-        tree = source.tree
-        fn = find_function(tree, qualname) if tree is not None else None
+        fn = source.find_function(qualname)
         if fn is None:
+            return
+        if len(frame.chain) > MAX_HELPER_DEPTH:
+            # Not followed, so not proven: refused (a chain of 2,000 helpers would
+            # otherwise exhaust the stack, and no real workflow nests helpers so deep).
+            self.report(
+                frame,
+                call if call is not None else frame.fn.name,
+                "VRB111",
+                f"{fn.name.value}() would be helper {len(frame.chain)} of a chain of calls from "
+                f"the workflow body; the compiler follows at most {MAX_HELPER_DEPTH}, so it "
+                "cannot prove the chain deterministic",
+                f"call it from fewer levels of helpers (at most {MAX_HELPER_DEPTH}), or make "
+                "the deep work a step",
+            )
             return
         is_method = "." in qualname
         params = [p.name.value for p in (*fn.params.posonly_params, *fn.params.params)]
@@ -168,8 +177,7 @@ class Analyser(StatementWalker):
         self.block(helper, fn.body)
 
     def signal_step(self, step: StepDef, source: SourceFile) -> None:
-        tree = source.tree
-        fn = find_function(tree, step.function) if tree is not None and step.function else None
+        fn = source.find_function(step.function) if step.function else None
         if fn is None:
             return
         params = [*fn.params.posonly_params, *fn.params.params]
@@ -256,19 +264,24 @@ def analyse_file(
     )
     if summary is None:
         return result
+    if summary.syntax_error is not None:  # summarising it ran out of stack
+        result.diagnostics.append(syntax_diagnostic(source, summary.syntax_error))
+        return result
     if source.tree is None:
         problem = source.cst_syntax_error
         if problem is not None:
             result.diagnostics.append(syntax_diagnostic(source, problem))
         return result
     analyser = Analyser(project, sources, pure, result, source)
-    for wf in summary.workflows:
-        analyser.workflow_body(wf, summary, source)
-    analyser.workflow = None
-    if summary.waits_for_signals:
-        for step in summary.steps:
-            analyser.signal_step(step, source)
+    try:
+        for wf in summary.workflows:
+            analyser.workflow_body(wf, summary, source)
+        analyser.workflow = None
+        if summary.waits_for_signals:
+            for step in summary.steps:
+                analyser.signal_step(step, source)
+    except RecursionError:
+        # Below the limits of .limits, yet too deep from this stack: refused, never passed.
+        problem = SyntaxProblem(too_deep(stack=True), 1, 1, LIMIT_HINT)
+        return FileAnalysis([syntax_diagnostic(source, problem)], dict(result.deps))
     return result
-
-
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))

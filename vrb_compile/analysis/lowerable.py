@@ -19,7 +19,7 @@ from typing import Any
 
 import libcst as cst
 
-from ..discover import cst_dotted, find_function
+from ..discover import cst_dotted
 from .base import Frame, short
 from .calls import CallChecker
 
@@ -176,13 +176,12 @@ class LoweringChecks(CallChecker):
             return None
         head, _, rest = dotted.partition(".")
         if head == "self" and frame.self_class and rest and "." not in rest:
-            tree = frame.source.tree
-            return find_function(tree, f"{frame.self_class}.{rest}") if tree else None
+            return frame.source.find_function(f"{frame.self_class}.{rest}")
         for target in self._targets(frame, dotted):
             split = self.project.split_qname(target.qname)
             source = self.by_module.get(split[0]) if split else None
-            if split and target.kind in ("def", "asyncdef") and source and source.tree:
-                found = find_function(source.tree, split[1])
+            if split and target.kind in ("def", "asyncdef") and source:
+                found = source.find_function(split[1])
                 if found is not None:
                     return found
         return None

@@ -1,8 +1,9 @@
-"""A networkx view of a step graph and its structural validation.
+"""A networkx view of a step graph and its validation.
 
-:func:`validate` checks what the interpreter relies on (one entry, no dangling
-edges, every node reachable, every step declared, each node kind with the
-out-edges it needs). The VRB3xx warnings (unbounded loops, unreachable code)
+:func:`validate` checks everything the interpreter relies on, so that a graph
+that loads never makes a run fail inside the interpreter: its values
+(:mod:`.fields`), its Python source (:mod:`.sources`) and its control flow
+(:mod:`.flow`). The VRB3xx warnings (unbounded loops, unreachable code)
 are reported by the checker from the source, where they have exact ranges and
 suppression comments; a graph that reaches the builder is already free of
 unreachable nodes, or :func:`validate` refuses it.
@@ -16,14 +17,16 @@ from typing import Any
 import networkx as nx
 
 from ..errors import VrbCompileError
+from .fields import field_problems, node_id_problem
+from .flow import flow_problems
 from .models import (
-    CONTROL_EDGE_KINDS,
     Graph,
     MapNode,
     ParallelNode,
     RollbackNode,
     StepNode,
 )
+from .sources import source_problems
 
 __all__ = [
     "GraphInvalid",
@@ -63,65 +66,16 @@ def to_networkx(graph: Graph) -> Any:
     return view
 
 
-# Out-edge kinds each node kind must have exactly one of (control flow), and the
-# kinds it may have at all.
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "branch": ("true", "false"),
-    "except": ("true", "false"),
-    "loop": ("next", "exit"),
-}
-_ALLOWED: dict[str, frozenset[str]] = {
-    "start": frozenset({"next"}),
-    "end": frozenset(),
-    "branch": frozenset({"true", "false", "error"}),
-    "except": frozenset({"true", "false", "error"}),
-    "loop": frozenset({"next", "exit", "error"}),
-    "raise": frozenset({"error"}),
-    "rollback": frozenset({"compensate"}),
-}
-_DEFAULT_ALLOWED = frozenset({*CONTROL_EDGE_KINDS, "error", "compensate"})
-
-
-def _node_problems(graph: Graph) -> list[str]:
-    problems: list[str] = []
-    out: dict[str, Counter[str]] = {node.id: Counter() for node in graph.nodes}
-    for edge in graph.edges:
-        if edge.source in out:
-            out[edge.source][edge.kind] += 1
-    for node in graph.nodes:
-        kinds = out[node.id]
-        allowed = _ALLOWED.get(node.kind, _DEFAULT_ALLOWED)
-        for kind in sorted(set(kinds) - allowed):
-            problems.append(f"{node.kind} node {node.id} has a {kind!r} edge")
-        for kind, count in sorted(kinds.items()):
-            if count > 1 and kind not in ("compensate",):
-                problems.append(f"node {node.id} has {count} {kind!r} edges")
-        if node.kind in _REQUIRED:
-            for kind in _REQUIRED[node.kind]:
-                if kinds[kind] == 0:
-                    problems.append(f"{node.kind} node {node.id} has no {kind!r} edge")
-        elif node.kind == "start":
-            if kinds["next"] != 1:
-                problems.append(f"start node {node.id} needs one 'next' edge")
-        elif node.kind not in ("end", "raise", "rollback"):
-            control = sum(kinds[kind] for kind in CONTROL_EDGE_KINDS)
-            if control != 1:
-                problems.append(
-                    f"{node.kind} node {node.id} has {control} control edges "
-                    "(next/loop/exit), expected 1"
-                )
-    return problems
-
-
 def validate(graph: Graph) -> Any:
-    """Check the structure of ``graph`` and return its networkx view.
+    """Check that ``graph`` holds nothing the interpreter cannot run; return its networkx view.
 
-    Checks: ids are unique; there is exactly one start node and it is the
-    entry; every edge joins existing nodes; every node is reachable from the
-    entry; every step, parallel branch and map names a declared step; every
-    rollback names a declared step with that rollback; each node kind has the
-    out-edges the interpreter follows (a branch its ``true`` and ``false``, a
-    loop its ``next`` and ``exit`` ...).
+    First what every other check relies on: ids are unique; there is exactly one
+    start node and it is the entry; every edge joins existing nodes; every step,
+    parallel branch, map and rollback names a declared step, declared once. Then
+    every value (:mod:`.fields`: names, ids, options, parameters), every Python
+    source field (:mod:`.sources`: it compiles as the interpreter runs it, within
+    bounds) and the control flow (:mod:`.flow`: edges per node kind, frames,
+    loops, cycles, reachability, re-raises, sagas).
 
     Returns:
         The ``networkx.MultiDiGraph`` view of the graph.
@@ -129,23 +83,56 @@ def validate(graph: Graph) -> Any:
     Raises:
         GraphInvalid: Listing every problem found.
     """
+    structure = _structure_problems(graph)
+    problems = structure + _step_problems(graph) + field_problems(graph)
+    # The later checks quote node ids, and the flow analyses need well-formed edges.
+    if all(node_id_problem(node_id) is None for node_id in _node_refs(graph)):
+        problems += source_problems(graph)
+        if not structure:
+            problems += flow_problems(graph)
+    if problems:
+        raise GraphInvalid(graph.workflow.name, problems)
+    return to_networkx(graph)
+
+
+def _node_refs(graph: Graph) -> list[str]:
+    """Every node id the graph holds: the nodes' own and those naming others."""
+    refs = [graph.entry]
+    for node in graph.nodes:
+        refs += [node.id, *node.loops]
+        refs += [ref for ref in (node.scope, getattr(node, "handling", None)) if ref is not None]
+        if isinstance(node, RollbackNode):
+            refs.append(node.of)
+    return refs
+
+
+def _structure_problems(graph: Graph) -> list[str]:
+    """What the flow analyses rely on: unique ids, one start as the entry, edges between nodes."""
     problems: list[str] = []
     ids = Counter(node.id for node in graph.nodes)
-    problems += [f"node id {node_id} is used {n} times" for node_id, n in ids.items() if n > 1]
+    problems += [
+        f"node id {_shown(node_id)} is used {n} times" for node_id, n in ids.items() if n > 1
+    ]
     starts = [node.id for node in graph.nodes if node.kind == "start"]
     if len(starts) != 1:
         problems.append(f"expected exactly one start node, found {len(starts)}")
     if graph.entry not in ids:
-        problems.append(f"entry {graph.entry} is not a node")
+        problems.append(f"entry {_shown(graph.entry)} is not a node")
     elif graph.node(graph.entry).kind != "start":
-        problems.append(f"entry {graph.entry} is not the start node")
+        problems.append(f"entry {_shown(graph.entry)} is not the start node")
     for edge in graph.edges:
         for end in (edge.source, edge.target):
             if end not in ids:
                 problems.append(
-                    f"{edge.kind} edge {edge.source}->{edge.target} references missing node {end}"
+                    f"{edge.kind} edge {_shown(edge.source)}->{_shown(edge.target)} "
+                    f"references missing node {_shown(end)}"
                 )
-    declared = {ref.name: ref for ref in graph.steps}
+    return problems
+
+
+def _step_problems(graph: Graph) -> list[str]:
+    problems: list[str] = []
+    declared = {ref.name for ref in graph.steps}
     if len(declared) != len(graph.steps):
         problems.append("a step is declared twice in steps")
     for node in graph.nodes:
@@ -156,23 +143,17 @@ def validate(graph: Graph) -> Any:
             names.extend(branch.step for branch in node.branches)
         for name in names:
             if name not in declared:
-                problems.append(f"{node.kind} node {node.id} calls undeclared step {name!r}")
-        if isinstance(node, RollbackNode):
-            ref = declared.get(node.step)
-            if ref is not None and ref.rollback_ref != node.rollback_ref:
-                problems.append(f"rollback node {node.id} does not match step {node.step!r}")
-            if node.of not in ids:
-                problems.append(f"rollback node {node.id} compensates missing node {node.of}")
-    problems += _node_problems(graph)
-    view = to_networkx(graph)
-    if graph.entry in ids:
-        reachable = nx.descendants(view, graph.entry) | {graph.entry}
-        for node in graph.nodes:
-            if node.id not in reachable:
-                problems.append(f"{node.kind} node {node.id} (line {node.line}) is unreachable")
-    if problems:
-        raise GraphInvalid(graph.workflow.name, problems)
-    return view
+                problems.append(
+                    f"{node.kind} node {_shown(node.id)} calls undeclared step {name!r:.60}"
+                )
+    return problems
+
+
+def _shown(value: str) -> str:
+    """A value of the file in a message: as it is if it is a plain id, else quoted and cut short."""
+    if value.isidentifier() and len(value) <= 64:
+        return value
+    return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
 def back_edges(graph: Graph) -> set[tuple[str, str, str]]:

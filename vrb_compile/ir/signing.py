@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from ..errors import VrbCompileError
+from ..files import read_regular
 
 __all__ = [
     "ENV_VAR",
@@ -41,6 +42,7 @@ MIN_KEY_BYTES = 32
 ALGORITHM = "HMAC-SHA256"
 _DOMAIN = b"vrb-graph-signature-v1\0"
 _MAX_SIGNATURE_BYTES = 4096
+_MAX_KEY_FILE_BYTES = 4096
 _MAKE_ONE = "make one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 
 
@@ -87,12 +89,17 @@ class GraphKey:
             GraphKeyError: The file cannot be read or holds too short a key.
         """
         try:
-            data = Path(path).read_bytes()
+            data, _ = read_regular(path, _MAX_KEY_FILE_BYTES)
         except OSError as error:
             raise GraphKeyError(
                 f"cannot read the graph signing key file {os.fspath(path)}: "
                 f"{error.strerror or error}"
             ) from None
+        if len(data) > _MAX_KEY_FILE_BYTES:
+            raise GraphKeyError(
+                f"the graph signing key file {os.fspath(path)} is over "
+                f"{_MAX_KEY_FILE_BYTES} bytes: not a key file"
+            )
         return cls(data, origin=f"the graph signing key in {os.fspath(path)}")
 
     @classmethod

@@ -25,6 +25,7 @@ from ..ir.models import (
     StepRef,
     WorkflowOptions,
 )
+from ..limits import LIMIT_HINT, too_deep
 from .adapter import IndexResolver, signals_in_step
 from .context import Ctx, LoweringError, Resolver, Span, StepLike
 from .lowerer import BodyLowerer, Pending, params_of, signal_name, statements_of
@@ -67,22 +68,43 @@ def lower_workflow(
         return signals_in_step(found) if found is not None else []
 
     module, _, qualname = info.qualname.partition(":")
-    return lower_function(
-        function,
-        IndexResolver(index, info),
-        name=info.name,
-        max_events=info.max_events,
-        execution_timeout=info.execution_timeout,
-        source=SourceInfo(
-            module=module,
-            qualname=qualname,
-            path=source.display_path,
-            sha256=source.sha256,
-            style=info.style,
-        ),
-        step_signals=step_signals,
-        unreachable=unreachable,
-    )
+    try:
+        source.display_path.encode("utf-8")
+    except UnicodeEncodeError:
+        # The graph records its file and module in JSON, and a worker imports the module
+        # by that name: bytes that are not UTF-8 in a file name can be neither.
+        raise LoweringError(
+            source.display_path,
+            info.definition.span[0],
+            info.name,
+            "its file name is not valid UTF-8, so no graph can name it and no worker can "
+            "import it; rename the file",
+        ) from None
+    try:
+        return lower_function(
+            function,
+            IndexResolver(index, info),
+            name=info.name,
+            max_events=info.max_events,
+            execution_timeout=info.execution_timeout,
+            source=SourceInfo(
+                module=module,
+                qualname=qualname,
+                path=source.display_path,
+                sha256=source.sha256,
+                style=info.style,
+            ),
+            step_signals=step_signals,
+            unreachable=unreachable,
+        )
+    except RecursionError:
+        # within the limits of vrb_compile.limits, yet too deep from this stack
+        raise LoweringError(
+            source.display_path,
+            info.definition.span[0],
+            info.name,
+            f"{too_deep(stack=True)}; {LIMIT_HINT}",
+        ) from None
 
 
 def lower_function(

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import libcst as cst
 
-from ..discover import Index, StepInfo, WorkflowInfo, cst_dotted, find_function
+from ..discover import Index, StepInfo, WorkflowInfo, cst_dotted
 from ..source import SourceFile
 from .context import Span, StepLike
 
@@ -61,8 +61,7 @@ class IndexResolver:
         dotted = cst_dotted(func)
         head, _, rest = (dotted or "").partition(".")
         if self.self_class is not None and head == "self" and rest and "." not in rest:
-            tree = self.source.tree
-            method = find_function(tree, f"{self.self_class}.{rest}") if tree else None
+            method = self.source.find_function(f"{self.self_class}.{rest}")
             if method is not None:
                 self._helper_sources[id(method)] = self.source
                 self._methods[id(method)] = self.self_class

@@ -71,12 +71,20 @@ def _artifact_location(path: str) -> dict[str, str]:
         # Outside the working directory: an absolute file URI, no base id.
         return {"uri": Path(path).as_uri()}
     # A URI reference: a space, '#', '%' or a control character in a file name is escaped.
-    return {"uri": quote(posix, safe="/"), "uriBaseId": _SRCROOT}
+    return {"uri": quote(_utf8(posix), safe="/"), "uriBaseId": _SRCROOT}
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8; a file name's undecodable bytes (surrogate escapes) as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate no file system produced
+        return text.encode("utf-8", "surrogatepass")
 
 
 def _fingerprint(diagnostic: Diagnostic, occurrence: int) -> str:
     text = "\0".join((diagnostic.code, diagnostic.path, diagnostic.message, str(occurrence)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(_utf8(text)).hexdigest()[:32]
 
 
 def _region(diagnostic: Diagnostic) -> dict[str, int]:

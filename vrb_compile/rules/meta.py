@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..diagnostics import Severity
+from ..limits import MAX_DEPTH, MAX_SOURCE_BYTES
 from .base import RuleInfo, workflow_module
 
 __all__ = ["RULES"]
@@ -13,7 +14,10 @@ RULES = (
         name="syntax-error",
         severity=Severity.ERROR,
         summary="the file cannot be parsed",
-        rationale="Nothing can be checked or compiled in a file Python cannot parse.",
+        rationale="Nothing can be checked or compiled in a file Python cannot parse, nor in "
+        f"one past the compiler's limits: more than {MAX_DEPTH} levels of nesting (operators, "
+        "calls, brackets or blocks inside one another; the compiler walks its trees "
+        f"recursively) or more than {MAX_SOURCE_BYTES // 2**20} MiB.",
         hint="fix the syntax error; `python -m py_compile FILE` shows the same error",
         bad="def broken(:\n    pass\n",
         good="def fixed():\n    pass\n",

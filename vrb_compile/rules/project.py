@@ -112,8 +112,11 @@ RULES = (
         severity=Severity.WARNING,
         summary="`while` loop in a workflow without max_events",
         rationale="A loop that never ends grows the run's event log without bound; max_events "
-        "is the circuit breaker that stops it.",
-        hint='set a circuit breaker: @workflow("name", max_events=1000)',
+        "is the circuit breaker that stops it. Without it, a worker stops the run at its "
+        "default cap of 50,000 events (Worker(default_max_events=N), vrb worker "
+        "--default-max-events N): compensated, then failed with MaxEventsExceeded.",
+        hint='set a circuit breaker: @workflow("name", max_events=1000); without one, '
+        "workers stop the run at their default cap of 50,000 events",
         bad=workflow_module("    while True:\n        await ctx.sleep('1m')\n"),
         good=workflow_module(
             "    while True:\n        await ctx.sleep('1m')\n", max_events=", max_events=1000"
